@@ -1,0 +1,51 @@
+# dispatcher: developer and demo entry points. `make` alone lists the targets.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-dev
+DEMO_DB ?= demo/dispatcher.db
+
+.DEFAULT_GOAL := help
+.PHONY: help venv install demo test lint typecheck pytest docs bench clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install dispatcher with dev extras
+
+demo: $(STAMP) ## Build a realistic demo site and week, then show status and list-runs
+	@mkdir -p $(dir $(DEMO_DB))
+	$(BIN)/dispatcher --db $(DEMO_DB) demo --fresh
+	$(BIN)/dispatcher --db $(DEMO_DB) status
+	$(BIN)/dispatcher --db $(DEMO_DB) list-runs
+	@echo
+	@echo "Try: $(BIN)/dispatcher --db $(DEMO_DB) show-run <RUN-ID>   (or export DISPATCHER_DB=$(DEMO_DB))"
+
+lint: $(STAMP) ## ruff check and format check
+	$(BIN)/ruff check src tests migrations
+	$(BIN)/ruff format --check src tests migrations
+
+typecheck: $(STAMP) ## mypy --strict over src and tests
+	$(BIN)/mypy
+
+pytest: $(STAMP) ## The whole pytest suite
+	$(BIN)/pytest -q
+
+test: lint typecheck pytest ## Lint, types and the whole test suite (what CI runs)
+
+docs: $(STAMP) ## Regenerate docs/cli.md from the app
+	$(BIN)/python -m dispatcher.cli.docgen > docs/cli.md
+
+bench: $(STAMP) ## Benchmarks (timings; never part of make test)
+	$(BIN)/python benchmarks/run.py
+
+clean: ## Remove the virtualenv and caches
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache demo

@@ -1,0 +1,6 @@
+"""`python -m dispatcher`."""
+
+from dispatcher.cli.entry import main
+
+if __name__ == "__main__":
+    main()

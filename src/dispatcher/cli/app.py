@@ -1,0 +1,73 @@
+"""The root `dispatcher` command: global options resolved once into Settings."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from dispatcher import __version__
+from dispatcher.cli.audit import audit_app
+from dispatcher.cli.db import db_app
+from dispatcher.cli.errors import RootGroup
+from dispatcher.config import DEFAULT_SITE, DEFAULT_TENANT, Settings, default_db_path
+from dispatcher.domain.model import normalize_scope
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"dispatcher {__version__}")
+        raise typer.Exit()
+
+
+app = typer.Typer(
+    cls=RootGroup,
+    name="dispatcher",
+    help=(
+        "Weekly driver-roster workflow for dispatchers: review runs, repair sick calls, "
+        "publish, lock and export, with every decision in a hash-chained audit log.\n\n"
+        "Exit codes: 0 success, 1 operation failed, 2 blocked by a gate."
+    ),
+    rich_markup_mode="rich",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            envvar="DISPATCHER_DB",
+            help="Database file or SQLAlchemy URL. "
+            "[default: ~/.local/share/dispatcher/dispatcher.db]",
+            show_default=False,
+        ),
+    ] = None,
+    tenant: Annotated[
+        str, typer.Option("--tenant", envvar="DISPATCHER_TENANT", help="Tenant (company).")
+    ] = DEFAULT_TENANT,
+    site: Annotated[
+        str, typer.Option("--site", envvar="DISPATCHER_SITE", help="Site (depot area).")
+    ] = DEFAULT_SITE,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Resolve --db, --tenant and --site (flag, then environment, then default) once."""
+    ctx.obj = Settings(
+        db=db or str(default_db_path()),
+        tenant=normalize_scope(tenant, "tenant"),
+        site=normalize_scope(site, "site"),
+    )
+
+
+app.add_typer(audit_app, name="audit")
+app.add_typer(db_app, name="db")

@@ -1,0 +1,67 @@
+"""The one place where errors become exit codes: 0 ok, 1 failed, 2 blocked by a gate."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from typer._click.exceptions import ClickException
+from typer._click.exceptions import UsageError as ClickUsageError
+from typer.core import TyperGroup
+from typer.exceptions import Abort
+
+from dispatcher.domain.errors import DispatcherError, GateBlocked
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BLOCKED = 2
+
+
+def report(exc: DispatcherError) -> int:
+    """Print one stderr line for `exc` and return its exit code."""
+    blocked = isinstance(exc, GateBlocked)
+    sys.stderr.write(f"{'Blocked' if blocked else 'Error'}: {exc.message}\n")
+    return EXIT_BLOCKED if blocked else EXIT_FAILED
+
+
+def _usage_line(exc: ClickException) -> str:
+    message = exc.format_message().strip().replace("\n", " ")
+    if isinstance(exc, ClickUsageError) and exc.ctx is not None:
+        message += f" (see '{exc.ctx.command_path} --help')"
+    return message
+
+
+class RootGroup(TyperGroup):
+    """Root command group: usage errors exit 1 (not Click's 2); our errors print one line."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            result = super().main(
+                args=args,
+                prog_name=prog_name,
+                complete_var=complete_var,
+                standalone_mode=False,
+                windows_expand_args=windows_expand_args,
+                **extra,
+            )
+            code = result if isinstance(result, int) else EXIT_OK
+        except ClickException as exc:
+            sys.stderr.write(f"Error: {_usage_line(exc)}\n")
+            code = EXIT_FAILED
+        except Abort:
+            sys.stderr.write("Error: Aborted\n")
+            code = EXIT_FAILED
+        except DispatcherError as exc:
+            code = report(exc)
+        if standalone_mode:
+            sys.exit(code)
+        return code

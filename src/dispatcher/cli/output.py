@@ -1,0 +1,46 @@
+"""Where output goes: data to stdout (tables or JSON), everything else to stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+STATUS_STYLE = {
+    "PASS": ("✅", "green"),
+    "WARN": ("⚠️ ", "yellow"),
+    "FAIL": ("❌", "red"),
+    "BLOCKED": ("🚫", "red"),
+    "PENDING": ("⏳", "cyan"),
+}
+LEVEL_STYLE = {"OK": "green", "WARN": "yellow", "BLOCK": "red", "UNKNOWN": "cyan"}
+
+
+def stdout() -> Console:
+    from rich.console import Console
+
+    return Console(file=sys.stdout, highlight=False, soft_wrap=True)
+
+
+def stderr() -> Console:
+    from rich.console import Console
+
+    return Console(file=sys.stderr, highlight=False)
+
+
+def emit_json(data: Any) -> None:
+    """Machine-readable output: plain json.dumps, never through Rich."""
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def status_text(status: str) -> str:
+    symbol, colour = STATUS_STYLE.get(status, ("", "white"))
+    return f"[{colour}]{symbol} {status}[/{colour}]"
+
+
+def level_text(level: str) -> str:
+    colour = LEVEL_STYLE.get(level, "white")
+    return f"[{colour}]{level}[/{colour}]"

@@ -1,0 +1,57 @@
+"""Builds engines and units of work for commands: the one cli module that touches db/."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from dispatcher.config import Settings
+from dispatcher.domain.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from dispatcher.db.unit_of_work import SqlUnitOfWork
+
+_engines: dict[str, Engine] = {}
+
+
+def clock() -> datetime:
+    """Now, in UTC. DISPATCHER_NOW (ISO timestamp) pins it for replays, demos and tests."""
+    fixed = os.environ.get("DISPATCHER_NOW")
+    if not fixed:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(fixed.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"DISPATCHER_NOW={fixed!r} is not an ISO timestamp") from None
+    if moment.tzinfo is None:
+        raise InvalidInput(f"DISPATCHER_NOW={fixed!r} needs a time zone (e.g. Z)")
+    return moment.astimezone(UTC)
+
+
+def engine(settings: Settings, *, migrate: bool = True) -> Engine:
+    """A cached engine for the settings' database, upgraded to the newest schema on first use."""
+    from dispatcher.db.engine import make_engine
+    from dispatcher.db.schema import ensure_schema
+
+    if settings.url not in _engines:
+        built = make_engine(settings.url)
+        if migrate:
+            ensure_schema(built)
+        _engines[settings.url] = built
+    return _engines[settings.url]
+
+
+def unit_of_work(settings: Settings, *, write: bool = False) -> SqlUnitOfWork:
+    from dispatcher.db.unit_of_work import SqlUnitOfWork
+
+    return SqlUnitOfWork(engine(settings), settings.tenant, settings.site, clock, write=write)
+
+
+def reset() -> None:
+    """Forget cached engines (tests switch databases between invocations)."""
+    for built in _engines.values():
+        built.dispose()
+    _engines.clear()

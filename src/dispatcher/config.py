@@ -1,0 +1,49 @@
+"""Settings resolved once per command (stdlib only, importable from every layer)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_TENANT = "LTS"
+DEFAULT_SITE = "WIEN"
+ENV_PREFIX = "DISPATCHER_"
+
+
+def default_db_path() -> Path:
+    """The database file used when neither --db nor DISPATCHER_DB is given (XDG data dir)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "dispatcher" / "dispatcher.db"
+
+
+def database_url(db: str) -> str:
+    """Turn a --db value (a file path or a SQLAlchemy URL) into a URL."""
+    if "://" in db:
+        return db
+    return f"sqlite:///{Path(db).expanduser()}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where and for whom a command acts."""
+
+    db: str
+    tenant: str = DEFAULT_TENANT
+    site: str = DEFAULT_SITE
+
+    @property
+    def url(self) -> str:
+        return database_url(self.db)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The database file for SQLite URLs, else None."""
+        if not self.is_sqlite:
+            return None
+        path = self.url.split(":///", 1)[1]
+        return None if path in ("", ":memory:") else Path(path)

@@ -1,0 +1,34 @@
+"""Schema version check on the hot path: one SELECT, Alembic only when an upgrade is due."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
+
+from dispatcher.domain.errors import IntegrityDamage
+
+# The newest migration; a test keeps this equal to Alembic's single head.
+SCHEMA_HEAD = "a1f0c3d2e001"
+
+
+def stored_revision(engine: Engine) -> str | None:
+    """The revision recorded in the database, or None for an empty database."""
+    with engine.connect() as connection:
+        try:
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except DBAPIError:
+            return None
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Create or upgrade the schema on first use; refuse a database from a newer dispatcher."""
+    revision = stored_revision(engine)
+    if revision == SCHEMA_HEAD:
+        return
+    from dispatcher.db.migrate import known_revisions, upgrade_to_head
+
+    if revision is not None and revision not in known_revisions():
+        raise IntegrityDamage(
+            f"Database schema revision {revision} is unknown to this dispatcher (newer version?)"
+        )
+    upgrade_to_head(engine)

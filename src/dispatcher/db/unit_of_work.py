@@ -1,0 +1,105 @@
+"""Unit of work: one transaction per command; rolls back unless committed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from dispatcher.db.engine import write_engine
+from dispatcher.db.queries import ReadQueries
+from dispatcher.db.repositories import AuditLog, SiteRepository
+from dispatcher.domain.errors import DatabaseBusy, DispatcherError, IntegrityDamage
+
+Clock = Callable[[], datetime]
+
+
+class UnitOfWork(Protocol):
+    """What services see: scope, clock, repositories, commit."""
+
+    tenant: str
+    site: str
+    audit_log: AuditLog
+    sites: SiteRepository
+    queries: ReadQueries
+
+    def now(self) -> datetime: ...
+    def commit(self) -> None: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+def translate_database_error(exc: DBAPIError) -> DispatcherError:
+    """Driver errors become ours, with a sentence a dispatcher can act on."""
+    text = str(exc.orig) if exc.orig is not None else str(exc)
+    if isinstance(exc, OperationalError) and "locked" in text.lower():
+        return DatabaseBusy("Database is busy (another dispatcher command is writing); try again")
+    if isinstance(exc, IntegrityError):
+        return IntegrityDamage(f"Database refused the change: {text}")
+    if isinstance(exc, OperationalError) and "readonly" in text.replace(" ", "").lower():
+        return IntegrityDamage(f"Database is read-only: {text}")
+    return IntegrityDamage(f"Database error: {text}")
+
+
+class SqlUnitOfWork:
+    """SQLAlchemy unit of work. `write=True` takes the write lock at BEGIN (SQLite IMMEDIATE)."""
+
+    def __init__(
+        self, engine: Engine, tenant: str, site: str, clock: Clock, *, write: bool
+    ) -> None:
+        self.engine = engine
+        self.tenant = tenant
+        self.site = site
+        self._clock = clock
+        self._write = write
+        self._committed = False
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    def __enter__(self) -> Self:
+        bind = write_engine(self.engine) if self._write else self.engine
+        self.session = Session(bind=bind, expire_on_commit=False, autoflush=True)
+        self._committed = False
+        scope = (self.tenant, self.site)
+        self.audit_log = AuditLog(self.session, scope)
+        self.sites = SiteRepository(self.session, scope)
+        self.queries = ReadQueries(self.session, scope)
+        try:
+            self.session.connection()  # BEGIN now, so a writer waits for the lock up front
+        except DBAPIError as exc:
+            self.session.close()
+            raise translate_database_error(exc) from None
+        return self
+
+    def commit(self) -> None:
+        try:
+            self.session.commit()
+        except DBAPIError as exc:
+            self.session.rollback()
+            raise translate_database_error(exc) from None
+        self._committed = True
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if not self._committed:
+                self.session.rollback()
+        finally:
+            self.session.close()
+        if isinstance(exc, DBAPIError):
+            raise translate_database_error(exc) from None

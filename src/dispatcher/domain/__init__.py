@@ -1,0 +1,1 @@
+"""Pure domain: model, audits, KPIs, drift, status, gates, hashing. Standard library only."""

@@ -1,0 +1,179 @@
+"""Audit events: the hashed, chained record of every decision and change."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from dispatcher.domain.hashing import GENESIS_HASH, canonical_json, digest_text
+
+BODY_VERSION = 1
+
+
+class Action(StrEnum):
+    RUN_IMPORT = "run.import"
+    RUN_SOLVE = "run.solve"
+    PUBLISH = "publish"
+    LOCK = "lock"
+    EXPORT = "export"
+    REPAIR_REQUEST = "repair.request"
+    REPAIR_PROPOSE = "repair.propose"
+    REPAIR_APPLY = "repair.apply"
+    REPAIR_REJECT = "repair.reject"
+    KILL_SWITCH_ACTIVATE = "kill_switch.activate"
+    KILL_SWITCH_DEACTIVATE = "kill_switch.deactivate"
+    SITE_UPDATE = "site.update"
+    USER_ADD = "user.add"
+    USER_DISABLE = "user.disable"
+
+
+class Outcome(StrEnum):
+    ALLOWED = "allowed"
+    BLOCKED = "blocked"
+
+
+def format_timestamp(moment: datetime) -> str:
+    """UTC `YYYY-MM-DDTHH:MM:SS.ffffffZ`; naive datetimes are refused."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime refused")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class EventDraft:
+    """What a service decided; the chain position and hash are added when it is recorded."""
+
+    action: Action
+    outcome: Outcome = Outcome.ALLOWED
+    actor_id: str | None = None
+    actor_role: str | None = None
+    reason: str | None = None
+    run_id: str | None = None
+    plan_version: int | None = None
+    evidence_hash: str | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    seq: int
+    occurred_at: str
+    tenant: str
+    site: str
+    action: str
+    outcome: str
+    actor_id: str | None
+    actor_role: str | None
+    reason: str | None
+    run_id: str | None
+    plan_version: int | None
+    evidence_hash: str | None
+    detail: dict[str, Any]
+    prev_hash: str
+    hash: str
+    body: str
+
+
+BODY_FIELDS = (
+    "seq",
+    "occurred_at",
+    "tenant",
+    "site",
+    "action",
+    "outcome",
+    "actor_id",
+    "actor_role",
+    "reason",
+    "run_id",
+    "plan_version",
+    "evidence_hash",
+    "detail",
+    "prev_hash",
+)
+
+
+def seal_event(
+    draft: EventDraft, *, seq: int, occurred_at: datetime, tenant: str, site: str, prev_hash: str
+) -> AuditEvent:
+    """Place a draft at chain position `seq` after `prev_hash` and compute its hash."""
+    values: dict[str, Any] = {
+        "seq": seq,
+        "occurred_at": format_timestamp(occurred_at),
+        "tenant": tenant,
+        "site": site,
+        "action": str(draft.action),
+        "outcome": str(draft.outcome),
+        "actor_id": draft.actor_id,
+        "actor_role": draft.actor_role,
+        "reason": draft.reason,
+        "run_id": draft.run_id,
+        "plan_version": draft.plan_version,
+        "evidence_hash": draft.evidence_hash,
+        "detail": dict(draft.detail),
+        "prev_hash": prev_hash,
+    }
+    body = canonical_json({**values, "v": BODY_VERSION})
+    return AuditEvent(**values, hash=digest_text(body), body=body)
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event as read back: typed columns plus the stored body text."""
+
+    seq: int
+    columns: Mapping[str, Any]  # every BODY_FIELDS entry except detail is a typed column
+    detail: str
+    prev_hash: str
+    hash: str
+    body: str
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    count: int
+    tip_hash: str
+    broken_seq: int | None = None
+    problem: str | None = None
+
+
+def verify_chain(events: Iterable[StoredEvent]) -> ChainReport:
+    """Walk a chain from seq 1; report the first broken event and what is wrong with it."""
+    expected_seq, expected_prev, count = 1, GENESIS_HASH, 0
+    for event in events:
+        problem = _first_problem(event, expected_seq, expected_prev)
+        if problem is not None:
+            return ChainReport(False, count, expected_prev, event.seq, problem)
+        expected_seq, expected_prev, count = event.seq + 1, event.hash, count + 1
+    return ChainReport(True, count, expected_prev)
+
+
+def _first_problem(event: StoredEvent, expected_seq: int, expected_prev: str) -> str | None:
+    if event.seq != expected_seq:
+        return f"expected seq {expected_seq}, found {event.seq}"
+    if digest_text(event.body) != event.hash:
+        return "hash does not match the stored body"
+    if event.prev_hash != expected_prev:
+        return "prev_hash does not match the previous event's hash"
+    try:
+        body = json.loads(event.body)
+    except ValueError:
+        return "stored body is not valid JSON"
+    if not isinstance(body, dict) or body.get("v") != BODY_VERSION:
+        return "stored body has an unknown form"
+    for name, value in event.columns.items():
+        if body.get(name) != value:
+            return f"column {name} differs from the hashed body"
+    if body.get("seq") != event.seq or body.get("prev_hash") != event.prev_hash:
+        return "seq or prev_hash column differs from the hashed body"
+    try:
+        detail = json.loads(event.detail)
+    except ValueError:
+        return "column detail is not valid JSON"
+    if body.get("detail") != detail:
+        return "column detail differs from the hashed body"
+    return None

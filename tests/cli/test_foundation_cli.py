@@ -1,0 +1,153 @@
+"""Root options, usage errors, db and audit commands through the real CLI."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from dispatcher import __version__
+from dispatcher.db.schema import SCHEMA_HEAD
+from tests.conftest import Cli
+
+
+def test_version_prints_the_literal_version(cli: Cli) -> None:
+    result = cli("--version")
+    assert (result.exit_code, result.stdout) == (0, f"dispatcher {__version__}\n")
+
+
+def test_usage_error_exits_1_with_one_line(cli: Cli) -> None:
+    result = cli("audit", "log", "--bogus")
+    assert result.exit_code == 1
+    assert result.stderr == "Error: No such option: --bogus (see 'dispatcher audit log --help')\n"
+
+
+def test_unknown_command_exits_1(cli: Cli) -> None:
+    result = cli("frobnicate")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: No such command 'frobnicate'")
+
+
+def test_invalid_tenant_is_one_line_error(cli: Cli) -> None:
+    result = cli("--tenant", "bad tenant!", "audit", "verify")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: Invalid tenant 'bad tenant!'")
+
+
+def test_db_upgrade_creates_a_new_database(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "fresh.db"
+    result = cli("--db", str(path), "db", "upgrade")
+    assert result.exit_code == 0, result.output
+    assert f"upgraded: empty -> {SCHEMA_HEAD}" in result.stdout
+    again = cli("--db", str(path), "db", "upgrade")
+    assert "is at the newest revision" in again.stdout
+    current = cli("--db", str(path), "db", "current", "--json")
+    assert json.loads(current.stdout) == {
+        "current": SCHEMA_HEAD,
+        "head": SCHEMA_HEAD,
+        "up_to_date": True,
+    }
+
+
+def test_db_flag_beats_environment(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "flag.db"
+    assert cli("--db", str(path), "audit", "verify").exit_code == 0
+    assert path.exists()
+
+
+def test_audit_verify_on_new_database_is_intact(cli: Cli) -> None:
+    result = cli("audit", "verify", "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == {
+        "ok": True,
+        "count": 0,
+        "tip_hash": "sha256:" + "0" * 64,
+        "broken_seq": None,
+        "problem": None,
+    }
+
+
+def test_audit_log_empty_state_is_a_sentence(cli: Cli) -> None:
+    result = cli("audit", "log")
+    assert (result.exit_code, result.stdout) == (0, "No audit events for LTS/WIEN match.\n")
+
+
+def _seed_events(db_path: Path, n: int) -> None:
+    from datetime import UTC, datetime
+
+    from dispatcher.db.engine import make_engine
+    from dispatcher.db.unit_of_work import SqlUnitOfWork
+    from dispatcher.domain.events import Action, EventDraft, Outcome
+    from dispatcher.services.audit import record_event
+
+    engine = make_engine(f"sqlite:///{db_path}")
+    for i in range(n):
+        outcome = Outcome.BLOCKED if i % 2 else Outcome.ALLOWED
+        with SqlUnitOfWork(
+            engine, "LTS", "WIEN", lambda: datetime(2026, 1, 13, 8, tzinfo=UTC), write=True
+        ) as uow:
+            record_event(
+                uow,
+                EventDraft(
+                    Action.PUBLISH,
+                    outcome,
+                    "disp001",
+                    "dispatcher",
+                    "Weekly plan reviewed",
+                    "RUN-20260113-001",
+                    1,
+                    detail={"check": "kill_switch", "message": "Kill switch is active"},
+                ),
+            )
+            uow.commit()
+    engine.dispose()
+
+
+def test_audit_log_lists_events_and_json_fields(cli: Cli, db_path: Path) -> None:
+    _seed_events(db_path, 3)
+    table = cli("audit", "log")
+    assert table.exit_code == 0
+    assert "Audit log - LTS/WIEN" in table.stdout
+    assert "disp001 (dispatcher)" in table.stdout
+    assert "RUN-20260113-001 v1" in table.stdout
+    rows = json.loads(cli("audit", "log", "--json", "--limit", "2").stdout)
+    assert [r["seq"] for r in rows] == [2, 3]
+    assert set(rows[0]) == {
+        "seq",
+        "occurred_at",
+        "action",
+        "outcome",
+        "actor_id",
+        "actor_role",
+        "reason",
+        "run_id",
+        "plan_version",
+        "evidence_hash",
+        "detail",
+        "hash",
+    }
+    assert rows[0]["outcome"] == "blocked"
+    assert cli("audit", "log", "--actor", "nobody", "--json").stdout.strip() == "[]"
+
+
+def test_audit_verify_reports_tampering_with_exit_1(cli: Cli, db_path: Path) -> None:
+    _seed_events(db_path, 4)
+    with closing(sqlite3.connect(db_path)) as con:
+        con.execute("DROP TRIGGER audit_events_no_update")
+        con.execute("UPDATE audit_events SET actor_id = 'ops999' WHERE seq = 3")
+        con.commit()
+    result = cli("audit", "verify")
+    assert result.exit_code == 1
+    assert (
+        result.stderr
+        == "Error: audit chain broken at seq 3: column actor_id differs from the hashed body\n"
+    )
+
+
+@pytest.mark.parametrize("group", ["audit", "db"])
+def test_group_without_command_shows_help(cli: Cli, group: str) -> None:
+    result = cli(group)
+    assert "Usage:" in result.output

@@ -1,0 +1,107 @@
+"""Shared fixtures: an isolated environment, a migrated template database, a CLI runner."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dispatcher.cli import wiring
+from dispatcher.config import Settings
+from dispatcher.db.engine import make_engine
+from dispatcher.db.migrate import upgrade_to_head
+from dispatcher.db.unit_of_work import SqlUnitOfWork
+
+FIXED_NOW = datetime(2026, 1, 13, 8, 0, tzinfo=UTC)
+FIXED_NOW_TEXT = "2026-01-13T08:00:00Z"
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One database upgraded to head by Alembic; tests get copies."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade_to_head(engine)
+    engine.dispose()
+    with closing(sqlite3.connect(path)) as con:
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
+@pytest.fixture
+def db_path(tmp_path: Path, template_db: Path) -> Path:
+    path = tmp_path / "dispatcher.db"
+    shutil.copyfile(template_db, path)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No test sees the developer's database, colours or terminal width."""
+    monkeypatch.setenv("DISPATCHER_DB", str(tmp_path / "default-unused.db"))
+    for name in ("DISPATCHER_TENANT", "DISPATCHER_SITE", "FORCE_COLOR", "DISPATCHER_NOW"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "120")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    yield
+    wiring.reset()
+
+
+@pytest.fixture
+def settings(db_path: Path) -> Settings:
+    return Settings(db=str(db_path))
+
+
+UowFactory = Callable[..., SqlUnitOfWork]
+
+
+@pytest.fixture
+def uow_factory(settings: Settings) -> Iterator[UowFactory]:
+    engine = make_engine(settings.url)
+
+    def build(*, write: bool = False, tenant: str = "LTS", site: str = "WIEN") -> SqlUnitOfWork:
+        return SqlUnitOfWork(engine, tenant, site, lambda: FIXED_NOW, write=write)
+
+    yield build
+    engine.dispose()
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+Cli = Callable[..., CliResult]
+
+
+@pytest.fixture
+def cli(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """Run `dispatcher ARGS...` in-process against the test database at a fixed clock."""
+    from dispatcher.cli.app import app
+
+    monkeypatch.setenv("DISPATCHER_DB", str(db_path))
+    monkeypatch.setenv("DISPATCHER_NOW", FIXED_NOW_TEXT)
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None) -> CliResult:
+        result = runner.invoke(
+            app, list(args), input=input, catch_exceptions=False, prog_name="dispatcher"
+        )
+        wiring.reset()
+        return CliResult(result.exit_code, result.stdout, result.stderr)
+
+    return invoke

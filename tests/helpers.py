@@ -1,0 +1,21 @@
+"""Small helpers shared by tests (no fixtures here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+def modules_after(code: str) -> set[str]:
+    """Top-level module names loaded by a fresh interpreter running `code`."""
+    probe = f"{code}\nimport sys, json\nprint(json.dumps(sorted(sys.modules)))"
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    names: list[str] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return set(names)
+
+
+def top_level(names: set[str]) -> set[str]:
+    return {name.split(".")[0] for name in names}

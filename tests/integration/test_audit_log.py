@@ -1,0 +1,143 @@
+"""The audit log on a real SQLite file: append-only in code and in the database."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from dispatcher.domain.errors import IntegrityDamage
+from dispatcher.domain.events import Action, EventDraft, Outcome
+from dispatcher.services.audit import record_event, verify_audit_chain
+from tests.conftest import UowFactory
+
+
+def _append(uow_factory: UowFactory, n: int, site: str = "WIEN") -> None:
+    for i in range(n):
+        with uow_factory(write=True, site=site) as uow:
+            record_event(
+                uow,
+                EventDraft(
+                    Action.USER_ADD,
+                    Outcome.ALLOWED,
+                    "admin",
+                    "platform_admin",
+                    f"add user {i}",
+                    detail={"user": f"u{i}"},
+                ),
+            )
+            uow.commit()
+
+
+def test_events_chain_per_site(uow_factory: UowFactory) -> None:
+    _append(uow_factory, 3)
+    _append(uow_factory, 2, site="GRAZ")
+    wien = verify_audit_chain(uow_factory())
+    graz = verify_audit_chain(uow_factory(site="GRAZ"))
+    assert (wien.ok, wien.count, graz.ok, graz.count) == (True, 3, True, 2)
+
+
+def test_uncommitted_event_is_rolled_back(uow_factory: UowFactory) -> None:
+    with uow_factory(write=True) as uow:
+        record_event(uow, EventDraft(Action.USER_ADD))
+    assert verify_audit_chain(uow_factory()).count == 0
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_events SET reason = 'edited' WHERE seq = 1",
+        "DELETE FROM audit_events WHERE seq = 2",
+        "INSERT OR REPLACE INTO audit_events SELECT * FROM audit_events WHERE seq = 1",
+        "INSERT INTO audit_events (tenant_id, site_id, seq, occurred_at, action, outcome, detail,"
+        " prev_hash, hash, body) VALUES ('LTS', 'WIEN', 5, 'x', 'a', 'allowed', '{}',"
+        " 'sha256:x', 'sha256:y', '{}')",
+        "INSERT INTO audit_events (tenant_id, site_id, seq, occurred_at, action, outcome, detail,"
+        " prev_hash, hash, body) VALUES ('LTS', 'WIEN', 4, 'x', 'a', 'allowed', '{}',"
+        " 'sha256:wrong', 'sha256:y', '{}')",
+    ],
+    ids=["update", "delete", "insert-or-replace", "gap", "fork"],
+)
+def test_triggers_refuse_changes_not_at_the_tip(
+    uow_factory: UowFactory, db_path: Path, statement: str
+) -> None:
+    _append(uow_factory, 3)
+    with closing(sqlite3.connect(db_path)) as con, pytest.raises(sqlite3.IntegrityError):
+        con.execute(statement)
+    assert verify_audit_chain(uow_factory()).count == 3
+
+
+def test_refused_write_surfaces_as_integrity_damage(uow_factory: UowFactory) -> None:
+    from sqlalchemy import text
+
+    _append(uow_factory, 1)
+    with pytest.raises(IntegrityDamage), uow_factory(write=True) as uow:
+        uow.session.execute(text("DELETE FROM audit_events"))
+        uow.commit()
+
+
+def _tamper(db_path: Path, sql: str) -> None:
+    with closing(sqlite3.connect(db_path)) as con:
+        names = [
+            n
+            for (n,) in con.execute(
+                "SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name='audit_events'"
+            )
+        ]
+        for name in names:
+            con.execute(f"DROP TRIGGER {name}")
+        con.execute(sql)
+        con.commit()
+
+
+@pytest.mark.parametrize(
+    ("sql", "seq"),
+    [
+        ("UPDATE audit_events SET reason = 'nothing to see' WHERE seq = 3", 3),
+        (
+            "UPDATE audit_events SET body = replace(body, 'user 1', 'user 9') WHERE seq = 2",
+            2,
+        ),
+        ("DELETE FROM audit_events WHERE seq = 4", 5),
+        ('UPDATE audit_events SET detail = \'{"user":"x"}\' WHERE seq = 1', 1),
+    ],
+    ids=["column", "body", "deleted", "detail"],
+)
+def test_raw_sql_tampering_is_detected_by_audit_verify(
+    uow_factory: UowFactory, db_path: Path, sql: str, seq: int
+) -> None:
+    _append(uow_factory, 6)
+    _tamper(db_path, sql)
+    report = verify_audit_chain(uow_factory())
+    assert (report.ok, report.broken_seq) == (False, seq)
+
+
+WRITER = """
+import sys
+from datetime import UTC, datetime
+from dispatcher.db.engine import make_engine
+from dispatcher.db.unit_of_work import SqlUnitOfWork
+from dispatcher.domain.events import Action, EventDraft
+from dispatcher.services.audit import record_event
+engine = make_engine("sqlite:///" + sys.argv[1])
+for i in range(int(sys.argv[2])):
+    with SqlUnitOfWork(engine, "LTS", "WIEN", lambda: datetime.now(UTC), write=True) as uow:
+        record_event(uow, EventDraft(Action.USER_ADD, detail={"writer": sys.argv[3], "i": i}))
+        uow.commit()
+"""
+
+
+def test_two_processes_appending_concurrently_leave_one_chain(
+    uow_factory: UowFactory, db_path: Path
+) -> None:
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(db_path), "500", name])
+        for name in ("a", "b")
+    ]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0]
+    report = verify_audit_chain(uow_factory())
+    assert (report.ok, report.count) == (True, 1000)
