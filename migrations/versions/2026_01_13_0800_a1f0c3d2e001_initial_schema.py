@@ -39,9 +39,9 @@ LOCKED_VERSION = (
 LOCKED_RUN = "(SELECT locked_at FROM runs WHERE id = {row}.run_pk) IS NOT NULL"
 PLAN_VERSION_FROZEN_COLUMNS = (
     "id, tenant_id, site_id, run_pk, version, parent_version, created_at, origin, "
-    "repair_request_id, config_json, boundary_json, kpis_json, drift_json, repair_json, "
-    "audits_passed, coverage_bp, drivers_used, drift_level, published_at, published_by, "
-    "published_role, published_evidence_hash, override_reason"
+    "repair_request_id, config_json, solver_json, boundary_json, absences_json, kpis_json, "
+    "drift_json, repair_json, audits_passed, coverage_bp, drivers_used, drift_level, "
+    "published_at, published_by, published_role, published_evidence_hash, override_reason"
 )
 
 
@@ -286,7 +286,9 @@ def upgrade() -> None:
         sa.Column("origin", sa.String(20), nullable=False),
         sa.Column("repair_request_id", sa.String(40), nullable=True),
         sa.Column("config_json", sa.Text(), nullable=False),
+        sa.Column("solver_json", sa.Text(), nullable=False),
         sa.Column("boundary_json", sa.Text(), nullable=False),
+        sa.Column("absences_json", sa.Text(), nullable=False),
         sa.Column("kpis_json", sa.Text(), nullable=False),
         sa.Column("drift_json", sa.Text(), nullable=False),
         sa.Column("repair_json", sa.Text(), nullable=True),

@@ -10,6 +10,9 @@ from dispatcher import __version__
 from dispatcher.cli.audit import audit_app
 from dispatcher.cli.db import db_app
 from dispatcher.cli.errors import RootGroup
+from dispatcher.cli.evidence import evidence_app
+from dispatcher.cli.runs import runs_app
+from dispatcher.cli.status import status_app
 from dispatcher.config import DEFAULT_SITE, DEFAULT_TENANT, Settings, default_db_path
 from dispatcher.domain.model import normalize_scope
 
@@ -69,5 +72,8 @@ def root(
     )
 
 
+app.add_typer(status_app)
+app.add_typer(runs_app)
+app.add_typer(evidence_app, name="evidence")
 app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")

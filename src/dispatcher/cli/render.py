@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from rich.table import Table
 
-from dispatcher.cli.output import stdout
+from dispatcher.cli.output import level_text, status_text, stdout
 from dispatcher.config import Settings
-from dispatcher.db.queries import EventRow
+from dispatcher.domain.audits import format_hours
 from dispatcher.domain.events import ChainReport
+from dispatcher.domain.views import EventRow, RunSummary, StatusOverview
+from dispatcher.services.results import ImportResult, RunDetail
 
 
 def _short(digest: str | None) -> str:
@@ -48,3 +52,277 @@ def chain_report(report: ChainReport, settings: Settings) -> None:
     import sys
 
     sys.stderr.write(f"Error: audit chain broken at seq {report.broken_seq}: {report.problem}\n")
+
+
+# --- runs ---------------------------------------------------------------------------------------
+
+
+def _pct(bp: int) -> str:
+    return f"{bp // 100}.{bp % 100 // 10}%"
+
+
+def _ts(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _yes(flag: bool, good: bool = True) -> str:
+    ok = flag == good
+    return f"{'✅' if ok else '❌'} {'Yes' if flag else 'No'}"
+
+
+LEGEND = "Status: ✅ PASS | ⚠️  WARN | ❌ FAIL | 🚫 BLOCKED | ⏳ PENDING"
+
+
+def import_result(result: ImportResult) -> None:
+    console = stdout()
+    console.print(
+        f"Imported [bold]{result.run_id}[/bold] v{result.version} for {result.week}: "
+        f"{result.instances} tour instances, {result.drivers_used} drivers"
+    )
+    console.print(f"Status:   {status_text(result.status)}  ({result.status_reason})")
+    console.print(
+        f"Audits:   {result.audits_passed}/7   Coverage: {_pct(result.coverage_bp)}   "
+        f"Drift: {level_text(result.drift_level)}"
+    )
+    console.print(f"Evidence: {result.evidence_hash}")
+    console.print(f"Next:     dispatcher show-run {result.run_id}")
+
+
+def _markers(run: RunSummary) -> str:
+    marks = []
+    if run.published_version is not None:
+        marks.append(f"published v{run.published_version}")
+    if run.superseded:
+        marks.append("superseded")
+    if run.locked:
+        marks.append("🔒 locked")
+    return ", ".join(marks)
+
+
+def run_list(runs: list[RunSummary], settings: Settings) -> None:
+    console = stdout()
+    if not runs:
+        console.print(
+            f"No runs for {settings.tenant}/{settings.site} match. "
+            "Import one with: dispatcher import-run FILE"
+        )
+        return
+    table = Table(
+        title=f"LATEST RUNS - {settings.tenant}/{settings.site}",
+        caption=LEGEND,
+        title_justify="left",
+        caption_justify="left",
+    )
+    for name, justify in (
+        ("Run ID", "left"),
+        ("Week", "left"),
+        ("Status", "left"),
+        ("Drivers", "right"),
+        ("Coverage", "right"),
+        ("Audits", "right"),
+        ("Drift", "left"),
+        ("Published / Locked", "left"),
+    ):
+        table.add_column(name, justify=justify, no_wrap=name != "Published / Locked")  # type: ignore[arg-type]
+    for run in runs:
+        version = f" v{run.version}" if run.version > 1 else ""
+        table.add_row(
+            run.run_id + version,
+            run.week,
+            status_text(run.status),
+            str(run.drivers_used),
+            _pct(run.coverage_bp),
+            f"{run.audits_passed}/7",
+            level_text(run.drift_level),
+            _markers(run),
+        )
+    console.print(table)
+
+
+def status(overview: StatusOverview) -> None:
+    console = stdout()
+    ks, flags = overview.kill_switch, overview.site_flags
+    console.rule(f"[bold]SYSTEM STATUS - {overview.tenant}/{overview.site}[/bold]", align="left")
+    if ks.active:
+        kill = f"🚫 [red]ACTIVE[/red] ({ks.scope}, by {ks.actor_id}: {ks.reason})"
+    else:
+        kill = "✅ Inactive"
+    console.print(f"Kill Switch:     {kill}")
+    console.print(f"Publish Enabled: {_yes(flags.publish_enabled)}")
+    console.print(f"Lock Enabled:    {_yes(flags.lock_enabled)}")
+    shadow = "⚠️  Enabled (publish and lock refused)" if flags.shadow_only else "✅ Disabled"
+    console.print(f"Shadow Mode:     {shadow}")
+    if not flags.exists:
+        console.print(
+            "[dim](site not initialised yet: defaults shown; created on first import)[/dim]"
+        )
+    console.print()
+    console.rule("Latest Run", align="left")
+    run = overview.latest_run
+    if run is None:
+        console.print("No runs yet. Import one with: dispatcher import-run FILE")
+    else:
+        console.print(f"Run ID:    {run.run_id}" + (f" v{run.version}" if run.version > 1 else ""))
+        console.print(f"Week:      {run.week}")
+        console.print(f"Status:    {status_text(run.status)}")
+        console.print(f"Timestamp: {_ts(run.created_at)}")
+    console.print()
+    console.rule("Pending Repairs", align="left")
+    if not overview.pending_repairs:
+        console.print("No pending repairs")
+    for repair in overview.pending_repairs:
+        console.print(
+            f"{repair.request_id}  {repair.week}  {repair.driver_id}  {repair.absence_type}  "
+            f"{repair.urgency}  {repair.status}"
+        )
+
+
+def _audit_rows(detail: RunDetail) -> list[tuple[str, bool, str]]:
+    """Audit lines by name; Fatigue shows its two sub-rules so the weekly cap is never hidden."""
+    rows = []
+    for audit in detail.audits:
+        count = len(audit.violations)
+        note = f" ({audit.note})" if audit.note else ""
+        if audit.name == "Fatigue":
+            triples = len(audit.kinds("CONSECUTIVE_3ER"))
+            hours = len(audit.kinds("WEEKLY_HOURS"))
+            rows.append((audit.name, audit.passed, f"{count} violation(s){note}"))
+            rows.append(("  └ consecutive 3er days", triples == 0, f"{triples} violation(s)"))
+            rows.append(("  └ weekly hours cap", hours == 0, f"{hours} violation(s)"))
+        else:
+            rows.append((audit.name, audit.passed, f"{count} violation(s){note}"))
+    return rows
+
+
+def _threshold_value(unit: str, value: int | None) -> str:
+    if value is None:
+        return "-"
+    if unit == "bp":
+        return _pct(value)
+    if unit == "minutes":
+        return f"{format_hours(value)} h"
+    return str(value)
+
+
+def run_detail(detail: RunDetail, *, details: bool) -> None:
+    console = stdout()
+    run, version, kpis = detail.run, detail.version, detail.kpis
+    current = " (current)" if version.version == run.current_version else " (not current)"
+    console.rule(
+        f"[bold]{run.run_id} v{version.version}{current} - {run.week}[/bold]", align="left"
+    )
+    console.print(f"Status:    {status_text(detail.status)}  {detail.status_reason}")
+    solver = run.solver_name + (f" {run.solver_version}" if run.solver_version else "")
+    console.print(f"Created:   {_ts(run.created_at)} by {run.origin} ({solver})")
+    console.print(
+        f"Coverage:  {kpis.instances_covered}/{kpis.instances_total} instances "
+        f"({_pct(kpis.coverage_bp)})"
+    )
+    audits = Table(title="Audits", title_justify="left")
+    audits.add_column("Audit")
+    audits.add_column("Result")
+    audits.add_column("Detail")
+    for name, passed, text in _audit_rows(detail):
+        audits.add_row(name, "[green]PASS[/green]" if passed else "[red]FAIL[/red]", text)
+    console.print(audits)
+    console.print(f"Audits passed: {sum(a.passed for a in detail.audits)}/7")
+    failing = [v for a in detail.audits for v in a.violations]
+    if failing:
+        shown = failing if details else failing[:10]
+        violations = Table(title="Violations", title_justify="left")
+        for column in ("Audit", "Kind", "Driver", "Date", "Instances", "Message"):
+            violations.add_column(column, overflow="fold")
+        for v in shown:
+            violations.add_row(
+                v.audit,
+                v.kind,
+                v.driver_id or "-",
+                ", ".join(v.dates),
+                ", ".join(v.instances),
+                v.message,
+            )
+        console.print(violations)
+        if len(shown) < len(failing):
+            console.print(f"... {len(failing) - len(shown)} more: use --details to list all")
+    kpi_table = Table(title="KPIs", title_justify="left")
+    kpi_table.add_column("KPI")
+    kpi_table.add_column("Value", justify="right")
+    mix = ", ".join(f"{k} {v}" for k, v in kpis.block_mix.items() if v)
+    for name, value in (
+        ("Drivers (used / pool)", f"{kpis.drivers_used} / {kpis.pool_size}"),
+        ("FTE / PT drivers", f"{kpis.fte_drivers} / {kpis.pt_drivers}"),
+        ("FTE ratio / PT ratio", f"{_pct(kpis.fte_ratio_bp)} / {_pct(kpis.pt_ratio_bp)}"),
+        ("Hours total", f"{format_hours(kpis.total_minutes)} h"),
+        (
+            "Hours max / min / avg",
+            f"{format_hours(kpis.max_minutes)} / "
+            f"{format_hours(kpis.min_minutes)} / {format_hours(kpis.avg_minutes)} h",
+        ),
+        ("Block mix (duty days)", mix or "-"),
+    ):
+        kpi_table.add_row(name, value)
+    if kpis.churn is not None:
+        kpi_table.add_row(
+            "Churn vs parent",
+            f"{kpis.churn.tours_moved} tours moved, {kpis.churn.drivers_changed} drivers changed "
+            f"({_pct(kpis.churn.churn_bp)})",
+        )
+    console.print(kpi_table)
+    drift = Table(title=f"KPI drift: {level_text(detail.drift.level)}", title_justify="left")
+    for column in ("Metric", "Value", "Baseline", "WARN when", "BLOCK when", "Level"):
+        drift.add_column(column)
+    for m in detail.drift.metrics:
+        drift.add_row(
+            m.metric,
+            _threshold_value(m.unit, m.value),
+            _threshold_value(m.unit, m.baseline),
+            m.warn,
+            m.block,
+            level_text(m.level),
+        )
+    console.print(drift)
+    base = detail.drift.baseline
+    console.print(
+        "Baseline:  "
+        + (
+            "none (no locked earlier week): headcount drift UNKNOWN"
+            if base is None
+            else f"{base.run_id} v{base.version} ({base.week})"
+        )
+    )
+    verified = "[green]verified[/green]" if detail.evidence_ok else "[red]MISMATCH[/red]"
+    console.print(f"Evidence:  {version.evidence_hash} ({verified})")
+    for problem in detail.evidence_problems:
+        console.print(f"           [red]{problem}[/red]")
+    console.print(
+        f"Published: {'yes' if version.published else 'no'}"
+        + (
+            f"  at {_ts(version.published_at)} by {version.published_by}"
+            if version.published
+            else ""
+        )
+    )
+    console.print(
+        f"Locked:    {'yes' if run.locked else 'no'}"
+        + (f"  at {_ts(run.locked_at)} by {run.locked_by}" if run.locked else "")
+    )
+    if detail.superseded_by:
+        console.print(f"Superseded by {detail.superseded_by}")
+    console.print(
+        "Versions:  " + ", ".join(f"v{v.version} ({v.origin}, {v.status})" for v in detail.versions)
+    )
+    console.print(
+        "Repairs:   "
+        + (", ".join(f"{r.request_id} ({r.status})" for r in detail.open_repairs) or "none pending")
+    )
+    checklist = Table(title="Ready to publish?", title_justify="left")
+    checklist.add_column("")
+    checklist.add_column("Check")
+    checklist.add_column("Detail")
+    for item in detail.checklist:
+        checklist.add_row("✅" if item.ok else "❌", item.label, item.detail)
+    console.print(checklist)
+    verdict = (
+        "[green]Ready to publish[/green]" if detail.ready else "[red]Not ready to publish[/red]"
+    )
+    console.print(verdict)

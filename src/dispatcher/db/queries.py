@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+
+from dispatcher.domain.views import (
+    EventRow,
+    KillSwitchState,
+    RepairSummary,
+    RunSummary,
+    SiteFlags,
+)
 
 Rows = Sequence[Sequence[Any]]
 Executor = Callable[[str, Mapping[str, Any]], Rows]
@@ -34,25 +41,51 @@ def session_executor(session: Session) -> Executor:
     return execute
 
 
-@dataclass(frozen=True)
-class EventRow:
-    seq: int
-    occurred_at: str
-    action: str
-    outcome: str
-    actor_id: str | None
-    actor_role: str | None
-    reason: str | None
-    run_id: str | None
-    plan_version: int | None
-    evidence_hash: str | None
-    detail: dict[str, Any]
-    hash: str
-
-
 EVENT_COLUMNS = (
     "seq, occurred_at, action, outcome, actor_id, actor_role, reason, run_id, plan_version, "
     "evidence_hash, detail, hash"
+)
+
+
+RUN_SUMMARY_SQL = """
+SELECT r.run_id, r.week, r.created_at, r.origin, pv.version, pv.status, pv.status_reason,
+       pv.drivers_used, pv.coverage_bp, pv.audits_passed, pv.drift_level,
+       (SELECT MAX(p.version) FROM plan_versions p
+         WHERE p.run_pk = r.id AND p.published_at IS NOT NULL) AS published_version,
+       r.locked_at IS NOT NULL AS locked,
+       EXISTS (SELECT 1 FROM runs o JOIN plan_versions op ON op.run_pk = o.id
+                WHERE o.tenant_id = r.tenant_id AND o.site_id = r.site_id AND o.week = r.week
+                  AND o.id <> r.id AND op.published_at IS NOT NULL
+                  AND op.published_at > (SELECT MAX(p.published_at) FROM plan_versions p
+                                          WHERE p.run_pk = r.id)) AS superseded
+FROM runs r
+JOIN plan_versions pv ON pv.run_pk = r.id
+ AND pv.version = (SELECT MAX(v.version) FROM plan_versions v WHERE v.run_pk = r.id)
+WHERE r.tenant_id = :tenant AND r.site_id = :site
+"""
+
+
+def _run_summary(row: Sequence[Any]) -> RunSummary:
+    return RunSummary(
+        run_id=row[0],
+        week=row[1],
+        created_at=as_utc(row[2]),
+        origin=row[3],
+        version=row[4],
+        status=row[5],
+        status_reason=row[6],
+        drivers_used=row[7],
+        coverage_bp=row[8],
+        audits_passed=row[9],
+        drift_level=row[10],
+        published_version=row[11],
+        locked=bool(row[12]),
+        superseded=bool(row[13]),
+    )
+
+
+URGENCY_ORDER = (
+    "CASE urgency WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END"
 )
 
 
@@ -87,6 +120,58 @@ class ReadQueries:
         )
         rows = self._rows(sql, **params)
         return [_event_row(row) for row in reversed(rows)]
+
+    def list_runs(
+        self, *, week: str | None = None, status: str | None = None, limit: int = 20
+    ) -> list[RunSummary]:
+        sql = RUN_SUMMARY_SQL
+        params: dict[str, Any] = {"limit": limit}
+        if week is not None:
+            sql += " AND r.week = :week"
+            params["week"] = week
+        if status is not None:
+            sql += " AND pv.status = :status"
+            params["status"] = status
+        sql += " ORDER BY r.created_at DESC, r.id DESC LIMIT :limit"
+        return [_run_summary(row) for row in self._rows(sql, **params)]
+
+    def kill_switch(self) -> KillSwitchState:
+        rows = self._rows(
+            "SELECT scope, active, actor_id, reason, changed_at FROM kill_switch_history "
+            "WHERE id IN (SELECT MAX(id) FROM kill_switch_history WHERE scope = 'global' "
+            "UNION SELECT MAX(id) FROM kill_switch_history WHERE scope = 'site' "
+            "AND tenant_id = :tenant AND site_id = :site) ORDER BY id DESC"
+        )
+        for scope, active, actor, reason, changed in rows:
+            if active:
+                return KillSwitchState(True, scope, actor, reason, as_utc(changed))
+        return KillSwitchState(False, None, None, None, None)
+
+    def site_flags(self) -> SiteFlags | None:
+        rows = self._rows(
+            "SELECT publish_enabled, lock_enabled, shadow_only FROM site_settings "
+            "WHERE tenant_id = :tenant AND site_id = :site"
+        )
+        if not rows:
+            return None
+        publish, lock, shadow = rows[0]
+        return SiteFlags(True, bool(publish), bool(lock), bool(shadow))
+
+    def open_repairs(self, *, week: str | None = None) -> list[RepairSummary]:
+        sql = (
+            "SELECT request_id, week, driver_id, absence_type, urgency, status, created_at "
+            "FROM repair_requests WHERE tenant_id = :tenant AND site_id = :site "
+            "AND status IN ('PENDING', 'PROPOSED')"
+        )
+        params: dict[str, Any] = {}
+        if week is not None:
+            sql += " AND week = :week"
+            params["week"] = week
+        sql += f" ORDER BY {URGENCY_ORDER}, created_at, request_id"
+        return [
+            RepairSummary(r[0], r[1], r[2], r[3], r[4], r[5], as_utc(r[6]))
+            for r in self._rows(sql, **params)
+        ]
 
 
 def _event_row(row: Sequence[Any]) -> EventRow:

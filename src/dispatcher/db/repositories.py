@@ -3,16 +3,32 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dispatcher.db import tables as t
+from dispatcher.domain.audits import AuditResult, Boundary, Violation
+from dispatcher.domain.drift import Drift
 from dispatcher.domain.events import BODY_FIELDS, AuditEvent, StoredEvent
 from dispatcher.domain.hashing import canonical_json
-from dispatcher.domain.model import DriftThresholds, SiteConfig
+from dispatcher.domain.kpis import Kpis
+from dispatcher.domain.model import (
+    Absence,
+    AvailabilityStatus,
+    DriftThresholds,
+    Driver,
+    Plan,
+    SiteConfig,
+    Tour,
+    Week,
+    WeekInput,
+)
+from dispatcher.domain.records import NewVersion, RunRecord, VersionRecord
 
 Scope = tuple[str, str]  # (tenant, site)
 EVENT_COLUMN = {"tenant": "tenant_id", "site": "site_id"}  # body field -> column, where they differ
@@ -114,24 +130,368 @@ class SiteRepository:
             self._session.flush()
         self._session.add(t.Site(tenant_id=self._tenant, site_id=self._site, created_at=now))
         self._session.flush()
-        self._session.add(
-            t.SiteSettings(tenant_id=self._tenant, site_id=self._site, updated_at=now)
-        )
-        self.save_config(config, now)
+        row = t.SiteSettings(tenant_id=self._tenant, site_id=self._site)
+        _apply_config(row, config, now)
+        self._session.add(row)
+        self._session.flush()
 
     def save_config(self, config: SiteConfig, now: datetime) -> None:
         row = self._session.get(t.SiteSettings, (self._tenant, self._site))
         assert row is not None
-        row.publish_enabled = config.publish_enabled
-        row.lock_enabled = config.lock_enabled
-        row.shadow_only = config.shadow_only
-        row.publish_roles = ",".join(config.publish_roles)
-        row.lock_roles = ",".join(config.lock_roles)
-        row.repair_roles = ",".join(config.repair_roles)
-        row.min_reason_length = config.min_reason_length
-        row.lock_requires_other_person = config.lock_requires_other_person
-        row.freeze_window_hours = config.freeze_window_hours
-        row.drift_baseline = config.drift_baseline
-        row.drift_thresholds = canonical_json(config.thresholds.as_document())
-        row.updated_at = now
+        _apply_config(row, config, now)
         self._session.flush()
+
+
+def _apply_config(row: t.SiteSettings, config: SiteConfig, now: datetime) -> None:
+    row.publish_enabled = config.publish_enabled
+    row.lock_enabled = config.lock_enabled
+    row.shadow_only = config.shadow_only
+    row.publish_roles = ",".join(config.publish_roles)
+    row.lock_roles = ",".join(config.lock_roles)
+    row.repair_roles = ",".join(config.repair_roles)
+    row.min_reason_length = config.min_reason_length
+    row.lock_requires_other_person = config.lock_requires_other_person
+    row.freeze_window_hours = config.freeze_window_hours
+    row.drift_baseline = config.drift_baseline
+    row.drift_thresholds = canonical_json(config.thresholds.as_document())
+    row.updated_at = now
+
+
+def _json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+class RunRepository:
+    """Runs with their input, plan versions, assignments, audit results and evidence hashes."""
+
+    def __init__(self, session: Session, scope: Scope) -> None:
+        self._session = session
+        self._tenant, self._site = scope
+
+    @property
+    def _scope(self) -> dict[str, str]:
+        return {"tenant_id": self._tenant, "site_id": self._site}
+
+    def next_run_id(self, day: str) -> str:
+        """`RUN-YYYYMMDD-NNN`: the next free counter for that (Vienna) date at this site."""
+        prefix = f"RUN-{day}-"
+        existing = self._session.scalars(
+            select(t.Run.run_id).where(
+                t.Run.tenant_id == self._tenant,
+                t.Run.site_id == self._site,
+                t.Run.run_id.like(prefix + "%"),
+            )
+        ).all()
+        numbers = [int(r[len(prefix) :]) for r in existing if r[len(prefix) :].isdigit()]
+        return f"{prefix}{max(numbers, default=0) + 1:03d}"
+
+    def add_run(
+        self,
+        *,
+        run_id: str,
+        week: str,
+        created_at: datetime,
+        origin: str,
+        solver: Mapping[str, Any],
+        solver_meta: Mapping[str, Any],
+        runtime_ms: int | None,
+        solver_error: str | None = None,
+    ) -> int:
+        row = t.Run(
+            **self._scope,
+            run_id=run_id,
+            week=week,
+            created_at=created_at,
+            origin=origin,
+            solver_name=solver["name"],
+            solver_version=solver.get("version"),
+            solver_seed=solver.get("seed"),
+            declared_output_hash=solver.get("declared_output_hash"),
+            solver_error=solver_error,
+            solver_meta=canonical_json(dict(solver_meta)),
+            runtime_ms=runtime_ms,
+        )
+        self._session.add(row)
+        self._session.flush()
+        return row.id
+
+    def add_input(self, run_pk: int, week_input: WeekInput, added_in_version: int = 1) -> None:
+        scope = self._scope
+        self._session.add_all(
+            t.TourInstance(
+                **scope,
+                run_pk=run_pk,
+                instance_id=i.instance_id,
+                tour_id=i.tour.tour_id,
+                n=i.n,
+                day=i.tour.day,
+                start_minute=i.tour.start,
+                end_minute=i.tour.end,
+                depot=i.tour.depot,
+                skill=i.tour.skill,
+                notes=i.tour.notes,
+            )
+            for i in week_input.instances()
+        )
+        self.add_drivers(run_pk, week_input.drivers, added_in_version)
+        self._session.add_all(
+            t.Availability(
+                **scope,
+                run_pk=run_pk,
+                driver_id=a.driver_id,
+                date=a.date,
+                status=str(a.status),
+                note=a.note,
+            )
+            for a in week_input.availability
+        )
+        self._session.flush()
+
+    def add_drivers(self, run_pk: int, drivers: Iterable[Driver], added_in_version: int) -> None:
+        self._session.add_all(
+            t.Driver(
+                **self._scope,
+                run_pk=run_pk,
+                driver_id=d.driver_id,
+                name=d.name,
+                skills="|".join(sorted(d.skills)),
+                active=d.active,
+                max_weekly_minutes=d.max_weekly_minutes,
+                depot=d.depot,
+                added_in_version=added_in_version,
+            )
+            for d in drivers
+        )
+        self._session.flush()
+
+    def add_version(
+        self, run_pk: int, new: NewVersion, plan: Plan, audits: Sequence[AuditResult], at: datetime
+    ) -> int:
+        row = t.PlanVersion(
+            **self._scope,
+            run_pk=run_pk,
+            version=new.version,
+            parent_version=new.parent_version,
+            created_at=at,
+            origin=new.origin,
+            repair_request_id=new.repair_request_id,
+            config_json=canonical_json(dict(new.config)),
+            solver_json=canonical_json(dict(new.solver)),
+            boundary_json=canonical_json(
+                None if new.boundary is None else new.boundary.as_document()
+            ),
+            absences_json=canonical_json([a.as_document() for a in new.absences]),
+            kpis_json=canonical_json(new.kpis.as_document()),
+            drift_json=canonical_json(new.drift.as_document()),
+            repair_json=None if new.repair is None else canonical_json(dict(new.repair)),
+            status=new.status,
+            status_reason=new.status_reason,
+            audits_passed=new.audits_passed,
+            coverage_bp=new.kpis.coverage_bp,
+            drivers_used=new.kpis.drivers_used,
+            drift_level=new.drift.level,
+            verified_at=at,
+        )
+        self._session.add(row)
+        self._session.flush()
+        scope = self._scope
+        self._session.add_all(
+            t.Assignment(**scope, version_pk=row.id, instance_id=i, driver_id=d)
+            for i, d in plan.items()
+        )
+        self._session.add_all(
+            t.AuditResult(
+                **scope,
+                version_pk=row.id,
+                audit=a.name,
+                position=position,
+                passed=a.passed,
+                violation_count=len(a.violations),
+                violations=canonical_json([v.as_document() for v in a.violations]),
+                note=a.note,
+            )
+            for position, a in enumerate(audits, start=1)
+        )
+        self._session.add(
+            t.EvidenceRecord(
+                **scope, version_pk=row.id, evidence_hash=new.evidence_hash, created_at=at
+            )
+        )
+        self._session.flush()
+        return row.id
+
+    def _run_row(self, run_id: str) -> t.Run | None:
+        return self._session.scalars(
+            select(t.Run).where(
+                t.Run.tenant_id == self._tenant, t.Run.site_id == self._site, t.Run.run_id == run_id
+            )
+        ).first()
+
+    def _record(self, row: t.Run) -> RunRecord:
+        current = self._session.scalar(
+            select(func.max(t.PlanVersion.version)).where(t.PlanVersion.run_pk == row.id)
+        )
+        return RunRecord(
+            pk=row.id,
+            run_id=row.run_id,
+            week=row.week,
+            created_at=row.created_at,
+            origin=row.origin,
+            solver_name=row.solver_name,
+            solver_version=row.solver_version,
+            solver_seed=row.solver_seed,
+            declared_output_hash=row.declared_output_hash,
+            solver_error=row.solver_error,
+            solver_meta=json.loads(row.solver_meta),
+            runtime_ms=row.runtime_ms,
+            locked_at=row.locked_at,
+            locked_by=row.locked_by,
+            locked_version=row.locked_version,
+            current_version=current or 0,
+        )
+
+    def get(self, run_id: str) -> RunRecord | None:
+        row = self._run_row(run_id)
+        return None if row is None else self._record(row)
+
+    def week_input(self, run: RunRecord, version: int) -> WeekInput:
+        tours: dict[str, Tour] = {}
+        rows = self._session.scalars(
+            select(t.TourInstance)
+            .where(t.TourInstance.run_pk == run.pk)
+            .order_by(t.TourInstance.tour_id)
+        )
+        counts: dict[str, int] = {}
+        for r in rows:
+            counts[r.tour_id] = max(counts.get(r.tour_id, 0), r.n)
+            tours[r.tour_id] = Tour(
+                r.tour_id, r.day, r.start_minute, r.end_minute, 1, r.depot, r.skill, r.notes
+            )
+        drivers = tuple(
+            Driver(
+                d.driver_id,
+                d.name,
+                tuple(s for s in d.skills.split("|") if s),
+                d.active,
+                d.max_weekly_minutes,
+                d.depot,
+            )
+            for d in self._session.scalars(
+                select(t.Driver)
+                .where(t.Driver.run_pk == run.pk, t.Driver.added_in_version <= version)
+                .order_by(t.Driver.driver_id)
+            )
+        )
+        availability = tuple(
+            Absence(a.driver_id, a.date, AvailabilityStatus(a.status), a.note)
+            for a in self._session.scalars(
+                select(t.Availability)
+                .where(t.Availability.run_pk == run.pk)
+                .order_by(t.Availability.driver_id, t.Availability.date)
+            )
+        )
+        return WeekInput(
+            Week.parse(run.week),
+            tuple(replace(tour, count=counts[tour_id]) for tour_id, tour in tours.items()),
+            drivers,
+            availability,
+        )
+
+    def _version_row(self, run: RunRecord, version: int) -> t.PlanVersion | None:
+        return self._session.scalars(
+            select(t.PlanVersion).where(
+                t.PlanVersion.run_pk == run.pk, t.PlanVersion.version == version
+            )
+        ).first()
+
+    def version(self, run: RunRecord, version: int) -> VersionRecord | None:
+        row = self._version_row(run, version)
+        if row is None:
+            return None
+        evidence = self._session.get(t.EvidenceRecord, row.id)
+        boundary = _json(row.boundary_json)
+        return VersionRecord(
+            pk=row.id,
+            version=row.version,
+            parent_version=row.parent_version,
+            created_at=row.created_at,
+            origin=row.origin,
+            repair_request_id=row.repair_request_id,
+            config=json.loads(row.config_json),
+            solver=json.loads(row.solver_json),
+            boundary=None if boundary is None else Boundary.from_document(boundary),
+            absences=tuple(
+                Absence(a["driver_id"], a["date"], AvailabilityStatus(a["status"]), a["note"])
+                for a in json.loads(row.absences_json)
+            ),
+            kpis=Kpis.from_document(json.loads(row.kpis_json)),
+            drift=Drift.from_document(json.loads(row.drift_json)),
+            repair=_json(row.repair_json),
+            status=row.status,
+            status_reason=row.status_reason,
+            audits_passed=row.audits_passed,
+            verified_at=row.verified_at,
+            evidence_hash="" if evidence is None else evidence.evidence_hash,
+            published_at=row.published_at,
+            published_by=row.published_by,
+            published_role=row.published_role,
+            published_evidence_hash=row.published_evidence_hash,
+            override_reason=row.override_reason,
+        )
+
+    def versions(self, run: RunRecord) -> list[VersionRecord]:
+        numbers = self._session.scalars(
+            select(t.PlanVersion.version)
+            .where(t.PlanVersion.run_pk == run.pk)
+            .order_by(t.PlanVersion.version)
+        ).all()
+        return [v for n in numbers if (v := self.version(run, n)) is not None]
+
+    def plan(self, version_pk: int) -> dict[str, str]:
+        rows = self._session.execute(
+            select(t.Assignment.instance_id, t.Assignment.driver_id).where(
+                t.Assignment.version_pk == version_pk
+            )
+        )
+        return {r.instance_id: r.driver_id for r in rows}
+
+    def audit_results(self, version_pk: int) -> tuple[AuditResult, ...]:
+        rows = self._session.scalars(
+            select(t.AuditResult)
+            .where(t.AuditResult.version_pk == version_pk)
+            .order_by(t.AuditResult.position)
+        )
+        return tuple(
+            AuditResult(
+                r.audit,
+                tuple(Violation.from_document(v) for v in json.loads(r.violations)),
+                r.note,
+            )
+            for r in rows
+        )
+
+    def record_verification(self, version_pk: int, status: str, reason: str, at: datetime) -> None:
+        row = self._session.get(t.PlanVersion, version_pk)
+        assert row is not None
+        if (row.status, row.status_reason) != (status, reason):
+            row.status, row.status_reason = status, reason
+        row.verified_at = at
+        self._session.flush()
+
+    def latest_locked(
+        self, *, week: str | None = None, before_week: str | None = None
+    ) -> RunRecord | None:
+        """The most recently locked run of `week`, or of the latest week before `before_week`."""
+        query = select(t.Run).where(
+            t.Run.tenant_id == self._tenant,
+            t.Run.site_id == self._site,
+            t.Run.locked_at.is_not(None),
+        )
+        if week is not None:
+            query = query.where(t.Run.week == week)
+        if before_week is not None:
+            query = query.where(t.Run.week < before_week)
+        row = self._session.scalars(
+            query.order_by(t.Run.week.desc(), t.Run.locked_at.desc())
+        ).first()
+        return None if row is None else self._record(row)

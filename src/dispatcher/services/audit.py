@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dispatcher.db.queries import EventRow
 from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.events import AuditEvent, ChainReport, EventDraft, seal_event, verify_chain
 from dispatcher.domain.hashing import GENESIS_HASH
+from dispatcher.domain.views import EventRow
 
 
 def record_event(uow: UnitOfWork, draft: EventDraft) -> AuditEvent:

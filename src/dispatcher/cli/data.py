@@ -1,0 +1,109 @@
+"""JSON views of service results: stable field names, tested, no Rich."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from dispatcher.domain.audits import AuditResult
+from dispatcher.domain.views import RunSummary, StatusOverview
+from dispatcher.services.results import RunDetail
+
+
+def _ts(value: datetime | None) -> str | None:
+    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def run_summary(run: RunSummary) -> dict[str, Any]:
+    return {
+        "run_id": run.run_id,
+        "week": run.week,
+        "created_at": _ts(run.created_at),
+        "origin": run.origin,
+        "version": run.version,
+        "status": run.status,
+        "status_reason": run.status_reason,
+        "drivers": run.drivers_used,
+        "coverage_bp": run.coverage_bp,
+        "audits_passed": run.audits_passed,
+        "audits_total": 7,
+        "drift": run.drift_level,
+        "published_version": run.published_version,
+        "locked": run.locked,
+        "superseded": run.superseded,
+    }
+
+
+def status(overview: StatusOverview) -> dict[str, Any]:
+    ks, flags = overview.kill_switch, overview.site_flags
+    return {
+        "tenant": overview.tenant,
+        "site": overview.site,
+        "site_initialised": flags.exists,
+        "kill_switch": {
+            "active": ks.active,
+            "scope": ks.scope,
+            "by": ks.actor_id,
+            "reason": ks.reason,
+            "since": _ts(ks.changed_at),
+        },
+        "publish_enabled": flags.publish_enabled,
+        "lock_enabled": flags.lock_enabled,
+        "shadow_only": flags.shadow_only,
+        "latest_run": None if overview.latest_run is None else run_summary(overview.latest_run),
+        "pending_repairs": [
+            {**asdict(r), "created_at": _ts(r.created_at)} for r in overview.pending_repairs
+        ],
+    }
+
+
+def audit_result(result: AuditResult) -> dict[str, Any]:
+    return result.as_document()
+
+
+def run_detail(detail: RunDetail) -> dict[str, Any]:
+    run, version = detail.run, detail.version
+    return {
+        "run_id": run.run_id,
+        "week": run.week,
+        "created_at": _ts(run.created_at),
+        "origin": run.origin,
+        "solver": {"name": run.solver_name, "version": run.solver_version, "seed": run.solver_seed},
+        "version": version.version,
+        "current_version": run.current_version,
+        "status": detail.status,
+        "status_reason": detail.status_reason,
+        "audits_passed": sum(a.passed for a in detail.audits),
+        "audits": [audit_result(a) for a in detail.audits],
+        "kpis": detail.kpis.as_document(),
+        "drift": detail.drift.as_document(),
+        "evidence": {
+            "sealed_hash": version.evidence_hash,
+            "rebuilt_hash": detail.rebuilt_hash,
+            "verified": detail.evidence_ok,
+            "problems": list(detail.evidence_problems),
+        },
+        "published": version.published,
+        "published_at": _ts(version.published_at),
+        "published_by": version.published_by,
+        "locked": run.locked,
+        "locked_at": _ts(run.locked_at),
+        "locked_by": run.locked_by,
+        "superseded_by": detail.superseded_by,
+        "versions": [
+            {
+                "version": v.version,
+                "parent": v.parent_version,
+                "origin": v.origin,
+                "created_at": _ts(v.created_at),
+                "status": v.status,
+                "evidence_hash": v.evidence_hash,
+                "published": v.published,
+            }
+            for v in detail.versions
+        ],
+        "pending_repairs": [r.request_id for r in detail.open_repairs],
+        "ready_to_publish": detail.ready,
+        "checklist": [asdict(item) for item in detail.checklist],
+    }

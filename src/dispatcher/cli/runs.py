@@ -1,0 +1,119 @@
+"""Reading runs: `import-run`, `list-runs`, `show-run`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dispatcher.cli.context import settings_of
+from dispatcher.cli.options import JsonFlag, LimitOpt, RunIdArg
+
+runs_app = typer.Typer()
+
+WeekOpt = Annotated[str | None, typer.Option("--week", help="ISO week such as 2026-W03.")]
+
+
+def read_input_file(path: Path) -> bytes:
+    from dispatcher.domain.errors import InvalidInput
+
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InvalidInput(f"File {path} not found") from None
+    except IsADirectoryError:
+        raise InvalidInput(f"{path} is a directory, not a file") from None
+    except OSError as exc:
+        raise InvalidInput(f"Cannot read {path}: {exc.strerror}") from None
+
+
+@runs_app.command("import-run")
+def import_run(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="Run file (dispatcher.run/1 JSON).")],
+    week: WeekOpt = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Import a week's roster: validate it, compute the 7 audits, KPIs, drift, status and evidence.
+
+    The whole import is one transaction: any error stores nothing. Example:
+    dispatcher import-run roster-2026-W03.json --week 2026-W03
+    """
+    from dispatcher.cli import render, wiring
+    from dispatcher.services.runs import import_run as run_import
+
+    settings = settings_of(ctx)
+    data = read_input_file(file)
+    result = run_import(wiring.unit_of_work(settings, write=True), data, file.name, week)
+    if as_json:
+        from dataclasses import asdict
+
+        from dispatcher.cli.output import emit_json
+
+        emit_json(asdict(result))
+        return
+    render.import_result(result)
+
+
+@runs_app.command("list-runs")
+def list_runs(
+    ctx: typer.Context,
+    week: WeekOpt = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="PASS, WARN, FAIL, BLOCKED or PENDING.")
+    ] = None,
+    limit: LimitOpt = 20,
+    as_json: JsonFlag = False,
+) -> None:
+    """List the newest runs of this site with status, coverage, audits and drift.
+
+    Example: dispatcher list-runs --week 2026-W03
+    """
+    from dispatcher.cli import wiring
+    from dispatcher.services.runs import list_runs as query
+
+    settings = settings_of(ctx)
+    runs = query(wiring.unit_of_work(settings), week=week, status=status, limit=limit)
+    if as_json:
+        from dispatcher.cli import data
+        from dispatcher.cli.output import emit_json
+
+        emit_json([data.run_summary(r) for r in runs])
+        return
+    from dispatcher.cli import render
+
+    render.run_list(runs, settings)
+
+
+@runs_app.command("show-run")
+def show_run(
+    ctx: typer.Context,
+    run_id: RunIdArg,
+    version: Annotated[
+        int | None, typer.Option("--version", "-v", min=1, help="Plan version (default: current).")
+    ] = None,
+    details: Annotated[
+        bool, typer.Option("--details", help="List every violation, not only counts.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Everything needed before publishing: status and why, audits, KPIs, drift, evidence.
+
+    The evidence is re-verified from stored rows first. Example:
+    dispatcher show-run RUN-20260113-001 --details
+    """
+    from dispatcher.cli import wiring
+    from dispatcher.services.runs import show_run as gather
+
+    settings = settings_of(ctx)
+    detail = gather(wiring.unit_of_work(settings, write=True), run_id, version)
+    if as_json:
+        from dispatcher.cli import data
+        from dispatcher.cli.output import emit_json
+
+        emit_json(data.run_detail(detail))
+        return
+    from dispatcher.cli import render
+
+    render.run_detail(detail, details=details)

@@ -1,0 +1,79 @@
+"""Read models: plain records returned by the read-side queries and shown by the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class EventRow:
+    seq: int
+    occurred_at: str
+    action: str
+    outcome: str
+    actor_id: str | None
+    actor_role: str | None
+    reason: str | None
+    run_id: str | None
+    plan_version: int | None
+    evidence_hash: str | None
+    detail: dict[str, Any]
+    hash: str
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: str
+    week: str
+    created_at: datetime | None
+    origin: str
+    version: int
+    status: str
+    status_reason: str
+    drivers_used: int
+    coverage_bp: int
+    audits_passed: int
+    drift_level: str
+    published_version: int | None
+    locked: bool
+    superseded: bool
+
+
+@dataclass(frozen=True)
+class KillSwitchState:
+    active: bool
+    scope: str | None  # "global" or "site" when active
+    actor_id: str | None
+    reason: str | None
+    changed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class SiteFlags:
+    exists: bool
+    publish_enabled: bool
+    lock_enabled: bool
+    shadow_only: bool
+
+
+@dataclass(frozen=True)
+class RepairSummary:
+    request_id: str
+    week: str
+    driver_id: str
+    absence_type: str
+    urgency: str
+    status: str
+    created_at: datetime | None
+
+
+@dataclass(frozen=True)
+class StatusOverview:
+    tenant: str
+    site: str
+    kill_switch: KillSwitchState
+    site_flags: SiteFlags
+    latest_run: RunSummary | None
+    pending_repairs: list[RepairSummary]

@@ -1,0 +1,363 @@
+"""Creating plan versions with sealed evidence, and re-verifying them from stored rows."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from dispatcher.db.unit_of_work import UnitOfWork
+from dispatcher.domain.audits import Boundary, DutyDay, ReproCheck, Roster, format_hours
+from dispatcher.domain.drift import Baseline
+from dispatcher.domain.errors import IntegrityDamage, InvalidInput
+from dispatcher.domain.evidence import (
+    Assessment,
+    EvidenceFacts,
+    assess,
+    config_document,
+    evidence_document,
+    evidence_hash,
+    output_hash,
+)
+from dispatcher.domain.hashing import canonical_json
+from dispatcher.domain.model import (
+    DAY_NAMES,
+    Absence,
+    DriftThresholds,
+    Plan,
+    SiteConfig,
+    Week,
+    WeekInput,
+    format_clock,
+    instance_sort_key,
+)
+from dispatcher.domain.records import NewVersion, RunRecord, VersionRecord
+from dispatcher.domain.status import StatusDecision, derive_status
+from dispatcher.services.results import EvidenceCheck, EvidenceExport
+
+
+@dataclass(frozen=True)
+class CreationContext:
+    """What a new version is judged against: boundary, baseline, open absences, config."""
+
+    boundary: Boundary | None
+    baseline: Baseline | None
+    absences: tuple[Absence, ...]
+    config: Mapping[str, Any]
+
+
+def creation_context(
+    uow: UnitOfWork, week: Week, config: SiteConfig, absences: tuple[Absence, ...] = ()
+) -> CreationContext:
+    return CreationContext(
+        boundary=_boundary(uow, week),
+        baseline=_baseline(uow, week, config.drift_baseline),
+        absences=absences,
+        config=config_document(
+            config.thresholds, config.freeze_window_hours, config.drift_baseline
+        ),
+    )
+
+
+def _boundary(uow: UnitOfWork, week: Week) -> Boundary | None:
+    previous = uow.runs.latest_locked(week=str(week.previous()))
+    if previous is None:
+        return None
+    version = uow.runs.version(previous, previous.current_version)
+    assert version is not None
+    week_input = uow.runs.week_input(previous, version.version)
+    roster = Roster.build(week_input.instances(), uow.runs.plan(version.pk))
+    return Boundary.from_roster(previous.run_id, version.version, version.evidence_hash, roster)
+
+
+def _baseline(uow: UnitOfWork, week: Week, setting: str) -> Baseline | None:
+    if setting == "auto":
+        run = uow.runs.latest_locked(before_week=str(week))
+    else:
+        run = uow.runs.get(setting)
+    if run is None:
+        return None
+    version = uow.runs.version(run, run.current_version)
+    if version is None:
+        return None
+    return Baseline(run.run_id, version.version, run.week, version.kpis.drivers_used)
+
+
+@dataclass(frozen=True)
+class CreatedVersion:
+    version_pk: int
+    new: NewVersion
+    assessment: Assessment
+
+
+def create_version(
+    uow: UnitOfWork,
+    run: RunRecord,
+    *,
+    week_input: WeekInput,
+    plan: Plan,
+    version: int,
+    origin: str,
+    solver: Mapping[str, Any],
+    context: CreationContext,
+    parent: tuple[int, Plan] | None = None,
+    repair: Mapping[str, Any] | None = None,
+    repair_request_id: str | None = None,
+) -> CreatedVersion:
+    """Audit, measure, seal and store one plan version (inside the caller's write transaction)."""
+    thresholds = DriftThresholds.from_document(context.config["drift_thresholds"])
+    repro = ReproCheck(
+        recorded=solver["recorded_output_hash"],
+        recomputed=output_hash(plan),
+        declared=solver.get("declared_output_hash"),
+    )
+    assessment = assess(
+        week_input,
+        plan,
+        repro=repro,
+        thresholds=thresholds,
+        baseline=context.baseline,
+        boundary=context.boundary,
+        absences=context.absences,
+        parent_plan=None if parent is None else parent[1],
+    )
+    audits = assessment.report.results
+    facts = EvidenceFacts(
+        tenant=uow.tenant,
+        site=uow.site,
+        week=run.week,
+        version=version,
+        parent=None if parent is None else parent[0],
+        week_input=week_input,
+        absences=context.absences,
+        boundary=context.boundary,
+        config=context.config,
+        solver=solver,
+        plan=plan,
+        audits=audits,
+        kpis=assessment.kpis,
+        drift=assessment.drift,
+        repair=repair,
+    )
+    sealed = evidence_hash(facts)
+    decision = derive_status(
+        audits=audits,
+        drift_level=assessment.drift.level,
+        evidence_ok=True,
+        solver_error=run.solver_error,
+    )
+    new = NewVersion(
+        version=version,
+        parent_version=facts.parent,
+        origin=origin,
+        repair_request_id=repair_request_id,
+        config=context.config,
+        solver=solver,
+        boundary=context.boundary,
+        absences=context.absences,
+        kpis=assessment.kpis,
+        drift=assessment.drift,
+        repair=repair,
+        status=decision.status,
+        status_reason=decision.reason,
+        audits_passed=assessment.report.passed_count,
+        evidence_hash=sealed,
+    )
+    version_pk = uow.runs.add_version(run.pk, new, plan, audits, uow.now())
+    return CreatedVersion(version_pk, new, assessment)
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The result of rebuilding a version's evidence from stored rows and recomputing it."""
+
+    run_id: str
+    version: int
+    sealed_hash: str
+    rebuilt_hash: str
+    problems: tuple[str, ...]
+    assessment: Assessment
+    decision: StatusDecision
+    document: Mapping[str, Any]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def text(self) -> str:
+        return canonical_json(self.document)
+
+
+def verify_version(uow: UnitOfWork, run: RunRecord, version: VersionRecord) -> Verification:
+    """Rebuild the evidence from stored rows, hash it, recompute audits/KPIs/drift, compare."""
+    week_input = uow.runs.week_input(run, version.version)
+    plan = uow.runs.plan(version.pk)
+    stored_audits = uow.runs.audit_results(version.pk)
+    parent_plan = None
+    if version.parent_version is not None:
+        parent = uow.runs.version(run, version.parent_version)
+        parent_plan = None if parent is None else uow.runs.plan(parent.pk)
+    facts = EvidenceFacts(
+        tenant=uow.tenant,
+        site=uow.site,
+        week=run.week,
+        version=version.version,
+        parent=version.parent_version,
+        week_input=week_input,
+        absences=version.absences,
+        boundary=version.boundary,
+        config=version.config,
+        solver=version.solver,
+        plan=plan,
+        audits=stored_audits,
+        kpis=version.kpis,
+        drift=version.drift,
+        repair=version.repair,
+    )
+    rebuilt = evidence_hash(facts)
+    problems: list[str] = []
+    if rebuilt != version.evidence_hash:
+        problems.append("evidence does not match its sealed hash")
+    assessment = assess(
+        week_input,
+        plan,
+        repro=ReproCheck(
+            recorded=version.solver["recorded_output_hash"],
+            recomputed=output_hash(plan),
+            declared=version.solver.get("declared_output_hash"),
+        ),
+        thresholds=DriftThresholds.from_document(version.config["drift_thresholds"]),
+        baseline=version.drift.baseline,
+        boundary=version.boundary,
+        absences=version.absences,
+        parent_plan=parent_plan,
+    )
+    recomputed = {a.name: a.as_document() for a in assessment.report.results}
+    differing = [a.name for a in stored_audits if recomputed.get(a.name) != a.as_document()]
+    if differing or len(stored_audits) != len(recomputed):
+        problems.append(f"stored audit results differ from a recomputation: {', '.join(differing)}")
+    if assessment.kpis.as_document() != version.kpis.as_document():
+        problems.append("stored KPIs differ from a recomputation")
+    if assessment.drift.as_document() != version.drift.as_document():
+        problems.append("stored drift differs from a recomputation")
+    decision = derive_status(
+        audits=assessment.report.results,
+        drift_level=assessment.drift.level,
+        evidence_ok=not problems,
+        solver_error=run.solver_error,
+    )
+    if problems and decision.status == "FAIL":
+        decision = StatusDecision(decision.status, f"{decision.reason}; {problems[0]}")
+    return Verification(
+        run.run_id,
+        version.version,
+        version.evidence_hash,
+        rebuilt,
+        tuple(problems),
+        assessment,
+        decision,
+        evidence_document(facts),
+    )
+
+
+def check_evidence(uow: UnitOfWork, run_id: str, version: int | None = None) -> EvidenceCheck:
+    """`evidence verify`: rebuild, hash, recompute; records the verification result."""
+    from dispatcher.services.runs import load_run, load_version
+
+    with uow:
+        run = load_run(uow, run_id)
+        record = load_version(uow, run, version)
+        result = verify_version(uow, run, record)
+        uow.runs.record_verification(
+            record.pk, result.decision.status, result.decision.reason, uow.now()
+        )
+        uow.commit()
+    return EvidenceCheck(
+        run.run_id,
+        record.version,
+        result.sealed_hash,
+        result.rebuilt_hash,
+        result.ok,
+        result.problems,
+    )
+
+
+def export_evidence(
+    uow: UnitOfWork, run_id: str, out_dir: Path, version: int | None = None
+) -> EvidenceExport:
+    """Write evidence.json (byte-exact), roster.txt, approvals.json and manifest.json."""
+    from dispatcher.services.runs import load_run, load_version
+
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise InvalidInput(f"Output directory {out_dir} is not empty; choose a new one")
+    with uow:
+        run = load_run(uow, run_id)
+        record = load_version(uow, run, version)
+        result = verify_version(uow, run, record)
+        if not result.ok:
+            raise IntegrityDamage("Evidence does not match its sealed hash; nothing exported")
+        week_input = uow.runs.week_input(run, record.version)
+        plan = uow.runs.plan(record.pk)
+        approvals = [
+            asdict(e)
+            for e in uow.queries.events(run_id=run.run_id, limit=1000)
+            if e.action in ("publish", "lock") and e.outcome == "allowed"
+        ]
+    files = {
+        "evidence.json": result.text.encode("utf-8"),
+        "roster.txt": roster_text(run.run_id, record.version, week_input, plan).encode("utf-8"),
+        "approvals.json": (json.dumps(approvals, indent=2, ensure_ascii=False) + "\n").encode(),
+    }
+    manifest = {
+        "run_id": run.run_id,
+        "version": record.version,
+        "week": run.week,
+        "evidence_hash": result.sealed_hash,
+        "files": {
+            name: {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+            for name, data in files.items()
+        },
+    }
+    files["manifest.json"] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        (out_dir / name).write_bytes(data)
+    return EvidenceExport(
+        run.run_id,
+        record.version,
+        result.sealed_hash,
+        {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
+    )
+
+
+def roster_text(run_id: str, version: int, week_input: WeekInput, plan: Plan) -> str:
+    """A readable driver x day matrix of the plan (for people; not hashed)."""
+    roster = Roster.build(week_input.instances(), plan)
+    names = week_input.driver_map()
+    lines = [f"{run_id} v{version}  week {week_input.week}", ""]
+    header = f"{'Driver':<8} {'Name':<22} " + " ".join(f"{d:<22}" for d in DAY_NAMES) + " Hours"
+    lines += [header, "-" * len(header)]
+    for driver, days in roster.days.items():
+        cells = {d.day: f"{_cell(d)}" for d in days}
+        name = names[driver].name if driver in names else "?"
+        row = f"{driver:<8} {name[:22]:<22} " + " ".join(
+            f"{cells.get(day, '-'):<22}" for day in range(1, 8)
+        )
+        lines.append(f"{row} {format_hours(roster.work(driver)):>5}")
+    uncovered = sorted(
+        (i.instance_id for i in week_input.instances() if i.instance_id not in plan),
+        key=instance_sort_key,
+    )
+    if uncovered:
+        lines += ["", f"Unassigned: {', '.join(uncovered)}"]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(day: DutyDay) -> str:
+    start = format_clock(day.instances[0].tour.start)
+    end = format_clock(day.last_end % 1440)
+    return f"{start}-{end} {day.block_type}"
