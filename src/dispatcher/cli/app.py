@@ -9,6 +9,7 @@ import typer
 from dispatcher import __version__
 from dispatcher.cli.audit import audit_app
 from dispatcher.cli.db import db_app
+from dispatcher.cli.demo import demo_app
 from dispatcher.cli.errors import RootGroup
 from dispatcher.cli.evidence import evidence_app
 from dispatcher.cli.runs import runs_app
@@ -74,6 +75,7 @@ def root(
 
 app.add_typer(status_app)
 app.add_typer(runs_app)
+app.add_typer(demo_app)
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")

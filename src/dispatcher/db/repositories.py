@@ -25,6 +25,7 @@ from dispatcher.domain.model import (
     Plan,
     SiteConfig,
     Tour,
+    User,
     Week,
     WeekInput,
 )
@@ -495,3 +496,39 @@ class RunRepository:
             query.order_by(t.Run.week.desc(), t.Run.locked_at.desc())
         ).first()
         return None if row is None else self._record(row)
+
+
+class UserRepository:
+    """The tenant's user registry."""
+
+    def __init__(self, session: Session, scope: Scope) -> None:
+        self._session = session
+        self._tenant = scope[0]
+
+    def get(self, user_id: str) -> User | None:
+        row = self._session.get(t.User, (self._tenant, user_id))
+        if row is None:
+            return None
+        return User(row.user_id, row.name, _roles(row.roles), row.active)
+
+    def add(self, user: User, now: datetime) -> None:
+        if self._session.get(t.Tenant, self._tenant) is None:
+            self._session.add(t.Tenant(tenant_id=self._tenant, created_at=now))
+            self._session.flush()
+        self._session.add(
+            t.User(
+                tenant_id=self._tenant,
+                user_id=user.user_id,
+                name=user.name,
+                roles=",".join(user.roles),
+                active=user.active,
+                created_at=now,
+            )
+        )
+        self._session.flush()
+
+    def list(self) -> list[User]:
+        rows = self._session.scalars(
+            select(t.User).where(t.User.tenant_id == self._tenant).order_by(t.User.user_id)
+        )
+        return [User(r.user_id, r.name, _roles(r.roles), r.active) for r in rows]

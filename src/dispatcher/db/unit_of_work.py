@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from dispatcher.db.engine import write_engine
 from dispatcher.db.queries import ReadQueries
-from dispatcher.db.repositories import AuditLog, RunRepository, SiteRepository
+from dispatcher.db.repositories import AuditLog, RunRepository, SiteRepository, UserRepository
 from dispatcher.domain.errors import DatabaseBusy, DispatcherError, IntegrityDamage
 
 Clock = Callable[[], datetime]
@@ -27,6 +27,7 @@ class UnitOfWork(Protocol):
     audit_log: AuditLog
     sites: SiteRepository
     runs: RunRepository
+    users: UserRepository
     queries: ReadQueries
 
     def now(self) -> datetime: ...
@@ -76,6 +77,7 @@ class SqlUnitOfWork:
         self.audit_log = AuditLog(self.session, scope)
         self.sites = SiteRepository(self.session, scope)
         self.runs = RunRepository(self.session, scope)
+        self.users = UserRepository(self.session, scope)
         self.queries = ReadQueries(self.session, scope)
         try:
             self.session.connection()  # BEGIN now, so a writer waits for the lock up front

@@ -634,7 +634,7 @@ def fatigue_audit(ctx: _Context) -> AuditResult:
                     FATIGUE,
                     "WEEKLY_HOURS",
                     driver,
-                    [d.day for d in days][:1],
+                    [],
                     [],
                     work,
                     cap,

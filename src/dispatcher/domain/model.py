@@ -315,3 +315,16 @@ def normalize_scope(value: str, what: str) -> str:
     if not ID_PATTERN.fullmatch(text):
         raise InvalidInput(f"Invalid {what} {value!r}: use letters, digits, '_', '.', '-'")
     return text
+
+
+@dataclass(frozen=True)
+class User:
+    """A registered person of a tenant; gates accept a role only if the registry grants it."""
+
+    user_id: str
+    name: str
+    roles: tuple[str, ...]
+    active: bool = True
+
+    def holds(self, role: str) -> bool:
+        return self.active and role in self.roles

@@ -1,0 +1,126 @@
+"""The demo site: a realistic pilot week pair, written as files and imported like a user would."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from dispatcher.db.unit_of_work import UnitOfWork
+from dispatcher.domain.demo import make_site, plant_problems
+from dispatcher.domain.errors import Conflict
+from dispatcher.domain.events import Action, EventDraft
+from dispatcher.domain.evidence import output_hash
+from dispatcher.domain.model import User, Week
+from dispatcher.domain.writers import availability_csv, drivers_csv, run_file, tours_csv
+from dispatcher.services.audit import record_event
+from dispatcher.services.results import ImportResult
+from dispatcher.services.runs import import_run
+from dispatcher.services.site import ensure_site
+
+DEMO_WEEKS = (Week(2026, 2), Week(2026, 3))
+DEMO_USERS = (
+    User("admin01", "Platform Admin", ("platform_admin",)),
+    User("disp001", "Maria Dispo", ("dispatcher",)),
+    User("disp002", "Jonas Planer", ("dispatcher",)),
+    User("ops001", "Olga Betrieb", ("ops_lead",)),
+)
+UowAt = Callable[[datetime], UnitOfWork]  # a write unit of work whose clock reads the instant
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    files: list[Path]
+    runs: list[ImportResult]
+    planted: list[str]
+
+
+def _at(day: str, time: str) -> datetime:
+    return datetime.fromisoformat(f"{day}T{time}+00:00").astimezone(UTC)
+
+
+def build_demo(uow_at: UowAt, seed: int, files_dir: Path) -> DemoResult:
+    """Users, W02 (first pilot week: no baseline, so WARN), W03 (PASS) and a planted FAIL run."""
+    with uow_at(_at("2026-01-05", "06:00")) as uow:
+        if uow.queries.list_runs(limit=1):
+            raise Conflict("Database already has runs; use --fresh or another --db for the demo")
+        ensure_site(uow)
+        for user in DEMO_USERS:
+            if uow.users.get(user.user_id) is None:
+                uow.users.add(user, uow.now())
+                record_event(
+                    uow,
+                    EventDraft(
+                        Action.USER_ADD,
+                        actor_id="system",
+                        reason="demo setup",
+                        detail={"user": user.user_id, "roles": list(user.roles)},
+                    ),
+                )
+        uow.commit()
+    site = make_site(seed, DEMO_WEEKS)
+    files_dir.mkdir(parents=True, exist_ok=True)
+    written = [files_dir / "drivers.csv"]
+    written[0].write_text(drivers_csv(site.drivers), encoding="utf-8")
+    solver = {"name": "demo-generator", "version": "1", "seed": seed}
+    run_files = []
+    for demo_week in site.weeks:
+        w = demo_week.week_input.week
+        for name, text in (
+            (f"tours-{w}.csv", tours_csv(demo_week.week_input.tours)),
+            (f"availability-{w}.csv", availability_csv(demo_week.week_input.availability)),
+        ):
+            (files_dir / name).write_text(text, encoding="utf-8")
+            written.append(files_dir / name)
+        declared = {**solver, "output_hash": output_hash(demo_week.plan)}
+        path = files_dir / f"run-{w}.json"
+        path.write_text(
+            run_file(
+                demo_week.week_input,
+                demo_week.plan,
+                tenant=uow.tenant,
+                site=uow.site,
+                solver=declared,
+            ),
+            encoding="utf-8",
+        )
+        written.append(path)
+        run_files.append(path)
+    planted_plan, planted = plant_problems(site.weeks[1])
+    planted_path = files_dir / f"run-{DEMO_WEEKS[1]}-planted.json"
+    planted_path.write_text(
+        run_file(
+            site.weeks[1].week_input,
+            planted_plan,
+            tenant=uow.tenant,
+            site=uow.site,
+            solver={**solver, "name": "demo-generator-hand-edited"},
+        ),
+        encoding="utf-8",
+    )
+    written.append(planted_path)
+
+    results = [_import(uow_at(_at("2026-01-05", "07:00")), run_files[0])]
+    with uow_at(_at("2026-01-05", "07:05")) as uow:
+        config = ensure_site(uow)
+        pinned = replace(config, drift_baseline=results[0].run_id)
+        uow.sites.save_config(pinned, uow.now())
+        record_event(
+            uow,
+            EventDraft(
+                Action.SITE_UPDATE,
+                actor_id="admin01",
+                actor_role="platform_admin",
+                reason="Pilot start: compare later weeks against the first pilot week",
+                detail={"changed": {"drift_baseline": [config.drift_baseline, results[0].run_id]}},
+            ),
+        )
+        uow.commit()
+    results.append(_import(uow_at(_at("2026-01-12", "07:00")), run_files[1]))
+    results.append(_import(uow_at(_at("2026-01-12", "07:30")), planted_path))
+    return DemoResult(written, results, planted)
+
+
+def _import(uow: UnitOfWork, path: Path) -> ImportResult:
+    return import_run(uow, path.read_bytes(), path.name, actor="system")
