@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from rich import box
 from rich.table import Table
 
 from dispatcher.cli.output import level_text, status_text, stdout
@@ -91,12 +92,12 @@ def import_result(result: ImportResult) -> None:
 def _markers(run: RunSummary) -> str:
     marks = []
     if run.published_version is not None:
-        marks.append(f"published v{run.published_version}")
+        marks.append(f"v{run.published_version}")
+    if run.locked:
+        marks.append("🔒")
     if run.superseded:
         marks.append("superseded")
-    if run.locked:
-        marks.append("🔒 locked")
-    return ", ".join(marks)
+    return " ".join(marks)
 
 
 def run_list(runs: list[RunSummary], settings: Settings) -> None:
@@ -112,18 +113,17 @@ def run_list(runs: list[RunSummary], settings: Settings) -> None:
         caption=LEGEND,
         title_justify="left",
         caption_justify="left",
+        box=box.HORIZONTALS,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1, 0, 0),
     )
-    for name, justify in (
-        ("Run ID", "left"),
-        ("Week", "left"),
-        ("Status", "left"),
-        ("Drivers", "right"),
-        ("Coverage", "right"),
-        ("Audits", "right"),
-        ("Drift", "left"),
-        ("Published / Locked", "left"),
-    ):
-        table.add_column(name, justify=justify, no_wrap=name != "Published / Locked")  # type: ignore[arg-type]
+    for name in ("Run ID", "Week", "Status"):
+        table.add_column(name, no_wrap=True)
+    for name in ("Drivers", "Coverage", "Audits"):
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("Drift", no_wrap=True)
+    table.add_column("Pub/Lock", overflow="fold")
     for run in runs:
         version = f" v{run.version}" if run.version > 1 else ""
         table.add_row(
