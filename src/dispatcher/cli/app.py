@@ -9,11 +9,15 @@ import typer
 from dispatcher import __version__
 from dispatcher.cli.audit import audit_app
 from dispatcher.cli.db import db_app
+from dispatcher.cli.decisions import decisions_app
 from dispatcher.cli.demo import demo_app
 from dispatcher.cli.errors import RootGroup
 from dispatcher.cli.evidence import evidence_app
+from dispatcher.cli.kill_switch import kill_switch_app
 from dispatcher.cli.runs import runs_app
+from dispatcher.cli.site import site_app
 from dispatcher.cli.status import status_app
+from dispatcher.cli.users import users_app
 from dispatcher.config import DEFAULT_SITE, DEFAULT_TENANT, Settings, default_db_path
 from dispatcher.domain.model import normalize_scope
 
@@ -75,7 +79,11 @@ def root(
 
 app.add_typer(status_app)
 app.add_typer(runs_app)
+app.add_typer(decisions_app)
 app.add_typer(demo_app)
+app.add_typer(kill_switch_app, name="kill-switch")
+app.add_typer(users_app, name="users")
+app.add_typer(site_app, name="site")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")

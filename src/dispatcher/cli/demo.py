@@ -32,9 +32,10 @@ def demo(
 ) -> None:
     """Build a demo pilot site: ~145 drivers, ~1,450 tour instances Mon-Sat, two weeks of runs.
 
-    Registers users (admin01, disp001, disp002, ops001), imports 2026-W02 (first pilot week, WARN:
-    no baseline), 2026-W03 (PASS) and a hand-edited 2026-W03 run with planted faults (FAIL), and
-    writes the CSV/JSON input files so you can import them yourself. Example:
+    Registers users (admin01, disp001, disp002, ops001); imports 2026-W02 (first pilot week:
+    WARN, no baseline), publishes it with an override and locks it; imports 2026-W03 (PASS
+    against the locked week) and a hand-edited 2026-W03 run with planted faults (FAIL); writes
+    the CSV/JSON input files so you can import them yourself. Example:
     dispatcher --db demo.db demo --fresh
     """
     from dispatcher.cli import wiring

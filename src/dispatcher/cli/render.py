@@ -11,7 +11,10 @@ from dispatcher.cli.output import level_text, status_text, stdout
 from dispatcher.config import Settings
 from dispatcher.domain.audits import format_hours
 from dispatcher.domain.events import ChainReport
+from dispatcher.domain.model import User
 from dispatcher.domain.views import EventRow, RunSummary, StatusOverview
+from dispatcher.services.decisions import CheckReport, DecisionResult
+from dispatcher.services.kill_switch import KillSwitchReport
 from dispatcher.services.results import ImportResult, RunDetail
 
 
@@ -25,11 +28,12 @@ def audit_log(events: list[EventRow], settings: Settings) -> None:
         console.print(f"No audit events for {settings.tenant}/{settings.site} match.")
         return
     table = Table(title=f"Audit log - {settings.tenant}/{settings.site}", title_justify="left")
-    for column in ("Seq", "Time (UTC)", "Action", "Outcome", "Actor", "Run", "Detail"):
-        table.add_column(column, overflow="fold")
+    for column in ("Seq", "Time (UTC)", "Action", "Outcome", "Actor", "Run"):
+        table.add_column(column, no_wrap=True, justify="right" if column == "Seq" else "left")
+    table.add_column("Detail", overflow="fold")
     for event in events:
         outcome = "[green]allowed[/green]" if event.outcome == "allowed" else "[red]blocked[/red]"
-        actor = event.actor_id or "system"
+        actor = event.actor_id or "-"
         if event.actor_role:
             actor += f" ({event.actor_role})"
         run = event.run_id or ""
@@ -37,7 +41,13 @@ def audit_log(events: list[EventRow], settings: Settings) -> None:
             run += f" v{event.plan_version}"
         detail = event.detail.get("message") or event.reason or ""
         table.add_row(
-            str(event.seq), event.occurred_at[:19], event.action, outcome, actor, run, str(detail)
+            str(event.seq),
+            event.occurred_at[:19].replace("T", " "),
+            event.action,
+            outcome,
+            actor,
+            run,
+            str(detail),
         )
     console.print(table)
 
@@ -326,3 +336,103 @@ def run_detail(detail: RunDetail, *, details: bool) -> None:
         "[green]Ready to publish[/green]" if detail.ready else "[red]Not ready to publish[/red]"
     )
     console.print(verdict)
+
+
+# --- decisions and administration ---------------------------------------------------------------
+
+
+def decision(result: DecisionResult) -> None:
+    console = stdout()
+    verb = "Published" if result.action == "publish" else "Locked"
+    console.print(
+        f"[green]{verb}[/green] {result.run_id} v{result.version} by {result.approver_id} "
+        f"({result.role}) at {result.at[:19]}Z"
+    )
+    if result.action == "lock":
+        console.print("Plan is immutable, evidence sealed, ready for export.")
+    if result.superseded:
+        console.print(f"Supersedes the earlier published run(s): {', '.join(result.superseded)}")
+    console.print(f"Status:      {status_text(result.status)}")
+    console.print(f"Evidence:    {result.evidence_hash}")
+    console.print(f"Audit event: #{result.event_seq}")
+
+
+def check_report(report: CheckReport) -> None:
+    console = stdout()
+    table = Table(
+        title=f"{report.action} {report.run_id} v{report.version}: gate checks in order",
+        title_justify="left",
+    )
+    table.add_column("#", justify="right")
+    table.add_column("")
+    table.add_column("Check")
+    table.add_column("Message when refused")
+    for number, result in enumerate(report.results, start=1):
+        mark = "[green]✓[/green]" if result.passed else "[red]✗[/red]"
+        table.add_row(str(number), mark, result.name, "" if result.passed else result.message)
+    console.print(table)
+    failures = [r for r in report.results if not r.passed]
+    if not failures:
+        console.print(f"[green]{report.action} would be allowed.[/green]")
+    else:
+        console.print(
+            f"[red]{report.action} would be blocked[/red] ({len(failures)} failing): "
+            f"{failures[0].message}"
+        )
+
+
+def kill_switch(report: KillSwitchReport, settings: Settings) -> None:
+    console = stdout()
+    state = report.effective
+    if state.active:
+        console.print(
+            f"Kill switch: 🚫 [red]ACTIVE[/red] for {settings.tenant}/{settings.site} "
+            f"({state.scope}, by {state.actor_id}: {state.reason})"
+        )
+    else:
+        console.print(f"Kill switch: ✅ inactive for {settings.tenant}/{settings.site}")
+    console.print(
+        f"Global: {'active' if report.global_active else 'inactive'}   "
+        f"Site: {'active' if report.site_active else 'inactive'}"
+    )
+    if not report.history:
+        console.print("No kill-switch changes yet.")
+        return
+    table = Table(title="History (newest first)", title_justify="left")
+    for column in ("Time (UTC)", "Scope", "Change", "By", "Reason"):
+        table.add_column(column, overflow="fold")
+    for entry in report.history:
+        change = "[red]activated[/red]" if entry.active else "[green]deactivated[/green]"
+        table.add_row(_ts(entry.changed_at), entry.target, change, entry.actor_id, entry.reason)
+    console.print(table)
+
+
+def user_list(users: list[User], settings: Settings) -> None:
+    console = stdout()
+    if not users:
+        console.print(
+            f"No users for tenant {settings.tenant} yet. Start with a platform admin: "
+            'dispatcher users add admin01 --name "..." --role platform_admin'
+        )
+        return
+    table = Table(title=f"Users - {settings.tenant}", title_justify="left")
+    for column in ("ID", "Name", "Roles", "Active"):
+        table.add_column(column)
+    for user in users:
+        active = "[green]yes[/green]" if user.active else "[red]no[/red]"
+        table.add_row(user.user_id, user.name, ", ".join(user.roles), active)
+    console.print(table)
+
+
+def site_settings(values: dict[str, object], settings: Settings, initialised: bool) -> None:
+    console = stdout()
+    note = "" if initialised else " (not initialised yet: defaults shown)"
+    table = Table(
+        title=f"Site settings - {settings.tenant}/{settings.site}{note}", title_justify="left"
+    )
+    table.add_column("Setting")
+    table.add_column("Value")
+    for name, value in values.items():
+        shown = ", ".join(value) if isinstance(value, list) else str(value)
+        table.add_row(name, shown)
+    console.print(table)

@@ -30,6 +30,7 @@ from dispatcher.domain.model import (
     WeekInput,
 )
 from dispatcher.domain.records import NewVersion, RunRecord, VersionRecord
+from dispatcher.domain.views import KillSwitchEntry
 
 Scope = tuple[str, str]  # (tenant, site)
 EVENT_COLUMN = {"tenant": "tenant_id", "site": "site_id"}  # body field -> column, where they differ
@@ -527,8 +528,141 @@ class UserRepository:
         )
         self._session.flush()
 
+    def set_active(self, user_id: str, active: bool) -> None:
+        row = self._session.get(t.User, (self._tenant, user_id))
+        assert row is not None
+        row.active = active
+        self._session.flush()
+
     def list(self) -> list[User]:
         rows = self._session.scalars(
             select(t.User).where(t.User.tenant_id == self._tenant).order_by(t.User.user_id)
         )
         return [User(r.user_id, r.name, _roles(r.roles), r.active) for r in rows]
+
+
+class DecisionRepository:
+    """Publish and lock marks, approvals: the writes a human decision makes."""
+
+    def __init__(self, session: Session, scope: Scope) -> None:
+        self._session = session
+        self._tenant, self._site = scope
+
+    def mark_published(
+        self,
+        version_pk: int,
+        *,
+        by: str,
+        role: str,
+        at: datetime,
+        evidence_hash: str,
+        override_reason: str | None,
+    ) -> None:
+        row = self._session.get(t.PlanVersion, version_pk)
+        assert row is not None
+        row.published_at = at
+        row.published_by = by
+        row.published_role = role
+        row.published_evidence_hash = evidence_hash
+        row.override_reason = override_reason
+        self._session.flush()
+
+    def mark_locked(self, run_pk: int, *, by: str, at: datetime, version: int) -> None:
+        row = self._session.get(t.Run, run_pk)
+        assert row is not None
+        row.locked_at = at
+        row.locked_by = by
+        row.locked_version = version
+        self._session.flush()
+
+    def add_approval(
+        self,
+        *,
+        run_pk: int,
+        version: int,
+        action: str,
+        approver_id: str,
+        role: str,
+        reason: str,
+        override_reason: str | None,
+        evidence_hash: str | None,
+        event_seq: int,
+        at: datetime,
+    ) -> None:
+        self._session.add(
+            t.Approval(
+                tenant_id=self._tenant,
+                site_id=self._site,
+                run_pk=run_pk,
+                version=version,
+                action=action,
+                approver_id=approver_id,
+                role=role,
+                reason=reason,
+                override_reason=override_reason,
+                evidence_hash=evidence_hash,
+                event_seq=event_seq,
+                created_at=at,
+            )
+        )
+        self._session.flush()
+
+
+class KillSwitchLog:
+    """The platform-wide kill-switch history: append and read, per scope."""
+
+    def __init__(self, session: Session, scope: Scope) -> None:
+        self._session = session
+        self._tenant, self._site = scope
+
+    def _scope_filter(self, scope: str) -> Any:
+        if scope == "global":
+            return t.KillSwitchChange.scope == "global"
+        return (
+            (t.KillSwitchChange.scope == "site")
+            & (t.KillSwitchChange.tenant_id == self._tenant)
+            & (t.KillSwitchChange.site_id == self._site)
+        )
+
+    def is_active(self, scope: str) -> bool:
+        row = self._session.scalars(
+            select(t.KillSwitchChange)
+            .where(self._scope_filter(scope))
+            .order_by(t.KillSwitchChange.id.desc())
+            .limit(1)
+        ).first()
+        return bool(row and row.active)
+
+    def append(self, scope: str, *, active: bool, by: str, reason: str, at: datetime) -> None:
+        site_bound = scope == "site"
+        self._session.add(
+            t.KillSwitchChange(
+                scope=scope,
+                tenant_id=self._tenant if site_bound else None,
+                site_id=self._site if site_bound else None,
+                active=active,
+                actor_id=by,
+                reason=reason,
+                changed_at=at,
+            )
+        )
+        self._session.flush()
+
+    def history(self, limit: int = 20) -> list[KillSwitchEntry]:
+        rows = self._session.scalars(
+            select(t.KillSwitchChange)
+            .where(self._scope_filter("global") | self._scope_filter("site"))
+            .order_by(t.KillSwitchChange.id.desc())
+            .limit(limit)
+        )
+        return [
+            KillSwitchEntry(
+                r.scope,
+                f"{r.tenant_id}/{r.site_id}" if r.scope == "site" else "all sites",
+                r.active,
+                r.actor_id,
+                r.reason,
+                r.changed_at,
+            )
+            for r in rows
+        ]

@@ -13,7 +13,14 @@ from sqlalchemy.orm import Session
 
 from dispatcher.db.engine import write_engine
 from dispatcher.db.queries import ReadQueries
-from dispatcher.db.repositories import AuditLog, RunRepository, SiteRepository, UserRepository
+from dispatcher.db.repositories import (
+    AuditLog,
+    DecisionRepository,
+    KillSwitchLog,
+    RunRepository,
+    SiteRepository,
+    UserRepository,
+)
 from dispatcher.domain.errors import DatabaseBusy, DispatcherError, IntegrityDamage
 
 Clock = Callable[[], datetime]
@@ -28,6 +35,8 @@ class UnitOfWork(Protocol):
     sites: SiteRepository
     runs: RunRepository
     users: UserRepository
+    decisions: DecisionRepository
+    kill_switch: KillSwitchLog
     queries: ReadQueries
 
     def now(self) -> datetime: ...
@@ -78,6 +87,8 @@ class SqlUnitOfWork:
         self.sites = SiteRepository(self.session, scope)
         self.runs = RunRepository(self.session, scope)
         self.users = UserRepository(self.session, scope)
+        self.decisions = DecisionRepository(self.session, scope)
+        self.kill_switch = KillSwitchLog(self.session, scope)
         self.queries = ReadQueries(self.session, scope)
         try:
             self.session.connection()  # BEGIN now, so a writer waits for the lock up front

@@ -77,3 +77,13 @@ class StatusOverview:
     site_flags: SiteFlags
     latest_run: RunSummary | None
     pending_repairs: list[RepairSummary]
+
+
+@dataclass(frozen=True)
+class KillSwitchEntry:
+    scope: str
+    target: str
+    active: bool
+    actor_id: str
+    reason: str
+    changed_at: datetime

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from dispatcher.domain.evidence import output_hash
 from dispatcher.domain.model import User, Week
 from dispatcher.domain.writers import availability_csv, drivers_csv, run_file, tours_csv
 from dispatcher.services.audit import record_event
+from dispatcher.services.decisions import LOCK, PUBLISH, ApprovalInput, decide
 from dispatcher.services.results import ImportResult
 from dispatcher.services.runs import import_run
 from dispatcher.services.site import ensure_site
@@ -41,7 +42,8 @@ def _at(day: str, time: str) -> datetime:
 
 
 def build_demo(uow_at: UowAt, seed: int, files_dir: Path) -> DemoResult:
-    """Users, W02 (first pilot week: no baseline, so WARN), W03 (PASS) and a planted FAIL run."""
+    """Users; W02 imported, published with an override (no baseline yet: WARN) and locked;
+    W03 (PASS against the locked W02) and a hand-edited W03 run with planted faults (FAIL)."""
     with uow_at(_at("2026-01-05", "06:00")) as uow:
         if uow.queries.list_runs(limit=1):
             raise Conflict("Database already has runs; use --fresh or another --db for the demo")
@@ -102,21 +104,25 @@ def build_demo(uow_at: UowAt, seed: int, files_dir: Path) -> DemoResult:
     written.append(planted_path)
 
     results = [_import(uow_at(_at("2026-01-05", "07:00")), run_files[0])]
-    with uow_at(_at("2026-01-05", "07:05")) as uow:
-        config = ensure_site(uow)
-        pinned = replace(config, drift_baseline=results[0].run_id)
-        uow.sites.save_config(pinned, uow.now())
-        record_event(
-            uow,
-            EventDraft(
-                Action.SITE_UPDATE,
-                actor_id="admin01",
-                actor_role="platform_admin",
-                reason="Pilot start: compare later weeks against the first pilot week",
-                detail={"changed": {"drift_baseline": [config.drift_baseline, results[0].run_id]}},
-            ),
-        )
-        uow.commit()
+    first = results[0].run_id
+    override = "First pilot week: there is no earlier locked week to compare against"
+    decide(
+        uow_at(_at("2026-01-07", "09:00")),
+        first,
+        PUBLISH,
+        ApprovalInput(
+            "disp001",
+            "dispatcher",
+            "Week 2026-W02 reviewed: all 7 audits pass, full coverage",
+            override,
+        ),
+    )
+    decide(
+        uow_at(_at("2026-01-08", "10:00")),
+        first,
+        LOCK,
+        ApprovalInput("ops001", "ops_lead", "Approved for export to the dispatch system", override),
+    )
     results.append(_import(uow_at(_at("2026-01-12", "07:00")), run_files[1]))
     results.append(_import(uow_at(_at("2026-01-12", "07:30")), planted_path))
     return DemoResult(written, results, planted)

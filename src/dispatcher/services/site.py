@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from typing import Any
+
 from dispatcher.db.unit_of_work import UnitOfWork
-from dispatcher.domain.model import SiteConfig, initial_site_config
+from dispatcher.domain.errors import InvalidInput
+from dispatcher.domain.events import Action, EventDraft
+from dispatcher.domain.model import (
+    ID_PATTERN,
+    ROLES,
+    DriftThresholds,
+    SiteConfig,
+    initial_site_config,
+)
+from dispatcher.domain.parsing import FieldProblem, parse_bool
+from dispatcher.services.audit import record_event
+from dispatcher.services.authorization import require_admin
 
 
 def ensure_site(uow: UnitOfWork) -> SiteConfig:
@@ -18,3 +32,118 @@ def ensure_site(uow: UnitOfWork) -> SiteConfig:
 def current_config(uow: UnitOfWork) -> SiteConfig:
     """Settings for reads: stored ones, or what the site would start with."""
     return uow.sites.config() or initial_site_config(uow.tenant, uow.site)
+
+
+# --- settings changes ---------------------------------------------------------------------------
+
+BOOL_SETTINGS = ("publish_enabled", "lock_enabled", "shadow_only", "lock_requires_other_person")
+ROLE_SETTINGS = ("publish_roles", "lock_roles", "repair_roles")
+INT_SETTINGS = {"min_reason_length": (1, 1000), "freeze_window_hours": (0, 168)}
+
+
+def setting_names() -> list[str]:
+    thresholds = list(DriftThresholds.__dataclass_fields__)
+    return [*BOOL_SETTINGS, *ROLE_SETTINGS, *INT_SETTINGS, "drift_baseline", *thresholds]
+
+
+def config_as_dict(config: SiteConfig) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        name: getattr(config, name) for name in (*BOOL_SETTINGS, *INT_SETTINGS, "drift_baseline")
+    }
+    values.update({name: list(getattr(config, name)) for name in ROLE_SETTINGS})
+    values.update(config.thresholds.as_document())
+    return values
+
+
+def _parse_setting(name: str, text: str) -> Any:
+    value = text.strip()
+    if name in BOOL_SETTINGS:
+        try:
+            return parse_bool(value)
+        except FieldProblem as problem:
+            raise InvalidInput(f"Setting {name}: {problem}") from None
+    if name in ROLE_SETTINGS:
+        roles = tuple(r.strip().lower() for r in value.split(",") if r.strip())
+        unknown = [r for r in roles if r not in ROLES]
+        if unknown or not roles:
+            raise InvalidInput(f"Setting {name}: roles must be from {', '.join(ROLES)}")
+        return roles
+    if name == "drift_baseline":
+        if value.lower() == "auto":
+            return "auto"
+        if not ID_PATTERN.fullmatch(value):
+            raise InvalidInput("Setting drift_baseline: use auto or a run id")
+        return value.upper()
+    low, high = INT_SETTINGS.get(name, (0, 10**6))
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise InvalidInput(f"Setting {name}: expected a whole number from {low} to {high}")
+    return int(value)
+
+
+def apply_settings(config: SiteConfig, changes: dict[str, str]) -> SiteConfig:
+    known = setting_names()
+    updates: dict[str, Any] = {}
+    thresholds: dict[str, int] = {}
+    for name, text in changes.items():
+        if name not in known:
+            raise InvalidInput(f"Unknown setting {name!r}; see `dispatcher site show`")
+        value = _parse_setting(name, text)
+        if name in DriftThresholds.__dataclass_fields__:
+            thresholds[name] = value
+        else:
+            updates[name] = value
+    if thresholds:
+        updates["thresholds"] = replace(config.thresholds, **thresholds)
+    return replace(config, **updates)
+
+
+@dataclass(frozen=True)
+class SettingsChange:
+    changed: dict[str, list[Any]]
+    config: SiteConfig
+    event_seq: int | None
+
+
+def set_site(uow: UnitOfWork, changes: dict[str, str], by: str, reason: str) -> SettingsChange:
+    """Change settings as a registered platform_admin; the change is an audit event."""
+    if not changes:
+        raise InvalidInput("Give at least one setting as NAME=VALUE")
+    with uow:
+        config = ensure_site(uow)
+        updated = apply_settings(config, changes)
+        admin = require_admin(
+            uow, Action.SITE_UPDATE, by, reason, config.min_reason_length, "change site settings"
+        )
+        before, after = config_as_dict(config), config_as_dict(updated)
+        changed = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
+        if not changed:
+            return SettingsChange({}, config, None)
+        uow.sites.save_config(updated, uow.now())
+        event = record_event(
+            uow,
+            EventDraft(
+                Action.SITE_UPDATE,
+                actor_id=admin.user_id,
+                actor_role="platform_admin",
+                reason=reason.strip(),
+                detail={"changed": changed},
+            ),
+        )
+        uow.commit()
+    return SettingsChange(changed, updated, event.seq)
+
+
+def show_site(uow: UnitOfWork) -> tuple[bool, SiteConfig]:
+    """(initialised?, settings) of this site."""
+    with uow:
+        stored = uow.sites.config()
+        return stored is not None, stored or initial_site_config(uow.tenant, uow.site)
+
+
+def init_site(uow: UnitOfWork) -> tuple[bool, SiteConfig]:
+    """Create the site with its defaults if it does not exist; (created?, settings)."""
+    with uow:
+        existed = uow.sites.config() is not None
+        config = ensure_site(uow)
+        uow.commit()
+    return not existed, config

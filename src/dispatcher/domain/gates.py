@@ -1,0 +1,220 @@
+"""Named gate checks shared by `check`, `publish` and `lock` (domain.md §6), in the spec's order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from dispatcher.domain.model import User
+
+PUBLISH, LOCK = "publish", "lock"
+
+
+@dataclass(frozen=True)
+class ApprovalInput:
+    """What the person typed: all optional to the CLI, so the gate answers for missing ones."""
+
+    approver_id: str | None = None
+    role: str | None = None
+    reason: str | None = None
+    override_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class DecisionFacts:
+    """Everything a publish or lock decision depends on, read inside the write transaction."""
+
+    action: str
+    approval: ApprovalInput
+    approver: User | None
+    kill_switch_active: bool
+    shadow_only: bool
+    action_enabled: bool
+    allowed_roles: tuple[str, ...]
+    min_reason_length: int
+    lock_requires_other_person: bool
+    run_id: str
+    week: str
+    run_locked: bool
+    version: int
+    version_published: bool
+    publisher_id: str | None
+    evidence_ok: bool
+    sealed_hash: str
+    rebuilt_hash: str
+    published_evidence_hash: str | None
+    status: str
+    drift_level: str
+    open_repairs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    passed: bool
+    message: str
+
+
+Check = Callable[[DecisionFacts], CheckResult]
+
+
+def _trimmed(text: str | None) -> str:
+    return (text or "").strip()
+
+
+def kill_switch_inactive(f: DecisionFacts) -> CheckResult:
+    return CheckResult("kill_switch_inactive", not f.kill_switch_active, "Kill switch is active")
+
+
+def site_not_shadow_only(f: DecisionFacts) -> CheckResult:
+    return CheckResult("site_not_shadow_only", not f.shadow_only, "Site is in shadow-only mode")
+
+
+def action_enabled(f: DecisionFacts) -> CheckResult:
+    what = "Publish" if f.action == PUBLISH else "Lock"
+    return CheckResult("action_enabled", f.action_enabled, f"{what} is not enabled for this site")
+
+
+def approval_given(f: DecisionFacts) -> CheckResult:
+    a = f.approval
+    given = bool(_trimmed(a.approver_id) and _trimmed(a.role) and _trimmed(a.reason))
+    return CheckResult("approval_given", given, "Approval required but not provided")
+
+
+def role_allowed(f: DecisionFacts) -> CheckResult:
+    allowed = _trimmed(f.approval.role) in f.allowed_roles
+    return CheckResult("role_allowed", allowed, "Approver role not in allowed roles")
+
+
+def approver_registered(f: DecisionFacts) -> CheckResult:
+    ok = f.approver is not None and f.approver.active
+    who = _trimmed(f.approval.approver_id) or "(none)"
+    return CheckResult("approver_registered", ok, f"Approver {who} is not a registered active user")
+
+
+def approver_holds_role(f: DecisionFacts) -> CheckResult:
+    role = _trimmed(f.approval.role)
+    ok = f.approver is not None and f.approver.holds(role)
+    who = _trimmed(f.approval.approver_id) or "(none)"
+    return CheckResult(
+        "approver_holds_role", ok, f"Approver {who} does not hold role {role or '(none)'}"
+    )
+
+
+def reason_long_enough(f: DecisionFacts) -> CheckResult:
+    ok = len(_trimmed(f.approval.reason)) >= f.min_reason_length
+    return CheckResult(
+        "reason_long_enough", ok, f"Reason must be at least {f.min_reason_length} characters"
+    )
+
+
+def run_not_locked(f: DecisionFacts) -> CheckResult:
+    return CheckResult("run_not_locked", not f.run_locked, f"Run {f.run_id} is already locked")
+
+
+def version_not_published(f: DecisionFacts) -> CheckResult:
+    return CheckResult(
+        "version_not_published",
+        not f.version_published,
+        f"Plan version {f.version} of {f.run_id} is already published",
+    )
+
+
+def version_is_published(f: DecisionFacts) -> CheckResult:
+    return CheckResult(
+        "version_is_published",
+        f.version_published,
+        f"Plan version {f.version} of {f.run_id} has not been published",
+    )
+
+
+def locker_differs_from_publisher(f: DecisionFacts) -> CheckResult:
+    same = f.publisher_id is not None and f.publisher_id == _trimmed(f.approval.approver_id)
+    ok = not (f.lock_requires_other_person and same)
+    return CheckResult(
+        "locker_differs_from_publisher", ok, "Lock requires a different person than the publisher"
+    )
+
+
+def evidence_matches_seal(f: DecisionFacts) -> CheckResult:
+    return CheckResult(
+        "evidence_matches_seal", f.evidence_ok, "Evidence does not match its sealed hash"
+    )
+
+
+def evidence_unchanged_since_publish(f: DecisionFacts) -> CheckResult:
+    published = f.published_evidence_hash
+    ok = published is not None and published == f.sealed_hash == f.rebuilt_hash
+    return CheckResult("evidence_unchanged_since_publish", ok, "Evidence changed since publish")
+
+
+def status_allows(f: DecisionFacts) -> CheckResult:
+    return CheckResult(
+        "status_allows",
+        f.status in ("PASS", "WARN"),
+        f"Run status is {f.status}; only PASS or WARN can proceed",
+    )
+
+
+def warn_has_override(f: DecisionFacts) -> CheckResult:
+    ok = f.status != "WARN" or len(_trimmed(f.approval.override_reason)) >= f.min_reason_length
+    return CheckResult("warn_has_override", ok, "WARN run requires an override reason")
+
+
+def no_open_repairs(f: DecisionFacts) -> CheckResult:
+    ids = ", ".join(f.open_repairs)
+    return CheckResult(
+        "no_open_repairs", not f.open_repairs, f"Week {f.week} has pending repairs: {ids}"
+    )
+
+
+def drift_not_block(f: DecisionFacts) -> CheckResult:
+    return CheckResult("drift_not_block", f.drift_level != "BLOCK", "KPI drift is BLOCK")
+
+
+APPROVAL_CHECKS: tuple[Check, ...] = (
+    approval_given,
+    role_allowed,
+    approver_registered,
+    approver_holds_role,
+    reason_long_enough,
+)
+PUBLISH_CHECKS: tuple[Check, ...] = (
+    kill_switch_inactive,
+    site_not_shadow_only,
+    action_enabled,
+    *APPROVAL_CHECKS,
+    run_not_locked,
+    version_not_published,
+    evidence_matches_seal,
+    status_allows,
+    warn_has_override,
+    no_open_repairs,
+    drift_not_block,
+)
+LOCK_CHECKS: tuple[Check, ...] = (
+    kill_switch_inactive,
+    site_not_shadow_only,
+    action_enabled,
+    *APPROVAL_CHECKS,
+    run_not_locked,
+    version_is_published,
+    locker_differs_from_publisher,
+    evidence_matches_seal,
+    evidence_unchanged_since_publish,
+    status_allows,
+    warn_has_override,
+    no_open_repairs,
+    drift_not_block,
+)
+CHECKS = {PUBLISH: PUBLISH_CHECKS, LOCK: LOCK_CHECKS}
+
+
+def evaluate(checks: Sequence[Check], facts: DecisionFacts) -> list[CheckResult]:
+    """Every check's result, in order (`check` shows them all)."""
+    return [check(facts) for check in checks]
+
+
+def first_failure(results: Sequence[CheckResult]) -> CheckResult | None:
+    """The failure that decides (`publish` and `lock` stop here)."""
+    return next((r for r in results if not r.passed), None)

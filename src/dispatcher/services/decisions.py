@@ -1,0 +1,413 @@
+"""Publish, lock, check and export: human decisions behind named gates, every one audited."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dispatcher.db.unit_of_work import UnitOfWork
+from dispatcher.domain.audits import Roster
+from dispatcher.domain.errors import GateBlocked, IntegrityDamage, InvalidInput
+from dispatcher.domain.events import Action, EventDraft, format_timestamp
+from dispatcher.domain.gates import (
+    CHECKS,
+    LOCK,
+    PUBLISH,
+    ApprovalInput,
+    CheckResult,
+    DecisionFacts,
+    evaluate,
+    first_failure,
+)
+from dispatcher.domain.model import DAY_NAMES, SiteConfig, format_clock
+from dispatcher.domain.records import RunRecord, VersionRecord
+from dispatcher.services.audit import record_event
+from dispatcher.services.authorization import refuse
+from dispatcher.services.evidence import Verification, verify_version
+from dispatcher.services.runs import load_run, load_version
+from dispatcher.services.site import current_config, ensure_site
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    run_id: str
+    version: int
+    action: str
+    results: list[CheckResult]
+
+    @property
+    def allowed(self) -> bool:
+        return all(r.passed for r in self.results)
+
+
+@dataclass(frozen=True)
+class DecisionResult:
+    run_id: str
+    version: int
+    action: str
+    approver_id: str
+    role: str
+    at: str
+    evidence_hash: str
+    status: str
+    event_seq: int
+    superseded: list[str]
+
+
+def _facts(
+    uow: UnitOfWork,
+    config: SiteConfig,
+    run: RunRecord,
+    version: VersionRecord,
+    verification: Verification,
+    action: str,
+    approval: ApprovalInput,
+) -> DecisionFacts:
+    approver_id = (approval.approver_id or "").strip()
+    return DecisionFacts(
+        action=action,
+        approval=approval,
+        approver=uow.users.get(approver_id) if approver_id else None,
+        kill_switch_active=uow.queries.kill_switch().active,
+        shadow_only=config.shadow_only,
+        action_enabled=config.publish_enabled if action == PUBLISH else config.lock_enabled,
+        allowed_roles=config.publish_roles if action == PUBLISH else config.lock_roles,
+        min_reason_length=config.min_reason_length,
+        lock_requires_other_person=config.lock_requires_other_person,
+        run_id=run.run_id,
+        week=run.week,
+        run_locked=run.locked,
+        version=version.version,
+        version_published=version.published,
+        publisher_id=version.published_by,
+        evidence_ok=verification.ok,
+        sealed_hash=version.evidence_hash,
+        rebuilt_hash=verification.rebuilt_hash,
+        published_evidence_hash=version.published_evidence_hash,
+        status=verification.decision.status,
+        drift_level=verification.assessment.drift.level,
+        open_repairs=tuple(r.request_id for r in uow.queries.open_repairs(week=run.week)),
+    )
+
+
+def check_action(uow: UnitOfWork, run_id: str, action: str, approval: ApprovalInput) -> CheckReport:
+    """Evaluate every check of `action` without changing or recording anything."""
+    with uow:
+        run = load_run(uow, run_id)
+        version = load_version(uow, run)
+        verification = verify_version(uow, run, version)
+        facts = _facts(uow, current_config(uow), run, version, verification, action, approval)
+        return CheckReport(run.run_id, version.version, action, evaluate(CHECKS[action], facts))
+
+
+def decide(uow: UnitOfWork, run_id: str, action: str, approval: ApprovalInput) -> DecisionResult:
+    """`publish` or `lock`: stop at the first failing check; record the outcome either way."""
+    event_action = Action.PUBLISH if action == PUBLISH else Action.LOCK
+    with uow:
+        run = load_run(uow, run_id)
+        config = ensure_site(uow)
+        version = load_version(uow, run)
+        verification = verify_version(uow, run, version)
+        uow.runs.record_verification(
+            version.pk, verification.decision.status, verification.decision.reason, uow.now()
+        )
+        facts = _facts(uow, config, run, version, verification, action, approval)
+        failure = first_failure(evaluate(CHECKS[action], facts))
+        approver = (approval.approver_id or "").strip() or None
+        role = (approval.role or "").strip() or None
+        reason = (approval.reason or "").strip() or None
+        override = (approval.override_reason or "").strip() or None
+        if failure is not None:
+            raise refuse(
+                uow,
+                event_action,
+                failure.name,
+                failure.message,
+                actor_id=approver,
+                actor_role=role,
+                reason=reason,
+                run_id=run.run_id,
+                plan_version=version.version,
+                evidence_hash=version.evidence_hash,
+            )
+        assert approver is not None and role is not None and reason is not None
+        superseded = _superseded(uow, run) if action == PUBLISH else []
+        detail: dict[str, Any] = {"status": facts.status, "override_reason": override}
+        if action == PUBLISH:
+            detail["supersedes"] = superseded
+        event = record_event(
+            uow,
+            EventDraft(
+                event_action,
+                actor_id=approver,
+                actor_role=role,
+                reason=reason,
+                run_id=run.run_id,
+                plan_version=version.version,
+                evidence_hash=version.evidence_hash,
+                detail=detail,
+            ),
+        )
+        now = uow.now()
+        if action == PUBLISH:
+            uow.decisions.mark_published(
+                version.pk,
+                by=approver,
+                role=role,
+                at=now,
+                evidence_hash=version.evidence_hash,
+                override_reason=override,
+            )
+        else:
+            uow.decisions.mark_locked(run.pk, by=approver, at=now, version=version.version)
+        uow.decisions.add_approval(
+            run_pk=run.pk,
+            version=version.version,
+            action=action,
+            approver_id=approver,
+            role=role,
+            reason=reason,
+            override_reason=override,
+            evidence_hash=version.evidence_hash,
+            event_seq=event.seq,
+            at=now,
+        )
+        uow.commit()
+    return DecisionResult(
+        run.run_id,
+        version.version,
+        action,
+        approver,
+        role,
+        event.occurred_at,
+        version.evidence_hash,
+        facts.status,
+        event.seq,
+        superseded,
+    )
+
+
+def _superseded(uow: UnitOfWork, run: RunRecord) -> list[str]:
+    return [
+        other.run_id
+        for other in uow.queries.list_runs(week=run.week, limit=1000)
+        if other.run_id != run.run_id and other.published_version is not None
+    ]
+
+
+# --- export -------------------------------------------------------------------------------------
+
+EXPORT_COLUMNS = (
+    "week",
+    "date",
+    "weekday",
+    "driver_id",
+    "driver_name",
+    "block_type",
+    "instance_id",
+    "tour_id",
+    "start",
+    "end",
+    "crosses_midnight",
+    "depot",
+    "skill",
+)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+EXPORT_MISMATCH = "Evidence does not match its sealed hash; nothing exported"
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    run_id: str
+    version: int
+    path: Path
+    manifest: Path
+    rows: int
+    sha256: str
+    evidence_hash: str
+
+
+def safe_cell(text: str) -> str:
+    """Neutralise spreadsheet formulas in exported text (CSV injection)."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def export_run(
+    uow: UnitOfWork, run_id: str, fmt: str, out: Path, by: str | None = None
+) -> ExportResult:
+    """Write a locked plan for the dispatch system; refused while the kill switch is active."""
+    if fmt not in ("csv", "json"):
+        raise InvalidInput(f"Unknown format {fmt!r}: use csv or json")
+    manifest_path = out.with_name(out.name + ".manifest.json")
+    for path in (out, manifest_path):
+        if path.exists():
+            raise InvalidInput(f"{path} already exists; choose another --out")
+    if not out.parent.is_dir():
+        raise InvalidInput(f"Directory {out.parent} does not exist")
+    with uow:
+        run = load_run(uow, run_id)
+        actor = (by or "").strip() or None
+
+        def blocked(check: str, message: str, version: VersionRecord | None = None) -> GateBlocked:
+            return refuse(
+                uow,
+                Action.EXPORT,
+                check,
+                message,
+                actor_id=actor,
+                actor_role=None,
+                reason=None,
+                run_id=run.run_id,
+                plan_version=None if version is None else version.version,
+                evidence_hash=None if version is None else version.evidence_hash,
+            )
+
+        if uow.queries.kill_switch().active:
+            raise blocked("kill_switch_inactive", "Kill switch is active")
+        if not run.locked or run.locked_version is None:
+            raise blocked("run_locked", f"Run {run.run_id} is not locked")
+        version = load_version(uow, run, run.locked_version)
+        verification = verify_version(uow, run, version)
+        if not verification.ok:
+            blocked("evidence_matches_seal", EXPORT_MISMATCH, version)
+            raise IntegrityDamage(EXPORT_MISMATCH)
+        rows = _export_rows(uow, run, version)
+        data = _render_export(fmt, run, version, rows)
+        digest = hashlib.sha256(data).hexdigest()
+        manifest = {
+            "run_id": run.run_id,
+            "version": version.version,
+            "week": run.week,
+            "evidence_hash": version.evidence_hash,
+            "locked_at": None if run.locked_at is None else format_timestamp(run.locked_at),
+            "locked_by": run.locked_by,
+            "format": fmt,
+            "file": out.name,
+            "rows": len(rows),
+            "sha256": digest,
+        }
+        manifest_bytes = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
+        temp, temp_manifest = _write_temp(out, data), _write_temp(manifest_path, manifest_bytes)
+        try:
+            record_event(
+                uow,
+                EventDraft(
+                    Action.EXPORT,
+                    actor_id=actor,
+                    run_id=run.run_id,
+                    plan_version=version.version,
+                    evidence_hash=version.evidence_hash,
+                    detail={"format": fmt, "file": out.name, "rows": len(rows), "sha256": digest},
+                ),
+            )
+            uow.commit()
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            temp_manifest.unlink(missing_ok=True)
+            raise
+    os.replace(temp, out)
+    os.replace(temp_manifest, manifest_path)
+    return ExportResult(
+        run.run_id, version.version, out, manifest_path, len(rows), digest, version.evidence_hash
+    )
+
+
+def _write_temp(path: Path, data: bytes) -> Path:
+    temp = path.with_name(f".{path.name}.partial")
+    temp.write_bytes(data)
+    return temp
+
+
+def _export_rows(uow: UnitOfWork, run: RunRecord, version: VersionRecord) -> list[dict[str, Any]]:
+    week_input = uow.runs.week_input(run, version.version)
+    plan = uow.runs.plan(version.pk)
+    roster = Roster.build(week_input.instances(), plan)
+    drivers = week_input.driver_map()
+    rows = []
+    for driver_id, days in roster.days.items():
+        for day in days:
+            for instance in day.instances:
+                tour = instance.tour
+                rows.append(
+                    {
+                        "week": run.week,
+                        "date": week_input.week.date_of(day.day).isoformat(),
+                        "weekday": DAY_NAMES[day.day - 1],
+                        "driver_id": driver_id,
+                        "driver_name": drivers[driver_id].name if driver_id in drivers else "",
+                        "block_type": day.block_type,
+                        "instance_id": instance.instance_id,
+                        "tour_id": tour.tour_id,
+                        "start": format_clock(tour.start),
+                        "end": format_clock(tour.end),
+                        "crosses_midnight": tour.crosses_midnight,
+                        "depot": tour.depot or "",
+                        "skill": tour.skill or "",
+                    }
+                )
+    return rows
+
+
+def _render_export(
+    fmt: str, run: RunRecord, version: VersionRecord, rows: list[dict[str, Any]]
+) -> bytes:
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(EXPORT_COLUMNS)
+        for row in rows:
+            writer.writerow(
+                [
+                    ("true" if row[c] else "false")
+                    if c == "crosses_midnight"
+                    else safe_cell(str(row[c]))
+                    for c in EXPORT_COLUMNS
+                ]
+            )
+        return buffer.getvalue().encode("utf-8")
+    drivers: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        driver = drivers.setdefault(
+            row["driver_id"],
+            {"driver_id": row["driver_id"], "driver_name": row["driver_name"], "days": {}},
+        )
+        day = driver["days"].setdefault(
+            row["date"],
+            {
+                "date": row["date"],
+                "weekday": row["weekday"],
+                "block_type": row["block_type"],
+                "tours": [],
+            },
+        )
+        day["tours"].append(
+            {
+                k: row[k]
+                for k in (
+                    "instance_id",
+                    "tour_id",
+                    "start",
+                    "end",
+                    "crosses_midnight",
+                    "depot",
+                    "skill",
+                )
+            }
+        )
+    doc = {
+        "run_id": run.run_id,
+        "version": version.version,
+        "week": run.week,
+        "evidence_hash": version.evidence_hash,
+        "drivers": [{**d, "days": list(d["days"].values())} for d in drivers.values()],
+    }
+    return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+__all__ = ["LOCK", "PUBLISH", "ApprovalInput", "GateBlocked"]
