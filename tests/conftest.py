@@ -18,6 +18,7 @@ from dispatcher.config import Settings
 from dispatcher.db.engine import make_engine
 from dispatcher.db.migrate import upgrade_to_head
 from dispatcher.db.unit_of_work import SqlUnitOfWork
+from tests.samples import write_run
 
 FIXED_NOW = datetime(2026, 1, 13, 8, 0, tzinfo=UTC)
 FIXED_NOW_TEXT = "2026-01-13T08:00:00Z"
@@ -105,3 +106,48 @@ def cli(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
         return CliResult(result.exit_code, result.stdout, result.stderr)
 
     return invoke
+
+
+@pytest.fixture
+def site(cli: Cli, tmp_path: Path) -> Cli:
+    """Users registered, thresholds relaxed, one WARN run imported."""
+    assert (
+        cli(
+            "users", "add", "admin01", "--name", "Platform Admin", "--role", "platform_admin"
+        ).exit_code
+        == 0
+    )
+    for user_id, name, role in (
+        ("disp001", "Maria Dispo", "dispatcher"),
+        ("disp002", "Jonas Planer", "dispatcher"),
+        ("ops001", "Olga Betrieb", "ops_lead"),
+    ):
+        result = cli(
+            "users",
+            "add",
+            user_id,
+            "--name",
+            name,
+            "--role",
+            role,
+            "--by",
+            "admin01",
+            "--reason",
+            "Pilot team for Wien",
+        )
+        assert result.exit_code == 0, result.output
+    relaxed = cli(
+        "site",
+        "set",
+        "fte_warn_bp=0",
+        "fte_block_bp=0",
+        "pt_warn_bp=10000",
+        "pt_block_bp=10000",
+        "--by",
+        "admin01",
+        "--reason",
+        "Small test site, part-timers",
+    )
+    assert relaxed.exit_code == 0, relaxed.output
+    assert cli("import-run", str(write_run(tmp_path / "run.json"))).exit_code == 0
+    return cli

@@ -7,6 +7,18 @@ import json
 from pathlib import Path
 from typing import Any
 
+RUN = "RUN-20260113-001"
+PUBLISH_OK = ("--approver", "disp001", "--role", "dispatcher", "--reason", "Week 2026-W03 reviewed")
+OVERRIDE = ("--override-reason", "No locked earlier week to compare with")
+LOCK_OK = (
+    "--approver",
+    "ops001",
+    "--role",
+    "ops_lead",
+    "--reason",
+    "Approved for export to dispatch",
+)
+
 # Expected values below are worked out by hand from domain.md, not by the code under test.
 VALID_ASSIGNMENTS = [
     ("T101#1", "D001"),

@@ -72,3 +72,71 @@ def test_a_monday_review_with_the_installed_script(tmp_path: Path) -> None:
     out, loaded = _loaded([], _env(db, **words))
     assert out.split() == ["RUN-20260112-002", "RUN-20260112-001"]
     assert loaded.isdisjoint(HEAVY)
+
+
+def test_the_whole_week_of_the_procedure_on_the_demo_site(tmp_path: Path) -> None:
+    env = _env(tmp_path / "week.db")
+    assert _run(["demo", "--files", str(tmp_path / "files")], env).returncode == 0
+    run = "RUN-20260112-001"
+    assert "RUN-20260112-002" in _run(["status"], env).stdout
+    assert run in _run(["list-runs"], env).stdout
+    assert "Ready to publish" in _run(["show-run", run], env).stdout
+    good = [
+        "--approver",
+        "disp001",
+        "--role",
+        "dispatcher",
+        "--reason",
+        "Week 2026-W03 reviewed. All audits pass, KPIs within threshold.",
+    ]
+    admin = ["--by", "admin01", "--reason", "Procedure walk-through"]
+
+    def blocked(args: list[str], message: str) -> None:
+        result = _run(args, env)
+        assert (result.returncode, result.stderr) == (2, f"Blocked: {message}\n")
+
+    assert _run(["kill-switch", "activate", *admin], env).returncode == 0
+    blocked(["publish", run, *good], "Kill switch is active")
+    assert _run(["kill-switch", "deactivate", *admin], env).returncode == 0
+    blocked(["publish", run], "Approval required but not provided")
+    blocked(
+        [
+            "publish",
+            run,
+            "--approver",
+            "disp001",
+            "--role",
+            "driver",
+            "--reason",
+            "Reviewed it all",
+        ],
+        "Approver role not in allowed roles",
+    )
+    blocked(
+        ["publish", run, "--approver", "disp001", "--role", "dispatcher", "--reason", "ok"],
+        "Reason must be at least 10 characters",
+    )
+    assert _run(["site", "set", "shadow_only=true", *admin], env).returncode == 0
+    blocked(["publish", run, *good], "Site is in shadow-only mode")
+    assert _run(["site", "set", "shadow_only=false", *admin], env).returncode == 0
+    assert _run(["publish", run, *good], env).returncode == 0
+    lock = [
+        "--approver",
+        "ops001",
+        "--role",
+        "ops_lead",
+        "--reason",
+        "Approved for export to dispatch system. Week 2026-W03 finalized.",
+    ]
+    assert _run(["lock", run, *lock], env).returncode == 0
+    export = _run(["export", run, "--format", "csv", "--out", str(tmp_path / "w03.csv")], env)
+    assert export.returncode == 0, export.stderr
+    log = json.loads(_run(["audit", "log", "--json", "-n", "200"], env).stdout)
+    steps = [(e["action"], e["outcome"]) for e in log if e["run_id"] == run]
+    assert steps == [("run.import", "allowed")] + [("publish", "blocked")] * 5 + [
+        ("publish", "allowed"),
+        ("lock", "allowed"),
+        ("export", "allowed"),
+    ]
+    verified = _run(["audit", "verify"], env)
+    assert verified.returncode == 0 and "Audit chain intact" in verified.stdout

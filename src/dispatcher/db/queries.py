@@ -53,11 +53,12 @@ SELECT r.run_id, r.week, r.created_at, r.origin, pv.version, pv.status, pv.statu
        (SELECT MAX(p.version) FROM plan_versions p
          WHERE p.run_pk = r.id AND p.published_at IS NOT NULL) AS published_version,
        r.locked_at IS NOT NULL AS locked,
-       EXISTS (SELECT 1 FROM runs o JOIN plan_versions op ON op.run_pk = o.id
-                WHERE o.tenant_id = r.tenant_id AND o.site_id = r.site_id AND o.week = r.week
-                  AND o.id <> r.id AND op.published_at IS NOT NULL
-                  AND op.published_at > (SELECT MAX(p.published_at) FROM plan_versions p
-                                          WHERE p.run_pk = r.id)) AS superseded
+       EXISTS (SELECT 1 FROM approvals o JOIN runs w ON w.id = o.run_pk
+                WHERE w.tenant_id = r.tenant_id AND w.site_id = r.site_id AND w.week = r.week
+                  AND o.run_pk <> r.id AND o.action = 'publish'
+                  AND o.event_seq > (SELECT MAX(a.event_seq) FROM approvals a
+                                      WHERE a.run_pk = r.id AND a.action = 'publish'))
+         AS superseded
 FROM runs r
 JOIN plan_versions pv ON pv.run_pk = r.id
  AND pv.version = (SELECT MAX(v.version) FROM plan_versions v WHERE v.run_pk = r.id)

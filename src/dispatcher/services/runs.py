@@ -206,8 +206,8 @@ def _superseded_by(uow: UnitOfWork, run: RunRecord) -> str | None:
     mine = next((s for s in summaries if s.run_id == run.run_id), None)
     if mine is None or not mine.superseded:
         return None
-    others = [s.run_id for s in summaries if s.run_id != run.run_id and s.published_version]
-    return others[0] if others else None
+    current = [s.run_id for s in summaries if s.published_version and not s.superseded]
+    return current[0] if current else None
 
 
 def _with_checklist(detail: RunDetail) -> RunDetail:

@@ -1,0 +1,608 @@
+"""Publish, lock, check, export, kill switch, users and site settings through the CLI.
+
+The small sample site relaxes the FTE/PT thresholds (its drivers work few hours), so its runs are
+WARN (no baseline) until a week is locked.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Cli, CliResult
+from tests.samples import LOCK_OK, OVERRIDE, PUBLISH_OK, RUN, VALID_ASSIGNMENTS, run_doc, write_run
+
+
+def _blocked(result: CliResult, message: str) -> None:
+    assert result.exit_code == 2, result.stdout
+    assert result.stderr == f"Blocked: {message}\n"
+
+
+# --- the procedure's error table -----------------------------------------------------------------
+
+
+def test_kill_switch_is_active(site: Cli) -> None:
+    assert (
+        site(
+            "kill-switch", "activate", "--by", "admin01", "--reason", "Security incident suspected"
+        ).exit_code
+        == 0
+    )
+    _blocked(site("publish", RUN, *PUBLISH_OK, *OVERRIDE), "Kill switch is active")
+
+
+def test_approval_required_but_not_provided(site: Cli) -> None:
+    _blocked(site("publish", RUN), "Approval required but not provided")
+    _blocked(
+        site("publish", RUN, "--approver", "disp001", "--role", "dispatcher"),
+        "Approval required but not provided",
+    )
+
+
+def test_approver_role_not_in_allowed_roles(site: Cli) -> None:
+    _blocked(
+        site(
+            "lock",
+            RUN,
+            "--approver",
+            "disp001",
+            "--role",
+            "dispatcher",
+            "--reason",
+            "Ready for export now",
+        ),
+        "Approver role not in allowed roles",
+    )
+
+
+def test_reason_must_be_at_least_10_characters(site: Cli) -> None:
+    _blocked(
+        site(
+            "publish", RUN, "--approver", "disp001", "--role", "dispatcher", "--reason", " ok fine "
+        ),
+        "Reason must be at least 10 characters",
+    )
+
+
+def test_site_is_in_shadow_only_mode(site: Cli) -> None:
+    assert (
+        site(
+            "site", "set", "shadow_only=true", "--by", "admin01", "--reason", "Back to shadow"
+        ).exit_code
+        == 0
+    )
+    _blocked(site("publish", RUN, *PUBLISH_OK, *OVERRIDE), "Site is in shadow-only mode")
+
+
+# --- the rest of the gate table -------------------------------------------------------------------
+
+
+def test_publish_not_enabled(site: Cli) -> None:
+    site("site", "set", "publish_enabled=no", "--by", "admin01", "--reason", "Freeze publishing")
+    _blocked(site("publish", RUN, *PUBLISH_OK, *OVERRIDE), "Publish is not enabled for this site")
+
+
+def test_unregistered_disabled_and_wrong_role_approvers(site: Cli) -> None:
+    _blocked(
+        site(
+            "publish",
+            RUN,
+            "--approver",
+            "ghost",
+            "--role",
+            "dispatcher",
+            "--reason",
+            "Looks fine to me",
+        ),
+        "Approver ghost is not a registered active user",
+    )
+    _blocked(
+        site(
+            "publish",
+            RUN,
+            "--approver",
+            "ops001",
+            "--role",
+            "dispatcher",
+            "--reason",
+            "Looks fine to me",
+        ),
+        "Approver ops001 does not hold role dispatcher",
+    )
+    assert (
+        site(
+            "users", "disable", "disp002", "--by", "admin01", "--reason", "Left the team"
+        ).exit_code
+        == 0
+    )
+    _blocked(
+        site(
+            "publish",
+            RUN,
+            "--approver",
+            "disp002",
+            "--role",
+            "dispatcher",
+            "--reason",
+            "Looks fine to me",
+        ),
+        "Approver disp002 is not a registered active user",
+    )
+
+
+def test_warn_run_requires_override_then_publishes_and_locks(site: Cli, tmp_path: Path) -> None:
+    _blocked(site("publish", RUN, *PUBLISH_OK), "WARN run requires an override reason")
+    published = site("publish", RUN, *PUBLISH_OK, *OVERRIDE)
+    assert published.exit_code == 0, published.output
+    assert published.stdout.startswith(
+        f"Published {RUN} v1 by disp001 (dispatcher) at 2026-01-13T08:00:00Z"
+    )
+    _blocked(
+        site("publish", RUN, *PUBLISH_OK, *OVERRIDE),
+        f"Plan version 1 of {RUN} is already published",
+    )
+    _blocked(site("lock", RUN, *LOCK_OK), "WARN run requires an override reason")
+    locked = site("lock", RUN, *LOCK_OK, *OVERRIDE)
+    assert locked.exit_code == 0, locked.output
+    assert "Plan is immutable, evidence sealed, ready for export." in locked.stdout
+    _blocked(site("lock", RUN, *LOCK_OK, *OVERRIDE), f"Run {RUN} is already locked")
+    _blocked(site("publish", RUN, *PUBLISH_OK, *OVERRIDE), f"Run {RUN} is already locked")
+    data = json.loads(site("show-run", RUN, "--json").stdout)
+    assert (data["published"], data["published_by"], data["locked"], data["locked_by"]) == (
+        True,
+        "disp001",
+        True,
+        "ops001",
+    )
+    assert data["published_at"] == data["locked_at"] == "2026-01-13T08:00:00Z"
+
+
+def test_lock_before_publish_and_by_the_publisher_are_refused(site: Cli) -> None:
+    _blocked(
+        site("lock", RUN, *LOCK_OK, *OVERRIDE), f"Plan version 1 of {RUN} has not been published"
+    )
+    site(
+        "users",
+        "add",
+        "lead01",
+        "--name",
+        "Lead",
+        "--role",
+        "dispatcher",
+        "--role",
+        "ops_lead",
+        "--by",
+        "admin01",
+        "--reason",
+        "Dispatcher and ops lead",
+    )
+    as_lead = ("--approver", "lead01", "--reason", "My own plan, reviewed")
+    assert site("publish", RUN, *as_lead, "--role", "dispatcher", *OVERRIDE).exit_code == 0
+    _blocked(
+        site("lock", RUN, *as_lead, "--role", "ops_lead", *OVERRIDE),
+        "Lock requires a different person than the publisher",
+    )
+
+
+def test_lock_after_a_new_plan_version_is_refused(site: Cli, db_path: Path) -> None:
+    assert site("publish", RUN, *PUBLISH_OK, *OVERRIDE).exit_code == 0
+    _add_version_2(db_path)
+    _blocked(
+        site("lock", RUN, *LOCK_OK, *OVERRIDE), f"Plan version 2 of {RUN} has not been published"
+    )
+
+
+def _add_version_2(db_path: Path) -> None:
+    """A new plan version (what an applied repair makes), through the service layer."""
+    from datetime import UTC, datetime
+
+    from dispatcher.db.engine import make_engine
+    from dispatcher.db.unit_of_work import SqlUnitOfWork
+    from dispatcher.domain.evidence import output_hash
+    from dispatcher.domain.model import Week
+    from dispatcher.services.evidence import create_version, creation_context
+    from dispatcher.services.site import ensure_site
+
+    engine = make_engine(f"sqlite:///{db_path}")
+    with SqlUnitOfWork(
+        engine, "LTS", "WIEN", lambda: datetime(2026, 1, 13, 9, tzinfo=UTC), write=True
+    ) as uow:
+        run = uow.runs.get(RUN)
+        assert run is not None
+        v1 = uow.runs.version(run, 1)
+        assert v1 is not None
+        plan = {**uow.runs.plan(v1.pk), "T202#3": "D006", "T202#2": "D005"}
+        week_input = uow.runs.week_input(run, 1)
+        solver = {**v1.solver, "recorded_output_hash": output_hash(plan)}
+        context = creation_context(uow, Week.parse(run.week), ensure_site(uow))
+        create_version(
+            uow,
+            run,
+            week_input=week_input,
+            plan=plan,
+            version=2,
+            origin="repair",
+            solver=solver,
+            context=context,
+            parent=(1, uow.runs.plan(v1.pk)),
+        )
+        uow.commit()
+    engine.dispose()
+
+
+def test_tampered_evidence_blocks_publish(site: Cli, db_path: Path) -> None:
+    with closing(sqlite3.connect(db_path)) as con:
+        con.execute("UPDATE assignments SET driver_id = 'D005' WHERE instance_id = 'T101#2'")
+        con.commit()
+    _blocked(
+        site("publish", RUN, *PUBLISH_OK, *OVERRIDE), "Evidence does not match its sealed hash"
+    )
+
+
+def test_failing_run_cannot_be_published(site: Cli, tmp_path: Path) -> None:
+    pairs = [p for p in VALID_ASSIGNMENTS if p[0] != "T301#1"]
+    site("import-run", str(write_run(tmp_path / "open.json", run_doc(assignments=pairs))))
+    _blocked(
+        site("publish", "RUN-20260113-002", *PUBLISH_OK, *OVERRIDE),
+        "Run status is FAIL; only PASS or WARN can proceed",
+    )
+
+
+def test_pending_repairs_block_publish(site: Cli, db_path: Path) -> None:
+    with closing(sqlite3.connect(db_path)) as con:
+        con.execute(
+            "INSERT INTO repair_requests (tenant_id, site_id, request_id, run_pk, base_version, week,"
+            " driver_id, absence_type, scope, requester, urgency, status, created_at)"
+            " VALUES ('LTS', 'WIEN', 'REP-20260113063000', 1, 1, '2026-W03', 'D001', 'sick', '{}',"
+            " 'disp001', 'high', 'PENDING', '2026-01-13 05:30:00')"
+        )
+        con.commit()
+    _blocked(
+        site("publish", RUN, *PUBLISH_OK, *OVERRIDE),
+        "Week 2026-W03 has pending repairs: REP-20260113063000",
+    )
+
+
+# --- check ---------------------------------------------------------------------------------------
+
+
+def test_check_lists_every_gate_and_records_nothing(site: Cli) -> None:
+    before = json.loads(site("audit", "log", "--json", "-n", "1000").stdout)
+    result = site("check", RUN, "--action", "publish", "--json")
+    assert result.exit_code == 2
+    report = json.loads(result.stdout)
+    failed = [r["name"] for r in report["results"] if not r["passed"]]
+    assert failed == [
+        "approval_given",
+        "role_allowed",
+        "approver_registered",
+        "approver_holds_role",
+        "reason_long_enough",
+        "warn_has_override",
+    ]
+    assert len(report["results"]) == 15 and report["allowed"] is False
+    ok = site("check", RUN, *PUBLISH_OK, *OVERRIDE)
+    assert ok.exit_code == 0 and "publish would be allowed." in ok.stdout
+    assert json.loads(site("audit", "log", "--json", "-n", "1000").stdout) == before
+    assert (
+        site("check", RUN, "--action", "delete").stderr
+        == "Error: Unknown action 'delete': use publish or lock\n"
+    )
+
+
+def test_unknown_run_is_an_error_before_any_gate(site: Cli) -> None:
+    before = site("audit", "log", "--json").stdout
+    result = site("publish", "RUN-20260113-999", *PUBLISH_OK)
+    assert (result.exit_code, result.stderr) == (1, "Error: Run RUN-20260113-999 not found\n")
+    assert site("audit", "log", "--json").stdout == before
+
+
+# --- audit trail ---------------------------------------------------------------------------------
+
+
+def test_every_decision_is_an_audit_event_and_the_chain_holds(site: Cli, tmp_path: Path) -> None:
+    site("publish", RUN)
+    site("publish", RUN, *PUBLISH_OK)
+    site("publish", RUN, *PUBLISH_OK, *OVERRIDE)
+    site("lock", RUN, *LOCK_OK, *OVERRIDE)
+    site("export", RUN, "--out", str(tmp_path / "w03.csv"), "--by", "ops001")
+    events = json.loads(site("audit", "log", "--json", "-n", "1000").stdout)
+    decisions = [
+        (e["action"], e["outcome"], e["detail"].get("check"))
+        for e in events
+        if e["action"] in ("publish", "lock", "export")
+    ]
+    assert decisions == [
+        ("publish", "blocked", "approval_given"),
+        ("publish", "blocked", "warn_has_override"),
+        ("publish", "allowed", None),
+        ("lock", "allowed", None),
+        ("export", "allowed", None),
+    ]
+    publish = next(e for e in events if e["action"] == "publish" and e["outcome"] == "allowed")
+    assert (publish["actor_id"], publish["actor_role"], publish["plan_version"]) == (
+        "disp001",
+        "dispatcher",
+        1,
+    )
+    assert publish["evidence_hash"].startswith("sha256:")
+    assert publish["detail"]["override_reason"] == "No locked earlier week to compare with"
+    verify = json.loads(site("audit", "verify", "--json").stdout)
+    assert verify["ok"] is True and verify["count"] == len(events)
+
+
+# --- supersede -----------------------------------------------------------------------------------
+
+
+def test_publishing_a_newer_run_of_the_week_supersedes_the_earlier(
+    site: Cli, tmp_path: Path
+) -> None:
+    assert site("publish", RUN, *PUBLISH_OK, *OVERRIDE).exit_code == 0
+    site("import-run", str(write_run(tmp_path / "again.json")))
+    second = site("publish", "RUN-20260113-002", *PUBLISH_OK, *OVERRIDE)
+    assert f"Supersedes the earlier published run(s): {RUN}" in second.stdout
+    runs = {r["run_id"]: r for r in json.loads(site("list-runs", "--json").stdout)}
+    assert runs[RUN]["superseded"] is True and runs["RUN-20260113-002"]["superseded"] is False
+    assert json.loads(site("show-run", RUN, "--json").stdout)["superseded_by"] == "RUN-20260113-002"
+
+
+# --- kill switch ---------------------------------------------------------------------------------
+
+
+def test_kill_switch_needs_a_platform_admin_and_a_reason(site: Cli) -> None:
+    _blocked(
+        site("kill-switch", "activate", "--by", "disp001", "--reason", "I think it is broken"),
+        "Only a registered platform_admin may operate the kill switch",
+    )
+    _blocked(
+        site("kill-switch", "activate", "--by", "admin01", "--reason", "now"),
+        "Reason must be at least 10 characters",
+    )
+    assert json.loads(site("status", "--json").stdout)["kill_switch"]["active"] is False
+
+
+def test_kill_switch_twice_is_an_error_and_history_is_kept(site: Cli) -> None:
+    args = ("--by", "admin01", "--reason", "Security incident: data exposure")
+    assert site("kill-switch", "activate", *args).exit_code == 0
+    again = site("kill-switch", "activate", *args)
+    assert (again.exit_code, again.stderr) == (
+        1,
+        "Error: Kill switch (global) is already active; nothing changed\n",
+    )
+    status = site("status").stdout
+    assert "ACTIVE" in status and "admin01" in status
+    assert (
+        site(
+            "kill-switch",
+            "deactivate",
+            "--by",
+            "admin01",
+            "--reason",
+            "Incident resolved, RLS verified",
+        ).exit_code
+        == 0
+    )
+    off = site(
+        "kill-switch",
+        "deactivate",
+        "--by",
+        "admin01",
+        "--reason",
+        "Incident resolved, RLS verified",
+    )
+    assert off.exit_code == 1
+    report = json.loads(site("kill-switch", "status", "--json").stdout)
+    assert report["effective"]["active"] is False
+    assert [(h["active"], h["actor_id"]) for h in report["history"]] == [
+        (False, "admin01"),
+        (True, "admin01"),
+    ]
+
+
+def test_site_scoped_kill_switch_blocks_only_that_site(site: Cli) -> None:
+    site(
+        "kill-switch",
+        "activate",
+        "--scope",
+        "site",
+        "--by",
+        "admin01",
+        "--reason",
+        "Wien depot incident",
+    )
+    _blocked(site("publish", RUN, *PUBLISH_OK, *OVERRIDE), "Kill switch is active")
+    graz = json.loads(site("--site", "GRAZ", "kill-switch", "status", "--json").stdout)
+    assert graz["effective"]["active"] is False
+    bad = site(
+        "kill-switch",
+        "activate",
+        "--scope",
+        "planet",
+        "--by",
+        "admin01",
+        "--reason",
+        "whatever reason",
+    )
+    assert (bad.exit_code, bad.stderr) == (1, "Error: Unknown scope 'planet': use global or site\n")
+
+
+# --- users and site settings ---------------------------------------------------------------------
+
+
+def test_user_registry_rules(cli: Cli) -> None:
+    first = cli("users", "add", "disp001", "--name", "Maria", "--role", "dispatcher")
+    assert (first.exit_code, first.stderr) == (
+        1,
+        "Error: The first user of a tenant must hold the platform_admin role\n",
+    )
+    assert (
+        cli("users", "add", "admin01", "--name", "Admin", "--role", "platform_admin").exit_code == 0
+    )
+    _blocked(
+        cli("users", "add", "disp001", "--name", "Maria", "--role", "dispatcher"),
+        "Only a registered platform_admin may change the user registry",
+    )
+    bad_role = cli(
+        "users",
+        "add",
+        "x1",
+        "--name",
+        "X",
+        "--role",
+        "driver",
+        "--by",
+        "admin01",
+        "--reason",
+        "New one here",
+    )
+    assert (
+        bad_role.stderr
+        == "Error: Unknown role 'driver': use dispatcher, ops_lead, platform_admin\n"
+    )
+    dup = cli(
+        "users",
+        "add",
+        "admin01",
+        "--name",
+        "Again",
+        "--role",
+        "dispatcher",
+        "--by",
+        "admin01",
+        "--reason",
+        "Duplicate attempt",
+    )
+    assert (dup.exit_code, dup.stderr) == (1, "Error: User admin01 already exists\n")
+    users = json.loads(cli("users", "list", "--json").stdout)
+    assert users == [
+        {"user_id": "admin01", "name": "Admin", "roles": ["platform_admin"], "active": True}
+    ]
+    missing = cli("users", "disable", "nobody", "--by", "admin01", "--reason", "Does not exist")
+    assert (missing.exit_code, missing.stderr) == (1, "Error: User nobody not found\n")
+
+
+def test_site_show_set_and_init(site: Cli) -> None:
+    shown = json.loads(site("site", "show", "--json").stdout)
+    assert shown["settings"]["lock_roles"] == ["ops_lead", "platform_admin"]
+    assert shown["settings"]["fte_warn_bp"] == 0
+    unknown = site("site", "set", "colour=blue", "--by", "admin01", "--reason", "Nicer colours")
+    assert (unknown.exit_code, unknown.stderr) == (
+        1,
+        "Error: Unknown setting 'colour'; see `dispatcher site show`\n",
+    )
+    _blocked(
+        site(
+            "site", "set", "min_reason_length=20", "--by", "disp001", "--reason", "Longer reasons"
+        ),
+        "Only a registered platform_admin may change site settings",
+    )
+    changed = site(
+        "site",
+        "set",
+        "min_reason_length=30",
+        "lock_roles=platform_admin",
+        "--by",
+        "admin01",
+        "--reason",
+        "Stricter approvals",
+    )
+    assert "min_reason_length: 10 -> 30" in changed.stdout
+    _blocked(site("publish", RUN, *PUBLISH_OK, *OVERRIDE), "Reason must be at least 30 characters")
+    assert (
+        site("--site", "graz", "site", "init").stdout
+        == "Site LTS/GRAZ created with its defaults.\n"
+    )
+    graz = json.loads(site("--site", "graz", "site", "show", "--json").stdout)["settings"]
+    assert (graz["publish_enabled"], graz["shadow_only"]) == (False, True)
+
+
+# --- export --------------------------------------------------------------------------------------
+
+
+def test_export_needs_a_lock_and_writes_csv_json_and_manifests(site: Cli, tmp_path: Path) -> None:
+    _blocked(site("export", RUN, "--out", str(tmp_path / "x.csv")), f"Run {RUN} is not locked")
+    site("publish", RUN, *PUBLISH_OK, *OVERRIDE)
+    site("lock", RUN, *LOCK_OK, *OVERRIDE)
+    out = tmp_path / "w03.csv"
+    result = site("export", RUN, "--format", "csv", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert len(rows) == 9
+    assert rows[0] == {
+        "week": "2026-W03",
+        "date": "2026-01-12",
+        "weekday": "Mon",
+        "driver_id": "D001",
+        "driver_name": "Maria Berger",
+        "block_type": "3er",
+        "instance_id": "T101#1",
+        "tour_id": "T101",
+        "start": "05:00",
+        "end": "09:30",
+        "crosses_midnight": "false",
+        "depot": "NORD",
+        "skill": "",
+    }
+    night = next(r for r in rows if r["instance_id"] == "T201#1")
+    assert (night["crosses_midnight"], night["end"]) == ("true", "03:00")
+    manifest = json.loads((tmp_path / "w03.csv.manifest.json").read_text())
+    assert manifest["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert (manifest["rows"], manifest["locked_by"], manifest["version"]) == (9, "ops001", 1)
+    again = site("export", RUN, "--out", str(out))
+    assert (again.exit_code, again.stderr) == (
+        1,
+        f"Error: {out} already exists; choose another --out\n",
+    )
+    as_json = tmp_path / "w03.json"
+    assert site("export", RUN, "--format", "json", "--out", str(as_json)).exit_code == 0
+    doc = json.loads(as_json.read_text())
+    assert (
+        doc["run_id"] == RUN and doc["drivers"][0]["days"][0]["tours"][0]["instance_id"] == "T101#1"
+    )
+
+
+def test_export_is_refused_while_the_kill_switch_is_active(site: Cli, tmp_path: Path) -> None:
+    site("publish", RUN, *PUBLISH_OK, *OVERRIDE)
+    site("lock", RUN, *LOCK_OK, *OVERRIDE)
+    site("kill-switch", "activate", "--by", "admin01", "--reason", "Security incident suspected")
+    _blocked(site("export", RUN, "--out", str(tmp_path / "w.csv")), "Kill switch is active")
+    assert not (tmp_path / "w.csv").exists()
+
+
+def test_locked_plan_is_immutable_and_tampering_stops_export(
+    site: Cli, tmp_path: Path, db_path: Path
+) -> None:
+    site("publish", RUN, *PUBLISH_OK, *OVERRIDE)
+    site("lock", RUN, *LOCK_OK, *OVERRIDE)
+    with closing(sqlite3.connect(db_path)) as con, pytest.raises(sqlite3.IntegrityError):
+        con.execute("UPDATE assignments SET driver_id = 'D005' WHERE instance_id = 'T101#2'")
+    with closing(sqlite3.connect(db_path)) as con:
+        con.execute("DROP TRIGGER assignments_locked_no_update")
+        con.execute("UPDATE assignments SET driver_id = 'D005' WHERE instance_id = 'T101#2'")
+        con.commit()
+    result = site("export", RUN, "--out", str(tmp_path / "w.csv"))
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "Error: Evidence does not match its sealed hash; nothing exported\n",
+    )
+    assert list(tmp_path.glob("w.csv*")) == [] and list(tmp_path.glob(".w.csv*")) == []
+
+
+def test_csv_export_neutralises_formulas_in_names(site: Cli, tmp_path: Path) -> None:
+    doc = run_doc()
+    doc["drivers"][0]["name"] = '=HYPERLINK("http://x")'
+    site("import-run", str(write_run(tmp_path / "evil.json", doc)))
+    evil = "RUN-20260113-002"
+    site("publish", evil, *PUBLISH_OK, *OVERRIDE)
+    site("lock", evil, *LOCK_OK, *OVERRIDE)
+    out = tmp_path / "evil.csv"
+    assert site("export", evil, "--out", str(out)).exit_code == 0
+    names = {r["driver_name"] for r in csv.DictReader(io.StringIO(out.read_text()))}
+    assert '\'=HYPERLINK("http://x")' in names

@@ -1,0 +1,185 @@
+"""Gate checks: the spec's order, names and exact messages (domain.md §6)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from dispatcher.domain.gates import (
+    LOCK_CHECKS,
+    PUBLISH_CHECKS,
+    ApprovalInput,
+    DecisionFacts,
+    evaluate,
+    first_failure,
+)
+from dispatcher.domain.model import User
+
+GOOD = DecisionFacts(
+    action="publish",
+    approval=ApprovalInput("disp001", "dispatcher", "Week reviewed, all fine", None),
+    approver=User("disp001", "Maria", ("dispatcher",)),
+    kill_switch_active=False,
+    shadow_only=False,
+    action_enabled=True,
+    allowed_roles=("dispatcher", "ops_lead", "platform_admin"),
+    min_reason_length=10,
+    lock_requires_other_person=True,
+    run_id="RUN-20260113-001",
+    week="2026-W03",
+    run_locked=False,
+    version=1,
+    version_published=False,
+    publisher_id=None,
+    evidence_ok=True,
+    sealed_hash="sha256:a",
+    rebuilt_hash="sha256:a",
+    published_evidence_hash=None,
+    status="PASS",
+    drift_level="OK",
+    open_repairs=(),
+)
+LOCK_GOOD = replace(
+    GOOD,
+    action="lock",
+    approval=ApprovalInput("ops001", "ops_lead", "Ready for export now", None),
+    approver=User("ops001", "Olga", ("ops_lead",)),
+    allowed_roles=("ops_lead", "platform_admin"),
+    version_published=True,
+    publisher_id="disp001",
+    published_evidence_hash="sha256:a",
+)
+
+
+def _message(facts: DecisionFacts, checks: tuple = PUBLISH_CHECKS) -> str | None:  # type: ignore[type-arg]
+    failure = first_failure(evaluate(checks, facts))
+    return None if failure is None else failure.message
+
+
+def test_check_order_follows_the_spec() -> None:
+    assert [c(GOOD).name for c in PUBLISH_CHECKS] == [
+        "kill_switch_inactive",
+        "site_not_shadow_only",
+        "action_enabled",
+        "approval_given",
+        "role_allowed",
+        "approver_registered",
+        "approver_holds_role",
+        "reason_long_enough",
+        "run_not_locked",
+        "version_not_published",
+        "evidence_matches_seal",
+        "status_allows",
+        "warn_has_override",
+        "no_open_repairs",
+        "drift_not_block",
+    ]
+    assert [c(LOCK_GOOD).name for c in LOCK_CHECKS] == [
+        "kill_switch_inactive",
+        "site_not_shadow_only",
+        "action_enabled",
+        "approval_given",
+        "role_allowed",
+        "approver_registered",
+        "approver_holds_role",
+        "reason_long_enough",
+        "run_not_locked",
+        "version_is_published",
+        "locker_differs_from_publisher",
+        "evidence_matches_seal",
+        "evidence_unchanged_since_publish",
+        "status_allows",
+        "warn_has_override",
+        "no_open_repairs",
+        "drift_not_block",
+    ]
+
+
+def test_everything_in_order_passes() -> None:
+    assert _message(GOOD) is None
+    assert _message(LOCK_GOOD, LOCK_CHECKS) is None
+
+
+def test_first_failure_wins_when_several_fail() -> None:
+    worst = replace(
+        GOOD, kill_switch_active=True, shadow_only=True, status="FAIL", approval=ApprovalInput()
+    )
+    assert _message(worst) == "Kill switch is active"
+    assert _message(replace(worst, kill_switch_active=False)) == "Site is in shadow-only mode"
+    results = evaluate(PUBLISH_CHECKS, worst)
+    assert [r.name for r in results if not r.passed][:3] == [
+        "kill_switch_inactive",
+        "site_not_shadow_only",
+        "approval_given",
+    ]
+
+
+def test_messages_are_the_specs() -> None:
+    cases = [
+        (replace(GOOD, action_enabled=False), "Publish is not enabled for this site"),
+        (
+            replace(GOOD, approval=ApprovalInput("disp001", "dispatcher", "   ")),
+            "Approval required but not provided",
+        ),
+        (
+            replace(GOOD, approval=ApprovalInput("disp001", "driver", "Week reviewed, all fine")),
+            "Approver role not in allowed roles",
+        ),
+        (replace(GOOD, approver=None), "Approver disp001 is not a registered active user"),
+        (
+            replace(GOOD, approver=User("disp001", "M", ("dispatcher",), active=False)),
+            "Approver disp001 is not a registered active user",
+        ),
+        (
+            replace(GOOD, approver=User("disp001", "M", ("ops_lead",))),
+            "Approver disp001 does not hold role dispatcher",
+        ),
+        (
+            replace(GOOD, approval=ApprovalInput("disp001", "dispatcher", "  too short  ")),
+            "Reason must be at least 10 characters",
+        ),
+        (replace(GOOD, min_reason_length=30), "Reason must be at least 30 characters"),
+        (replace(GOOD, run_locked=True), "Run RUN-20260113-001 is already locked"),
+        (
+            replace(GOOD, version_published=True),
+            "Plan version 1 of RUN-20260113-001 is already published",
+        ),
+        (replace(GOOD, evidence_ok=False), "Evidence does not match its sealed hash"),
+        (replace(GOOD, status="BLOCKED"), "Run status is BLOCKED; only PASS or WARN can proceed"),
+        (replace(GOOD, status="WARN"), "WARN run requires an override reason"),
+        (
+            replace(GOOD, open_repairs=("REP-20260113063000", "REP-20260113064500")),
+            "Week 2026-W03 has pending repairs: REP-20260113063000, REP-20260113064500",
+        ),
+        (replace(GOOD, drift_level="BLOCK"), "KPI drift is BLOCK"),
+    ]
+    for facts, message in cases:
+        assert _message(facts) == message
+
+
+def test_reason_of_exactly_the_minimum_after_trimming_passes() -> None:
+    assert (
+        _message(replace(GOOD, approval=ApprovalInput("disp001", "dispatcher", "  0123456789  ")))
+        is None
+    )
+
+
+def test_warn_with_a_long_enough_override_passes() -> None:
+    warn = replace(
+        GOOD, status="WARN", approval=replace(GOOD.approval, override_reason="No baseline yet")
+    )
+    assert _message(warn) is None
+
+
+def test_lock_specific_checks() -> None:
+    assert (
+        _message(replace(LOCK_GOOD, action_enabled=False), LOCK_CHECKS)
+        == "Lock is not enabled for this site"
+    )
+    assert _message(replace(LOCK_GOOD, version_published=False), LOCK_CHECKS) == (
+        "Plan version 1 of RUN-20260113-001 has not been published"
+    )
+    same = replace(LOCK_GOOD, publisher_id="ops001")
+    assert _message(same, LOCK_CHECKS) == "Lock requires a different person than the publisher"
+    assert _message(replace(same, lock_requires_other_person=False), LOCK_CHECKS) is None
+    changed = replace(LOCK_GOOD, sealed_hash="sha256:b", rebuilt_hash="sha256:b")
+    assert _message(changed, LOCK_CHECKS) == "Evidence changed since publish"
