@@ -262,12 +262,12 @@ def test_demo_builds_warn_pass_and_planted_fail(cli: Cli, tmp_path: Path) -> Non
     runs = {r["run_id"]: r for r in json.loads(cli("--db", str(db), "list-runs", "--json").stdout)}
     assert {r: v["status"] for r, v in runs.items()} == {
         "RUN-20260105-001": "WARN",
-        "RUN-20260112-001": "PASS",
-        "RUN-20260112-002": "FAIL",
+        "RUN-20260112-002": "PASS",
+        "RUN-20260112-001": "FAIL",
     }
-    w03 = runs["RUN-20260112-001"]
+    w03 = runs["RUN-20260112-002"]
     assert 130 <= w03["drivers"] <= 150 and w03["coverage_bp"] == 10000
-    detail = json.loads(cli("--db", str(db), "show-run", "RUN-20260112-002", "--json").stdout)
+    detail = json.loads(cli("--db", str(db), "show-run", "RUN-20260112-001", "--json").stdout)
     failed = {
         a["audit"]: [v["kind"] for v in a["violations"]]
         for a in detail["audits"]

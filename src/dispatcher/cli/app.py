@@ -14,6 +14,7 @@ from dispatcher.cli.demo import demo_app
 from dispatcher.cli.errors import RootGroup
 from dispatcher.cli.evidence import evidence_app
 from dispatcher.cli.kill_switch import kill_switch_app
+from dispatcher.cli.repairs import repair_app, repairs_app
 from dispatcher.cli.runs import runs_app
 from dispatcher.cli.site import site_app
 from dispatcher.cli.status import status_app
@@ -79,9 +80,11 @@ def root(
 
 app.add_typer(status_app)
 app.add_typer(runs_app)
+app.add_typer(repair_app)
 app.add_typer(decisions_app)
 app.add_typer(demo_app)
 app.add_typer(kill_switch_app, name="kill-switch")
+app.add_typer(repairs_app, name="repairs")
 app.add_typer(users_app, name="users")
 app.add_typer(site_app, name="site")
 app.add_typer(evidence_app, name="evidence")

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from dispatcher.domain.audits import AuditResult
+from dispatcher.domain.records import RepairRecord
 from dispatcher.domain.views import RunSummary, StatusOverview
 from dispatcher.services.results import RunDetail
 
@@ -106,4 +107,28 @@ def run_detail(detail: RunDetail) -> dict[str, Any]:
         "pending_repairs": [r.request_id for r in detail.open_repairs],
         "ready_to_publish": detail.ready,
         "checklist": [asdict(item) for item in detail.checklist],
+    }
+
+
+def repair(record: RepairRecord) -> dict[str, Any]:
+    return {
+        "request_id": record.request_id,
+        "run_id": record.run_id,
+        "base_version": record.base_version,
+        "week": record.week,
+        "driver_id": record.driver_id,
+        "driver_name": record.driver_name,
+        "type": record.absence_type,
+        "scope": dict(record.scope),
+        "requester": record.requester,
+        "urgency": record.urgency,
+        "notes": record.notes,
+        "status": record.status,
+        "created_at": _ts(record.created_at),
+        "proposed_at": _ts(record.proposed_at),
+        "proposal": None if record.proposal is None else dict(record.proposal),
+        "resolved_at": _ts(record.resolved_at),
+        "resolved_by": record.resolved_by,
+        "resolution_reason": record.resolution_reason,
+        "applied_version": record.applied_version,
     }

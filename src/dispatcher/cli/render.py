@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from rich import box
 from rich.table import Table
 
 from dispatcher.cli.output import level_text, status_text, stdout
 from dispatcher.config import Settings
-from dispatcher.domain.audits import format_hours
+from dispatcher.domain.audits import AUDIT_NAMES, format_hours
 from dispatcher.domain.events import ChainReport
-from dispatcher.domain.model import User
+from dispatcher.domain.model import DAY_NAMES, User
+from dispatcher.domain.records import RepairRecord
 from dispatcher.domain.views import EventRow, RunSummary, StatusOverview
 from dispatcher.services.decisions import CheckReport, DecisionResult
 from dispatcher.services.kill_switch import KillSwitchReport
+from dispatcher.services.repairs import RepairDetail
 from dispatcher.services.results import ImportResult, RunDetail
 
 
@@ -436,3 +439,133 @@ def site_settings(values: dict[str, object], settings: Settings, initialised: bo
         shown = ", ".join(value) if isinstance(value, list) else str(value)
         table.add_row(name, shown)
     console.print(table)
+
+
+# --- repairs ------------------------------------------------------------------------------------
+
+
+def _hm(minutes: int) -> str:
+    return f"{format_hours(minutes)} h"
+
+
+def proposal_summary(proposal: dict[str, Any]) -> None:
+    console = stdout()
+    objective, solver = proposal["objective"], proposal["solver"]
+    complete = not proposal["uncovered"]
+    state = "[green]complete[/green]" if complete else "[red]partial[/red]"
+    console.print(
+        f"Proposal for {proposal['request_id']} on {proposal['run_id']} "
+        f"v{proposal['base_version']} "
+        f"(as of {proposal['as_of']}): {state}"
+    )
+    console.print(
+        f"Covered {objective['covered']}/{objective['affected']} affected tours; "
+        f"{objective['drivers_changed']} drivers changed, {objective['moved']} tours moved, "
+        f"highest weekly work among them {_hm(objective['max_weekly_minutes'])}"
+    )
+    proven = "optimal (proven)" if solver["proven_optimal"] else "best found, optimality not proven"
+    console.print(f"Solver: {solver['name']}, {solver['runtime_ms']} ms, {proven}")
+    greedy = proposal["greedy"]
+    console.print(
+        f"(greedy for comparison: {greedy['covered']} covered, {greedy['drivers_changed']} drivers "
+        f"changed)"
+    )
+    if not proposal["affected"]:
+        console.print("Nothing to reassign: no tour of the driver in this scope starts after now.")
+    if proposal["frozen"]:
+        console.print(f"Frozen (start within the freeze window): {len(proposal['frozen'])} tours")
+    for item in proposal["uncovered"]:
+        console.print(f"[red]Uncovered[/red] {item['instance_id']}: {item['reason']}")
+    if not complete:
+        console.print(f"Extra drivers needed to cover the rest: {proposal['extra_drivers_needed']}")
+    console.print(f"Review: dispatcher repairs show {proposal['request_id']}")
+
+
+def repair_list(records: list[RepairRecord], settings: Settings) -> None:
+    console = stdout()
+    if not records:
+        console.print(f"No repair requests for {settings.tenant}/{settings.site} match.")
+        return
+    table = Table(
+        title=f"Repair requests - {settings.tenant}/{settings.site}", title_justify="left"
+    )
+    for column in ("Request", "Week", "Driver", "Type", "Scope", "Urgency", "Status", "Run"):
+        table.add_column(column, overflow="fold")
+    for r in records:
+        scope = r.scope.get("kind", "")
+        if scope == "days":
+            scope = ",".join(DAY_NAMES[d - 1] for d in r.scope["days"])
+        elif scope == "tours":
+            scope = ",".join(r.scope["instances"])
+        table.add_row(
+            r.request_id,
+            r.week,
+            r.driver_id,
+            r.absence_type,
+            scope,
+            r.urgency,
+            r.status,
+            f"{r.run_id} v{r.base_version}",
+        )
+    console.print(table)
+
+
+def repair_detail(detail: RepairDetail) -> None:
+    console = stdout()
+    r = detail.record
+    console.rule(f"[bold]{r.request_id}[/bold] {r.status}", align="left")
+    console.print(
+        f"Driver:    {r.driver_id} ({r.driver_name}), {r.absence_type}, urgency {r.urgency}"
+    )
+    console.print(f"Run:       {r.run_id} v{r.base_version}, week {r.week}")
+    console.print(
+        f"Requested: {_ts(r.created_at)} by {r.requester}" + (f" - {r.notes}" if r.notes else "")
+    )
+    if r.resolved_at:
+        console.print(f"Resolved:  {_ts(r.resolved_at)} by {r.resolved_by}: {r.resolution_reason}")
+    if r.proposal is None:
+        console.print("No proposal yet: dispatcher run-repair --request " + r.request_id)
+        return
+    proposal_summary(dict(r.proposal))
+    if detail.stale:
+        console.print(
+            "[red]Stale: the plan changed since this proposal; run run-repair again.[/red]"
+        )
+    for driver in detail.diff:
+        table = Table(
+            title=f"{driver.driver_id} {driver.name}: "
+            f"{_hm(driver.hours_before)} -> {_hm(driver.hours_after)}",
+            title_justify="left",
+        )
+        table.add_column("Day")
+        table.add_column("Before")
+        table.add_column("After")
+        for day, before, after in driver.days:
+            table.add_row(day, before, after)
+        console.print(table)
+    compare = Table(title="Current plan vs proposal", title_justify="left")
+    compare.add_column("")
+    compare.add_column("Current", justify="right")
+    compare.add_column("Proposal", justify="right")
+    current, proposed = r.proposal["current"], r.proposal["proposed"]
+    for audit in AUDIT_NAMES:
+        if audit in current["audits"]:
+            before, after = current["audits"][audit], proposed["audits"][audit]
+            compare.add_row(f"{audit} violations", str(before), str(after))
+    for kpi in ("coverage_bp", "drivers_used", "max_minutes", "fte_ratio_bp"):
+        compare.add_row(kpi, _kpi(kpi, current["kpis"][kpi]), _kpi(kpi, proposed["kpis"][kpi]))
+    churn = proposed["kpis"].get("churn")
+    if churn:
+        compare.add_row(
+            "churn",
+            "-",
+            f"{churn['tours_moved']} moved, {churn['drivers_changed']} drivers, "
+            f"{_pct(churn['churn_bp'])}",
+        )
+    console.print(compare)
+
+
+def _kpi(name: str, value: int) -> str:
+    if name.endswith("_bp"):
+        return _pct(value)
+    return _hm(value) if name.endswith("minutes") else str(value)

@@ -29,7 +29,7 @@ from dispatcher.domain.model import (
     Week,
     WeekInput,
 )
-from dispatcher.domain.records import NewVersion, RunRecord, VersionRecord
+from dispatcher.domain.records import NewVersion, RepairRecord, RunRecord, VersionRecord
 from dispatcher.domain.views import KillSwitchEntry
 
 Scope = tuple[str, str]  # (tenant, site)
@@ -666,3 +666,122 @@ class KillSwitchLog:
             )
             for r in rows
         ]
+
+
+class RepairRepository:
+    """Repair requests and their proposals."""
+
+    def __init__(self, session: Session, scope: Scope) -> None:
+        self._session = session
+        self._tenant, self._site = scope
+
+    def id_taken(self, request_id: str) -> bool:
+        """Request ids are unique per tenant (not only per site)."""
+        found = self._session.scalar(
+            select(t.RepairRequest.id).where(
+                t.RepairRequest.tenant_id == self._tenant, t.RepairRequest.request_id == request_id
+            )
+        )
+        return found is not None
+
+    def add(self, record: RepairRecord) -> None:
+        self._session.add(
+            t.RepairRequest(
+                tenant_id=self._tenant,
+                site_id=self._site,
+                request_id=record.request_id,
+                run_pk=record.run_pk,
+                base_version=record.base_version,
+                week=record.week,
+                driver_id=record.driver_id,
+                driver_name=record.driver_name,
+                absence_type=record.absence_type,
+                scope=canonical_json(dict(record.scope)),
+                requester=record.requester,
+                urgency=record.urgency,
+                notes=record.notes,
+                status=record.status,
+                created_at=record.created_at,
+            )
+        )
+        self._session.flush()
+
+    def _row(self, request_id: str) -> t.RepairRequest | None:
+        return self._session.scalars(
+            select(t.RepairRequest).where(
+                t.RepairRequest.tenant_id == self._tenant,
+                t.RepairRequest.site_id == self._site,
+                t.RepairRequest.request_id == request_id,
+            )
+        ).first()
+
+    def _record(self, row: t.RepairRequest) -> RepairRecord:
+        run_id = self._session.scalar(select(t.Run.run_id).where(t.Run.id == row.run_pk))
+        return RepairRecord(
+            request_id=row.request_id,
+            run_pk=row.run_pk,
+            run_id=run_id or "",
+            base_version=row.base_version,
+            week=row.week,
+            driver_id=row.driver_id,
+            driver_name=row.driver_name,
+            absence_type=row.absence_type,
+            scope=json.loads(row.scope),
+            requester=row.requester,
+            urgency=row.urgency,
+            notes=row.notes,
+            status=row.status,
+            created_at=row.created_at,
+            proposal=_json(row.proposal),
+            proposed_at=row.proposed_at,
+            proposal_version=row.proposal_version,
+            resolved_at=row.resolved_at,
+            resolved_by=row.resolved_by,
+            resolution_reason=row.resolution_reason,
+            applied_version=row.applied_version,
+        )
+
+    def get(self, request_id: str) -> RepairRecord | None:
+        row = self._row(request_id)
+        return None if row is None else self._record(row)
+
+    def list(self, *, week: str | None = None, status: str | None = None) -> list[RepairRecord]:
+        query = select(t.RepairRequest).where(
+            t.RepairRequest.tenant_id == self._tenant, t.RepairRequest.site_id == self._site
+        )
+        if week is not None:
+            query = query.where(t.RepairRequest.week == week)
+        if status is not None:
+            query = query.where(t.RepairRequest.status == status)
+        rows = self._session.scalars(query.order_by(t.RepairRequest.created_at, t.RepairRequest.id))
+        return [self._record(r) for r in rows]
+
+    def save_proposal(
+        self, request_id: str, proposal: Mapping[str, Any], version: int, at: datetime
+    ) -> None:
+        row = self._row(request_id)
+        assert row is not None
+        row.proposal = canonical_json(dict(proposal))
+        row.proposal_version = version
+        row.proposed_at = at
+        row.status = "PROPOSED"
+        self._session.flush()
+
+    def resolve(
+        self,
+        request_id: str,
+        *,
+        status: str,
+        by: str,
+        reason: str,
+        at: datetime,
+        applied_version: int | None = None,
+    ) -> None:
+        row = self._row(request_id)
+        assert row is not None
+        row.status = status
+        row.resolved_by = by
+        row.resolution_reason = reason
+        row.resolved_at = at
+        row.applied_version = applied_version
+        self._session.flush()

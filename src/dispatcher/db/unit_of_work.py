@@ -17,6 +17,7 @@ from dispatcher.db.repositories import (
     AuditLog,
     DecisionRepository,
     KillSwitchLog,
+    RepairRepository,
     RunRepository,
     SiteRepository,
     UserRepository,
@@ -37,6 +38,7 @@ class UnitOfWork(Protocol):
     users: UserRepository
     decisions: DecisionRepository
     kill_switch: KillSwitchLog
+    repairs: RepairRepository
     queries: ReadQueries
 
     def now(self) -> datetime: ...
@@ -89,6 +91,7 @@ class SqlUnitOfWork:
         self.users = UserRepository(self.session, scope)
         self.decisions = DecisionRepository(self.session, scope)
         self.kill_switch = KillSwitchLog(self.session, scope)
+        self.repairs = RepairRepository(self.session, scope)
         self.queries = ReadQueries(self.session, scope)
         try:
             self.session.connection()  # BEGIN now, so a writer waits for the lock up front

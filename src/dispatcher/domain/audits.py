@@ -16,6 +16,7 @@ from dispatcher.domain.model import (
     Driver,
     Instance,
     Plan,
+    Week,
     WeekInput,
     format_clock,
     instance_sort_key,
@@ -717,3 +718,21 @@ def run_audits(
         reproducibility_audit(ctx, repro),
     )
     return AuditReport(results, covered, len(ctx.instances), ctx.roster)
+
+
+def schedule_breaks(
+    week: Week,
+    driver: Driver,
+    instances: Iterable[Instance],
+    boundary_day: BoundaryDay | None = None,
+    rules: Rules = RULES,
+) -> list[str]:
+    """Names of the audits one driver's schedule would fail (coverage aside)."""
+    items = list(instances)
+    tours = {i.tour.tour_id: i.tour for i in items}
+    week_input = WeekInput(week, tuple(tours.values()), (driver,))
+    plan = {i.instance_id: driver.driver_id for i in items}
+    boundary = None if boundary_day is None else Boundary("", 0, "", (boundary_day,))
+    ctx = _Context(week_input, plan, rules, boundary, ())
+    results = [overlap_audit(ctx), rest_audit(ctx), *span_audits(ctx), fatigue_audit(ctx)]
+    return [r.name for r in results if not r.passed]

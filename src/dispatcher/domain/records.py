@@ -87,3 +87,32 @@ class VersionRecord:
     @property
     def published(self) -> bool:
         return self.published_at is not None
+
+
+@dataclass(frozen=True)
+class RepairRecord:
+    request_id: str
+    run_pk: int
+    run_id: str
+    base_version: int
+    week: str
+    driver_id: str
+    driver_name: str | None
+    absence_type: str
+    scope: Mapping[str, Any]
+    requester: str
+    urgency: str
+    notes: str | None
+    status: str
+    created_at: datetime
+    proposal: Mapping[str, Any] | None
+    proposed_at: datetime | None
+    proposal_version: int | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+    resolution_reason: str | None
+    applied_version: int | None
+
+    @property
+    def open(self) -> bool:
+        return self.status in ("PENDING", "PROPOSED")

@@ -123,8 +123,8 @@ def build_demo(uow_at: UowAt, seed: int, files_dir: Path) -> DemoResult:
         LOCK,
         ApprovalInput("ops001", "ops_lead", "Approved for export to the dispatch system", override),
     )
+    results.append(_import(uow_at(_at("2026-01-12", "06:30")), planted_path))
     results.append(_import(uow_at(_at("2026-01-12", "07:00")), run_files[1]))
-    results.append(_import(uow_at(_at("2026-01-12", "07:30")), planted_path))
     return DemoResult(written, results, planted)
 
 

@@ -35,6 +35,7 @@ from dispatcher.domain.model import (
     instance_sort_key,
 )
 from dispatcher.domain.records import NewVersion, RunRecord, VersionRecord
+from dispatcher.domain.repair import ABSENCE_TYPES
 from dispatcher.domain.status import StatusDecision, derive_status
 from dispatcher.services.results import EvidenceCheck, EvidenceExport
 
@@ -50,16 +51,33 @@ class CreationContext:
 
 
 def creation_context(
-    uow: UnitOfWork, week: Week, config: SiteConfig, absences: tuple[Absence, ...] = ()
+    uow: UnitOfWork, week: Week, config: SiteConfig, exclude: str | None = None
 ) -> CreationContext:
+    """Boundary, baseline, config, and the open repair requests of the week (except `exclude`)."""
     return CreationContext(
         boundary=_boundary(uow, week),
         baseline=_baseline(uow, week, config.drift_baseline),
-        absences=absences,
+        absences=open_absences(uow, str(week), exclude),
         config=config_document(
             config.thresholds, config.freeze_window_hours, config.drift_baseline
         ),
     )
+
+
+def open_absences(uow: UnitOfWork, week: str, exclude: str | None = None) -> tuple[Absence, ...]:
+    """Open repair requests of the week as absences: they block candidates, count in Coverage."""
+    parsed = Week.parse(week)
+    found: list[Absence] = []
+    for record in uow.repairs.list(week=week):
+        if record.open and record.request_id != exclude:
+            status = ABSENCE_TYPES[record.absence_type]
+            found.extend(
+                Absence(
+                    record.driver_id, parsed.date_of(day).isoformat(), status, record.request_id
+                )
+                for day in record.scope["absence_days"]
+            )
+    return tuple(sorted(found, key=lambda a: (a.driver_id, a.date, a.note or "")))
 
 
 def _boundary(uow: UnitOfWork, week: Week) -> Boundary | None:

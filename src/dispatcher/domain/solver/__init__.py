@@ -1,0 +1,1 @@
+"""Repair solvers: CP-SAT (exact, lexicographic) and a greedy fallback (also the oracle)."""

@@ -1,0 +1,798 @@
+"""Sick calls and other absences: request, solve, review, apply or reject (domain.md §9)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from dispatcher.db.unit_of_work import UnitOfWork
+from dispatcher.domain.audits import ReproCheck, Roster
+from dispatcher.domain.errors import Conflict, InvalidInput, NotFound
+from dispatcher.domain.events import Action, EventDraft
+from dispatcher.domain.evidence import assess, output_hash
+from dispatcher.domain.gates import (
+    APPROVAL_CHECKS,
+    ApprovalInput,
+    DecisionFacts,
+    evaluate,
+    first_failure,
+)
+from dispatcher.domain.hashing import digest
+from dispatcher.domain.model import (
+    DAY_NAMES,
+    DriftThresholds,
+    Driver,
+    Week,
+    format_clock,
+    instance_sort_key,
+)
+from dispatcher.domain.parsing import parse_drivers_csv
+from dispatcher.domain.records import RepairRecord, RunRecord
+from dispatcher.domain.repair import (
+    ABSENCE_TYPES,
+    APPLIED,
+    OPEN_STATUSES,
+    PENDING,
+    REJECTED,
+    URGENCIES,
+    RepairScope,
+    build_problem,
+    parse_days,
+    resolve_tours,
+    same_name,
+    uncovered_reason,
+)
+from dispatcher.services.audit import record_event
+from dispatcher.services.authorization import refuse
+from dispatcher.services.evidence import create_version, creation_context, open_absences
+from dispatcher.services.runs import load_run, load_version
+from dispatcher.services.site import current_config, ensure_site
+
+VIENNA = ZoneInfo("Europe/Vienna")
+STALE = "Repair proposal is stale: plan changed since it was computed; run run-repair again"
+Progress = Callable[[str], None]
+
+
+# --- request ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RequestResult:
+    request_id: str
+    run_id: str
+    version: int
+    week: str
+    driver_id: str
+    scope: str
+    affected_instances: list[str]
+    event_seq: int
+
+
+def _target_run(uow: UnitOfWork, week: str) -> RunRecord:
+    """The week's currently published run, else its newest run."""
+    summaries = uow.queries.list_runs(week=week, limit=1000)
+    if not summaries:
+        raise NotFound(f"No run for week {week}")
+    published = [s for s in summaries if s.published_version is not None and not s.superseded]
+    chosen = published[0] if published else summaries[0]
+    return load_run(uow, chosen.run_id)
+
+
+def _request_id(uow: UnitOfWork) -> str:
+    base = "REP-" + uow.now().astimezone(VIENNA).strftime("%Y%m%d%H%M%S")
+    candidate, n = base, 1
+    while uow.repairs.id_taken(candidate):
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
+def _overlaps(a: RepairScope, a_days: set[int], b: RepairScope, b_days: set[int]) -> bool:
+    if "week" in (a.kind, b.kind):
+        return True
+    if a.kind == b.kind == "tours":
+        return bool(set(a.instances) & set(b.instances))
+    return bool(a_days & b_days)
+
+
+def request_repair(
+    uow: UnitOfWork,
+    *,
+    week: str,
+    driver_id: str,
+    name: str | None,
+    absence_type: str,
+    tours: str | None,
+    days: str | None,
+    requester: str,
+    urgency: str = "normal",
+    notes: str | None = None,
+) -> RequestResult:
+    parsed_week = Week.parse(week)
+    absence_type = absence_type.strip().lower()
+    if absence_type not in ABSENCE_TYPES:
+        raise InvalidInput(f"Unknown --type {absence_type!r}: use sick, vacation or other")
+    urgency = urgency.strip().lower()
+    if urgency not in URGENCIES:
+        raise InvalidInput(f"Unknown --urgency {urgency!r}: use {', '.join(URGENCIES)}")
+    if tours and days:
+        raise InvalidInput("Give --tours or --days, not both")
+    driver_id = driver_id.strip()
+    with uow:
+        ensure_site(uow)
+        run = _target_run(uow, str(parsed_week))
+        version = load_version(uow, run)
+        if run.locked:
+            raise refuse(
+                uow,
+                Action.REPAIR_REQUEST,
+                "run_not_locked",
+                f"Run {run.run_id} is locked; repairs are disabled",
+                actor_id=requester.strip() or None,
+                actor_role=None,
+                reason=notes,
+                run_id=run.run_id,
+                plan_version=version.version,
+            )
+        user = uow.users.get(requester.strip())
+        if user is None or not user.active:
+            raise refuse(
+                uow,
+                Action.REPAIR_REQUEST,
+                "requester_registered",
+                f"Requester {requester.strip()} is not a registered active user",
+                actor_id=requester.strip() or None,
+                actor_role=None,
+                reason=notes,
+                run_id=run.run_id,
+                plan_version=version.version,
+            )
+        week_input = uow.runs.week_input(run, version.version)
+        driver = week_input.driver_map().get(driver_id)
+        if driver is None:
+            raise InvalidInput(f"Driver {driver_id} is not in run {run.run_id}")
+        if name is not None and not same_name(name, driver.name):
+            raise InvalidInput(
+                f"Name {name!r} does not match driver {driver_id} ({driver.name}); check the id"
+            )
+        plan = uow.runs.plan(version.pk)
+        instances = {i.instance_id: i for i in week_input.instances()}
+        if tours:
+            scope = RepairScope("tours", instances=resolve_tours(tours, driver_id, plan, instances))
+        elif days:
+            scope = RepairScope("days", days=parse_days(days, parsed_week))
+        else:
+            scope = RepairScope("week")
+        scope_days = set(scope.absence_days(instances))
+        for other in uow.repairs.list(week=str(parsed_week)):
+            if other.open and other.driver_id == driver_id:
+                other_scope = RepairScope.from_document(other.scope)
+                if _overlaps(scope, scope_days, other_scope, set(other.scope["absence_days"])):
+                    raise Conflict(
+                        f"Driver {driver_id} already has an open repair request "
+                        f"{other.request_id} overlapping this scope"
+                    )
+        held = sorted(
+            (i for i, d in plan.items() if d == driver_id and scope.covers(instances[i])),
+            key=instance_sort_key,
+        )
+        request_id = _request_id(uow)
+        record = RepairRecord(
+            request_id=request_id,
+            run_pk=run.pk,
+            run_id=run.run_id,
+            base_version=version.version,
+            week=str(parsed_week),
+            driver_id=driver_id,
+            driver_name=driver.name,
+            absence_type=absence_type,
+            scope={**scope.as_document(), "absence_days": sorted(scope_days)},
+            requester=user.user_id,
+            urgency=urgency,
+            notes=(notes or "").strip() or None,
+            status=PENDING,
+            created_at=uow.now(),
+            proposal=None,
+            proposed_at=None,
+            proposal_version=None,
+            resolved_at=None,
+            resolved_by=None,
+            resolution_reason=None,
+            applied_version=None,
+        )
+        uow.repairs.add(record)
+        event = record_event(
+            uow,
+            EventDraft(
+                Action.REPAIR_REQUEST,
+                actor_id=user.user_id,
+                actor_role=None,
+                reason=record.notes,
+                run_id=run.run_id,
+                plan_version=version.version,
+                detail={
+                    "request_id": request_id,
+                    "driver_id": driver_id,
+                    "type": absence_type,
+                    "scope": scope.describe(),
+                    "urgency": urgency,
+                    "instances": held,
+                },
+            ),
+        )
+        uow.commit()
+    return RequestResult(
+        request_id,
+        run.run_id,
+        version.version,
+        str(parsed_week),
+        driver_id,
+        scope.describe(),
+        held,
+        event.seq,
+    )
+
+
+def load_request(uow: UnitOfWork, request_id: str) -> RepairRecord:
+    record = uow.repairs.get(request_id.strip().upper())
+    if record is None:
+        raise NotFound(f"Repair request {request_id} not found")
+    return record
+
+
+def list_repairs(
+    uow: UnitOfWork, *, week: str | None = None, status: str | None = None
+) -> list[RepairRecord]:
+    if week is not None:
+        week = str(Week.parse(week))
+    if status is not None:
+        status = status.strip().upper()
+        if status not in (*OPEN_STATUSES, APPLIED, REJECTED):
+            raise InvalidInput(
+                f"Unknown status {status!r}: use PENDING, PROPOSED, APPLIED, REJECTED"
+            )
+    order = {u: n for n, u in enumerate(reversed(URGENCIES))}
+    with uow:
+        records = uow.repairs.list(week=week, status=status)
+    return sorted(records, key=lambda r: (not r.open, order[r.urgency], r.created_at, r.request_id))
+
+
+# --- run the solver -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProposalResult:
+    request_id: str
+    proposal: dict[str, Any]
+    event_seq: int
+
+
+def run_repair(
+    read_uow: UnitOfWork,
+    write_uow: UnitOfWork,
+    request_id: str,
+    *,
+    standby: bytes | None = None,
+    standby_name: str = "standby.csv",
+    time_limit: float = 10.0,
+    actor: str | None = None,
+    progress: Progress | None = None,
+) -> ProposalResult:
+    """Read, solve outside any transaction, then store the proposal if the plan is unchanged."""
+    from dispatcher.domain.solver.cpsat import cpsat_repair, extra_drivers_needed
+    from dispatcher.domain.solver.greedy import greedy_repair
+
+    if time_limit <= 0:
+        raise InvalidInput("--time-limit must be positive")
+    with read_uow as uow:
+        record = load_request(uow, request_id)
+        if not record.open:
+            raise Conflict(f"Repair request {record.request_id} is {record.status}; it is closed")
+        run = load_run(uow, record.run_id)
+        if run.locked:
+            raise Conflict(f"Run {run.run_id} is locked; repairs are disabled")
+        version = load_version(uow, run)
+        week_input = uow.runs.week_input(run, version.version)
+        plan = uow.runs.plan(version.pk)
+        config = current_config(uow)
+        absences = open_absences(uow, run.week, exclude=record.request_id)
+        now = uow.now()
+    extra = _standby(standby, standby_name, week_input.driver_map()) if standby else ()
+    scope = RepairScope.from_document(record.scope)
+    boundary = {} if version.boundary is None else version.boundary.for_driver()
+    problem, frozen = build_problem(
+        week_input,
+        plan,
+        absent=record.driver_id,
+        scope=scope,
+        now=now,
+        freeze_hours=config.freeze_window_hours,
+        other_absences=absences,
+        boundary=boundary,
+        standby=extra,
+    )
+    if progress:
+        progress(f"{len(problem.affected)} affected tours, {len(frozen)} frozen; solving")
+    started = time.perf_counter()
+    solution = cpsat_repair(problem, time_limit=time_limit, progress=progress)
+    second = cpsat_repair(problem, time_limit=time_limit)
+    greedy = greedy_repair(problem)
+    extra_needed = extra_drivers_needed(problem, solution.uncovered) if solution.uncovered else 0
+    if progress:
+        progress(f"done in {time.perf_counter() - started:.1f} s")
+    proposal = _proposal_document(
+        record,
+        run.run_id,
+        version.version,
+        now,
+        problem,
+        frozen,
+        solution,
+        second.plan,
+        greedy,
+        extra_needed,
+        extra,
+        version.config,
+        time_limit,
+        plan,
+    )
+    with write_uow as uow:
+        record = load_request(uow, request_id)
+        run = load_run(uow, record.run_id)
+        if not record.open or run.current_version != version.version or run.locked:
+            raise Conflict("The plan or the request changed while solving; run run-repair again")
+        uow.repairs.save_proposal(record.request_id, proposal, version.version, uow.now())
+        event = record_event(
+            uow,
+            EventDraft(
+                Action.REPAIR_PROPOSE,
+                actor_id=(actor or "system"),
+                run_id=run.run_id,
+                plan_version=version.version,
+                detail={
+                    "request_id": record.request_id,
+                    **proposal["objective"],
+                    "proven_optimal": proposal["solver"]["proven_optimal"],
+                    "uncovered": [u["instance_id"] for u in proposal["uncovered"]],
+                },
+            ),
+        )
+        uow.commit()
+    return ProposalResult(record.request_id, proposal, event.seq)
+
+
+def _standby(data: bytes, name: str, existing: dict[str, Driver]) -> tuple[Driver, ...]:
+    drivers = parse_drivers_csv(data, name)
+    for driver in drivers:
+        if driver.driver_id in existing:
+            raise InvalidInput(f"{name}: standby driver {driver.driver_id} is already in the run")
+    return drivers
+
+
+def _proposal_document(
+    record: RepairRecord,
+    run_id: str,
+    base_version: int,
+    now: datetime,
+    problem: Any,
+    frozen: tuple[str, ...],
+    solution: Any,
+    second_plan: dict[str, str],
+    greedy: Any,
+    extra_needed: int,
+    standby: tuple[Driver, ...],
+    config: Any,
+    time_limit: float,
+    base_plan: dict[str, str],
+) -> dict[str, Any]:
+    changes = [[i, base_plan.get(i), solution.plan.get(i)] for i in solution.moved]
+    used = {d for _, _, d in changes if d is not None}
+    thresholds = DriftThresholds.from_document(config["drift_thresholds"])
+    current = assess(
+        problem.week_input,
+        base_plan,
+        repro=ReproCheck("-", "-"),
+        thresholds=thresholds,
+        baseline=None,
+        parent_plan=None,
+    )
+    proposed = assess(
+        problem.week_input,
+        solution.plan,
+        repro=ReproCheck("-", "-"),
+        thresholds=thresholds,
+        baseline=None,
+        parent_plan=base_plan,
+    )
+    return {
+        "request_id": record.request_id,
+        "run_id": run_id,
+        "base_version": base_version,
+        "as_of": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "solver": {
+            "name": solution.solver,
+            "proven_optimal": solution.proven_optimal,
+            "time_limit_ms": int(time_limit * 1000),
+            "runtime_ms": solution.runtime_ms,
+            "notes": list(solution.notes),
+            "output_hash": output_hash(solution.plan),
+            "second_solve_hash": output_hash(second_plan),
+        },
+        "affected": list(problem.affected),
+        "frozen": list(frozen),
+        "uncovered": [
+            {"instance_id": i, "reason": uncovered_reason(problem, solution.plan, i)}
+            for i in solution.uncovered
+        ],
+        "extra_drivers_needed": extra_needed,
+        "changes": changes,
+        "standby": [d.as_document() for d in standby if d.driver_id in used],
+        "objective": {
+            "covered": len(problem.affected) - len(solution.uncovered),
+            "affected": len(problem.affected),
+            "drivers_changed": len(solution.changed_drivers),
+            "moved": len(solution.moved),
+            "max_weekly_minutes": solution.max_work_changed,
+        },
+        "greedy": {
+            "covered": len(problem.affected) - len(greedy.uncovered),
+            "drivers_changed": len(greedy.changed_drivers),
+            "moved": len(greedy.moved),
+        },
+        "current": _summary(current),
+        "proposed": _summary(proposed),
+        "plan_hash": digest(sorted(solution.plan.items())),
+    }
+
+
+def _summary(assessment: Any) -> dict[str, Any]:
+    return {
+        "audits": {
+            a.name: len(a.violations)
+            for a in assessment.report.results
+            if a.name != "Reproducibility"
+        },
+        "kpis": assessment.kpis.as_document(),
+        "drift": {m.metric: m.level for m in assessment.drift.metrics},
+    }
+
+
+# --- review -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DriverDiff:
+    driver_id: str
+    name: str
+    days: list[tuple[str, str, str]]  # (day, before, after)
+    hours_before: int
+    hours_after: int
+
+
+@dataclass(frozen=True)
+class RepairDetail:
+    record: RepairRecord
+    diff: list[DriverDiff]
+    stale: bool
+
+
+def show_repair(uow: UnitOfWork, request_id: str) -> RepairDetail:
+    with uow:
+        record = load_request(uow, request_id)
+        run = load_run(uow, record.run_id)
+        diff: list[DriverDiff] = []
+        stale = False
+        if record.proposal is not None:
+            base = record.proposal["base_version"]
+            stale = run.current_version != base and record.open
+            version = load_version(uow, run, base)
+            week_input = uow.runs.week_input(run, base)
+            standby = tuple(
+                Driver(
+                    d["driver_id"],
+                    d["name"],
+                    tuple(d["skills"]),
+                    d["active"],
+                    d["max_weekly_minutes"],
+                    d["depot"],
+                )
+                for d in record.proposal["standby"]
+            )
+            week_input = week_input.with_drivers(standby)
+            before = uow.runs.plan(version.pk)
+            after = dict(before)
+            for instance_id, _, driver in record.proposal["changes"]:
+                if driver is None:
+                    after.pop(instance_id, None)
+                else:
+                    after[instance_id] = driver
+            diff = _diff(week_input, before, after)
+    return RepairDetail(record, diff, stale)
+
+
+def _diff(week_input: Any, before: dict[str, str], after: dict[str, str]) -> list[DriverDiff]:
+    changed = sorted(
+        {
+            d
+            for i in set(before) | set(after)
+            if before.get(i) != after.get(i)
+            for d in (before.get(i), after.get(i))
+            if d is not None
+        }
+    )
+    instances = week_input.instances()
+    roster_before, roster_after = Roster.build(instances, before), Roster.build(instances, after)
+    names = week_input.driver_map()
+    result = []
+    for driver in changed:
+        days_before = {d.day: d for d in roster_before.days.get(driver, ())}
+        days_after = {d.day: d for d in roster_after.days.get(driver, ())}
+        rows = []
+        for day in sorted(set(days_before) | set(days_after)):
+            b, a = _day_text(days_before.get(day)), _day_text(days_after.get(day))
+            if b != a:
+                rows.append((DAY_NAMES[day - 1], b, a))
+        name = names[driver].name if driver in names else driver
+        result.append(
+            DriverDiff(driver, name, rows, roster_before.work(driver), roster_after.work(driver))
+        )
+    return result
+
+
+def _day_text(day: Any) -> str:
+    if day is None:
+        return "-"
+    parts = [
+        f"{i.instance_id} {format_clock(i.tour.start)}-{format_clock(i.tour.end)}"
+        for i in day.instances
+    ]
+    return f"{day.block_type}: " + ", ".join(parts)
+
+
+# --- apply and reject ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    request_id: str
+    run_id: str
+    version: int
+    status: str
+    status_reason: str
+    evidence_hash: str
+    event_seq: int
+
+
+def apply_repair(uow: UnitOfWork, request_id: str, approval: ApprovalInput) -> ApplyResult:
+    """Checks in order (domain.md §9); any failure is recorded and exits 2."""
+    with uow:
+        record = load_request(uow, request_id)
+        run = load_run(uow, record.run_id)
+        config = ensure_site(uow)
+        approver_id = (approval.approver_id or "").strip()
+        approver = uow.users.get(approver_id) if approver_id else None
+        facts = _approval_facts(
+            approval, approver, config.repair_roles, config.min_reason_length, run
+        )
+        failure = first_failure(evaluate(APPROVAL_CHECKS, facts))
+        proposal = record.proposal
+        uncovered = len(proposal["uncovered"]) if proposal else 0
+        closed = f"Repair request {record.request_id} is {record.status}; only open ones apply"
+        checks: list[tuple[bool, str, str]] = [
+            (record.open, "request_open", closed),
+            (not run.locked, "run_not_locked", f"Run {run.run_id} is locked; repairs are disabled"),
+            (proposal is not None, "proposal_exists", "No proposal yet; run run-repair first"),
+            (
+                proposal is None or proposal["base_version"] == run.current_version,
+                "proposal_fresh",
+                STALE,
+            ),
+            (
+                not uncovered,
+                "proposal_complete",
+                f"Repair proposal leaves {uncovered} tours uncovered",
+            ),
+        ]
+        name, message = (
+            (failure.name, failure.message)
+            if failure
+            else next(((n, m) for ok, n, m in checks if not ok), ("", ""))
+        )
+        role = (approval.role or "").strip() or None
+        reason = (approval.reason or "").strip() or None
+        if message:
+            raise refuse(
+                uow,
+                Action.REPAIR_APPLY,
+                name,
+                message,
+                actor_id=approver_id or None,
+                actor_role=role,
+                reason=reason,
+                run_id=run.run_id,
+                plan_version=run.current_version,
+            )
+        assert proposal is not None and role is not None and reason is not None
+        base = load_version(uow, run, proposal["base_version"])
+        base_plan = uow.runs.plan(base.pk)
+        new_plan = dict(base_plan)
+        for instance_id, _, driver in proposal["changes"]:
+            if driver is None:
+                new_plan.pop(instance_id, None)
+            else:
+                new_plan[instance_id] = driver
+        standby = tuple(
+            Driver(
+                d["driver_id"],
+                d["name"],
+                tuple(d["skills"]),
+                d["active"],
+                d["max_weekly_minutes"],
+                d["depot"],
+            )
+            for d in proposal["standby"]
+        )
+        new_version = base.version + 1
+        if standby:
+            uow.runs.add_drivers(run.pk, standby, new_version)
+        week_input = uow.runs.week_input(run, new_version)
+        solver = {
+            "name": proposal["solver"]["name"],
+            "version": None,
+            "seed": 0,
+            "declared_output_hash": proposal["solver"]["second_solve_hash"],
+            "recorded_output_hash": output_hash(new_plan),
+            "origin": "repair",
+            "proven_optimal": proposal["solver"]["proven_optimal"],
+            "time_limit_ms": proposal["solver"]["time_limit_ms"],
+        }
+        context = creation_context(uow, Week.parse(run.week), config, exclude=record.request_id)
+        repair_doc = {
+            "request_id": record.request_id,
+            "as_of": proposal["as_of"],
+            "frozen": proposal["frozen"],
+            "changes": proposal["changes"],
+        }
+        created = create_version(
+            uow,
+            run,
+            week_input=week_input,
+            plan=new_plan,
+            version=new_version,
+            origin="repair",
+            solver=solver,
+            context=context,
+            parent=(base.version, base_plan),
+            repair=repair_doc,
+            repair_request_id=record.request_id,
+        )
+        uow.repairs.resolve(
+            record.request_id,
+            status=APPLIED,
+            by=approver_id,
+            reason=reason,
+            at=uow.now(),
+            applied_version=new_version,
+        )
+        event = record_event(
+            uow,
+            EventDraft(
+                Action.REPAIR_APPLY,
+                actor_id=approver_id,
+                actor_role=role,
+                reason=reason,
+                run_id=run.run_id,
+                plan_version=new_version,
+                evidence_hash=created.new.evidence_hash,
+                detail={
+                    "request_id": record.request_id,
+                    "parent": base.version,
+                    "status": created.new.status,
+                },
+            ),
+        )
+        uow.decisions.add_approval(
+            run_pk=run.pk,
+            version=new_version,
+            action="repair.apply",
+            approver_id=approver_id,
+            role=role,
+            reason=reason,
+            override_reason=None,
+            evidence_hash=created.new.evidence_hash,
+            event_seq=event.seq,
+            at=uow.now(),
+        )
+        uow.commit()
+    return ApplyResult(
+        record.request_id,
+        run.run_id,
+        new_version,
+        created.new.status,
+        created.new.status_reason,
+        created.new.evidence_hash,
+        event.seq,
+    )
+
+
+def _approval_facts(
+    approval: ApprovalInput, approver: Any, roles: tuple[str, ...], min_length: int, run: RunRecord
+) -> DecisionFacts:
+    """Gate checks 4-8 reuse the publish facts with the repair roles."""
+    return DecisionFacts(
+        action="repair",
+        approval=approval,
+        approver=approver,
+        kill_switch_active=False,
+        shadow_only=False,
+        action_enabled=True,
+        allowed_roles=roles,
+        min_reason_length=min_length,
+        lock_requires_other_person=False,
+        run_id=run.run_id,
+        week=run.week,
+        run_locked=run.locked,
+        version=run.current_version,
+        version_published=False,
+        publisher_id=None,
+        evidence_ok=True,
+        sealed_hash="",
+        rebuilt_hash="",
+        published_evidence_hash=None,
+        status="PASS",
+        drift_level="OK",
+        open_repairs=(),
+    )
+
+
+def reject_repair(uow: UnitOfWork, request_id: str, by: str, reason: str) -> RepairRecord:
+    with uow:
+        record = load_request(uow, request_id)
+        config = current_config(uow)
+        user = uow.users.get(by.strip())
+        run_id = record.run_id
+        if user is None or not user.active or not any(user.holds(r) for r in config.repair_roles):
+            raise refuse(
+                uow,
+                Action.REPAIR_REJECT,
+                "repair_role_required",
+                f"Only a registered user holding a repair role "
+                f"({', '.join(config.repair_roles)}) may reject repairs",
+                actor_id=by.strip() or None,
+                actor_role=None,
+                reason=reason.strip() or None,
+                run_id=run_id,
+            )
+        if len(reason.strip()) < config.min_reason_length:
+            raise refuse(
+                uow,
+                Action.REPAIR_REJECT,
+                "reason_long_enough",
+                f"Reason must be at least {config.min_reason_length} characters",
+                actor_id=user.user_id,
+                actor_role=None,
+                reason=reason.strip() or None,
+                run_id=run_id,
+            )
+        if not record.open:
+            raise Conflict(f"Repair request {record.request_id} is {record.status}; it is closed")
+        uow.repairs.resolve(
+            record.request_id, status=REJECTED, by=user.user_id, reason=reason.strip(), at=uow.now()
+        )
+        record_event(
+            uow,
+            EventDraft(
+                Action.REPAIR_REJECT,
+                actor_id=user.user_id,
+                reason=reason.strip(),
+                run_id=run_id,
+                detail={"request_id": record.request_id},
+            ),
+        )
+        uow.commit()
+        updated = load_request(uow, request_id)
+    return updated
