@@ -52,7 +52,7 @@ def test_a_monday_review_with_the_installed_script(tmp_path: Path) -> None:
     built = _run(["demo", "--files", str(tmp_path / "files")], env)
     assert built.returncode == 0, built.stderr
     status = _run(["status"], env)
-    assert "SYSTEM STATUS - LTS/WIEN" in status.stdout and "RUN-20260112-001" in status.stdout
+    assert "SYSTEM STATUS - LTS/WIEN" in status.stdout and "RUN-20260112-002" in status.stdout
     runs = json.loads(_run(["list-runs", "--json"], env).stdout)
     assert [r["status"] for r in runs] == ["PASS", "FAIL", "WARN"]
     shown = _run(["show-run", "RUN-20260112-001", "--details"], env)
@@ -78,7 +78,7 @@ def test_the_whole_week_of_the_procedure_on_the_demo_site(tmp_path: Path) -> Non
     env = _env(tmp_path / "week.db")
     assert _run(["demo", "--files", str(tmp_path / "files")], env).returncode == 0
     run = "RUN-20260112-002"
-    assert "RUN-20260112-001" in _run(["status"], env).stdout
+    assert "RUN-20260112-002" in _run(["status"], env).stdout
     assert run in _run(["list-runs"], env).stdout
     assert "Ready to publish" in _run(["show-run", run], env).stdout
     good = [
