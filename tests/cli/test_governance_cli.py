@@ -18,6 +18,7 @@ import pytest
 
 from tests.conftest import Cli, CliResult
 from tests.samples import LOCK_OK, OVERRIDE, PUBLISH_OK, RUN, VALID_ASSIGNMENTS, run_doc, write_run
+from tests.versions import add_version
 
 
 def _blocked(result: CliResult, message: str) -> None:
@@ -193,48 +194,10 @@ def test_lock_before_publish_and_by_the_publisher_are_refused(site: Cli) -> None
 
 def test_lock_after_a_new_plan_version_is_refused(site: Cli, db_path: Path) -> None:
     assert site("publish", RUN, *PUBLISH_OK, *OVERRIDE).exit_code == 0
-    _add_version_2(db_path)
+    add_version(db_path, RUN, {"T202#3": "D006", "T202#2": "D005"})
     _blocked(
         site("lock", RUN, *LOCK_OK, *OVERRIDE), f"Plan version 2 of {RUN} has not been published"
     )
-
-
-def _add_version_2(db_path: Path) -> None:
-    """A new plan version (what an applied repair makes), through the service layer."""
-    from datetime import UTC, datetime
-
-    from dispatcher.db.engine import make_engine
-    from dispatcher.db.unit_of_work import SqlUnitOfWork
-    from dispatcher.domain.evidence import output_hash
-    from dispatcher.domain.model import Week
-    from dispatcher.services.evidence import create_version, creation_context
-    from dispatcher.services.site import ensure_site
-
-    engine = make_engine(f"sqlite:///{db_path}")
-    with SqlUnitOfWork(
-        engine, "LTS", "WIEN", lambda: datetime(2026, 1, 13, 9, tzinfo=UTC), write=True
-    ) as uow:
-        run = uow.runs.get(RUN)
-        assert run is not None
-        v1 = uow.runs.version(run, 1)
-        assert v1 is not None
-        plan = {**uow.runs.plan(v1.pk), "T202#3": "D006", "T202#2": "D005"}
-        week_input = uow.runs.week_input(run, 1)
-        solver = {**v1.solver, "recorded_output_hash": output_hash(plan)}
-        context = creation_context(uow, Week.parse(run.week), ensure_site(uow))
-        create_version(
-            uow,
-            run,
-            week_input=week_input,
-            plan=plan,
-            version=2,
-            origin="repair",
-            solver=solver,
-            context=context,
-            parent=(1, uow.runs.plan(v1.pk)),
-        )
-        uow.commit()
-    engine.dispose()
 
 
 def test_tampered_evidence_blocks_publish(site: Cli, db_path: Path) -> None:

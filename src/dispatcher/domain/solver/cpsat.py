@@ -238,7 +238,7 @@ class RepairModel:
                 [(boundary.first_start, boundary.last_end, boundary.tours, 0)],
             )
             positions.insert(0, (boundary.day - 7, fixed))
-        big = 4 * 1440
+        big = 3 * 7 * 1440  # larger than any gap on the week timeline (boundary included)
         for a_index, (a_pos, a_day) in enumerate(positions):
             for b_pos, b_day in positions[a_index + 1 :]:
                 if b_pos - a_pos > 2:
@@ -246,7 +246,7 @@ class RepairModel:
                 fixed_pair = a_day.variables[0] is None and b_day.variables[0] is None
                 if not fixed_pair:
                     between = sum(self._worked(d) for pos, d in positions if a_pos < pos < b_pos)
-                    slack = 3 - self._worked(a_day) - self._worked(b_day) + between
+                    slack = 2 - self._worked(a_day) - self._worked(b_day) + between
                     model.add(
                         self._sum(b_day, 0, True) - self._sum(a_day, 1, True) >= rest - big * slack
                     )
