@@ -30,8 +30,8 @@ demo: $(STAMP) ## Build a realistic demo site and week, then show status and lis
 	@echo "Try: $(BIN)/dispatcher --db $(DEMO_DB) show-run <RUN-ID>   (or export DISPATCHER_DB=$(DEMO_DB))"
 
 lint: $(STAMP) ## ruff check and format check
-	$(BIN)/ruff check src tests migrations
-	$(BIN)/ruff format --check src tests migrations
+	$(BIN)/ruff check src tests migrations benchmarks
+	$(BIN)/ruff format --check src tests migrations benchmarks
 
 typecheck: $(STAMP) ## mypy --strict over src and tests
 	$(BIN)/mypy

@@ -140,3 +140,75 @@ def test_the_whole_week_of_the_procedure_on_the_demo_site(tmp_path: Path) -> Non
     ]
     verified = _run(["audit", "verify"], env)
     assert verified.returncode == 0 and "Audit chain intact" in verified.stdout
+
+
+def test_a_sick_call_on_the_demo_site(tmp_path: Path) -> None:
+    env = _env(tmp_path / "sick.db", DISPATCHER_NOW="2026-01-13T05:30:00Z")  # Tue 06:30 Vienna
+    assert _run(["demo", "--files", str(tmp_path / "files")], env).returncode == 0
+    run = "RUN-20260112-002"
+    requested = _run(
+        [
+            "request-repair",
+            "--week",
+            "2026-W03",
+            "--driver",
+            "D005",
+            "--type",
+            "sick",
+            "--days",
+            "Tue,Wed",
+            "--requester",
+            "disp001",
+            "--urgency",
+            "high",
+            "--notes",
+            "Called in at 06:30, flu symptoms",
+        ],
+        env,
+    )
+    assert requested.returncode == 0, requested.stderr
+    request = requested.stdout.strip()
+    assert request == "REP-20260113063000"
+    publish = [
+        "publish",
+        run,
+        "--approver",
+        "disp001",
+        "--role",
+        "dispatcher",
+        "--reason",
+        "Week 2026-W03 reviewed, sick call handled",
+    ]
+    blocked = _run(publish, env)
+    assert (blocked.returncode, blocked.stderr) == (
+        2,
+        f"Blocked: Week 2026-W03 has pending repairs: {request}\n",
+    )
+    first = json.loads(_run(["run-repair", "--request", request, "--json"], env).stdout)
+    second = json.loads(_run(["run-repair", "--request", request, "--json"], env).stdout)
+    for doc in (first, second):
+        doc["solver"].pop("runtime_ms")
+        doc["solver"].pop("notes")
+    assert first == second
+    assert first["uncovered"] == [] and first["solver"]["proven_optimal"] is True
+    assert first["objective"]["drivers_changed"] <= first["greedy"]["drivers_changed"]
+    shown = _run(["repairs", "show", request], env)
+    assert "D005" in shown.stdout and "Current plan vs proposal" in shown.stdout
+    applied = _run(
+        [
+            "apply-repair",
+            request,
+            "--approver",
+            "disp001",
+            "--role",
+            "dispatcher",
+            "--reason",
+            "Sick call covered, diff reviewed",
+        ],
+        env,
+    )
+    assert applied.returncode == 0, applied.stderr
+    detail = json.loads(_run(["show-run", run, "--json"], env).stdout)
+    assert (detail["version"], detail["audits_passed"], detail["status"]) == (2, 7, "PASS")
+    assert _run(publish, env).returncode == 0
+    assert _run(["audit", "verify"], env).returncode == 0

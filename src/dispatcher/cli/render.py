@@ -448,7 +448,7 @@ def _hm(minutes: int) -> str:
     return f"{format_hours(minutes)} h"
 
 
-def proposal_summary(proposal: dict[str, Any]) -> None:
+def proposal_summary(proposal: dict[str, Any], *, review_hint: bool = True) -> None:
     console = stdout()
     objective, solver = proposal["objective"], proposal["solver"]
     complete = not proposal["uncovered"]
@@ -478,7 +478,8 @@ def proposal_summary(proposal: dict[str, Any]) -> None:
         console.print(f"[red]Uncovered[/red] {item['instance_id']}: {item['reason']}")
     if not complete:
         console.print(f"Extra drivers needed to cover the rest: {proposal['extra_drivers_needed']}")
-    console.print(f"Review: dispatcher repairs show {proposal['request_id']}")
+    if review_hint:
+        console.print(f"Review: dispatcher repairs show {proposal['request_id']}")
 
 
 def repair_list(records: list[RepairRecord], settings: Settings) -> None:
@@ -526,7 +527,7 @@ def repair_detail(detail: RepairDetail) -> None:
     if r.proposal is None:
         console.print("No proposal yet: dispatcher run-repair --request " + r.request_id)
         return
-    proposal_summary(dict(r.proposal))
+    proposal_summary(dict(r.proposal), review_hint=False)
     if detail.stale:
         console.print(
             "[red]Stale: the plan changed since this proposal; run run-repair again.[/red]"
