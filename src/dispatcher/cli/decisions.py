@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,23 +19,26 @@ from dispatcher.cli.options import (
     RunIdArg,
 )
 
+if TYPE_CHECKING:
+    from dispatcher.domain.gates import ApprovalInput
+
 decisions_app = typer.Typer()
 
 
 def _approval(
     approver: str | None, role: str | None, reason: str | None, override: str | None
-) -> object:
+) -> ApprovalInput:
     from dispatcher.domain.gates import ApprovalInput
 
     return ApprovalInput(approver, role, reason, override)
 
 
-def _decide(ctx: typer.Context, action: str, run_id: str, approval: object, as_json: bool) -> None:
+def _decide(
+    ctx: typer.Context, action: str, run_id: str, approval: ApprovalInput, as_json: bool
+) -> None:
     from dispatcher.cli import wiring
-    from dispatcher.domain.gates import ApprovalInput
     from dispatcher.services.decisions import decide
 
-    assert isinstance(approval, ApprovalInput)
     result = decide(wiring.unit_of_work(settings_of(ctx), write=True), run_id, action, approval)
     if as_json:
         from dispatcher.cli.output import emit_json
@@ -107,14 +110,12 @@ def check(
     """
     from dispatcher.cli import wiring
     from dispatcher.domain.errors import InvalidInput
-    from dispatcher.domain.gates import ApprovalInput
     from dispatcher.services.decisions import check_action
 
     action = action.lower()
     if action not in ("publish", "lock"):
         raise InvalidInput(f"Unknown action {action!r}: use publish or lock")
     approval = _approval(approver, role, reason, override_reason)
-    assert isinstance(approval, ApprovalInput)
     report = check_action(wiring.unit_of_work(settings_of(ctx)), run_id, action, approval)
     if as_json:
         from dispatcher.cli.output import emit_json

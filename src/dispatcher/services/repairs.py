@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.audits import ReproCheck, Roster
-from dispatcher.domain.errors import Conflict, InvalidInput, NotFound
+from dispatcher.domain.errors import Conflict, GateBlocked, InvalidInput, NotFound
 from dispatcher.domain.events import Action, EventDraft
 from dispatcher.domain.evidence import assess, output_hash
 from dispatcher.domain.gates import (
@@ -126,30 +126,27 @@ def request_repair(
         ensure_site(uow)
         run = _target_run(uow, str(parsed_week))
         version = load_version(uow, run)
-        if run.locked:
-            raise refuse(
+        actor = requester.strip()
+
+        def blocked(check: str, message: str) -> GateBlocked:
+            return refuse(
                 uow,
                 Action.REPAIR_REQUEST,
-                "run_not_locked",
-                f"Run {run.run_id} is locked; repairs are disabled",
-                actor_id=requester.strip() or None,
+                check,
+                message,
+                actor_id=actor or None,
                 actor_role=None,
                 reason=notes,
                 run_id=run.run_id,
                 plan_version=version.version,
             )
-        user = uow.users.get(requester.strip())
+
+        if run.locked:
+            raise blocked("run_not_locked", f"Run {run.run_id} is locked; repairs are disabled")
+        user = uow.users.get(actor)
         if user is None or not user.active:
-            raise refuse(
-                uow,
-                Action.REPAIR_REQUEST,
-                "requester_registered",
-                f"Requester {requester.strip()} is not a registered active user",
-                actor_id=requester.strip() or None,
-                actor_role=None,
-                reason=notes,
-                run_id=run.run_id,
-                plan_version=version.version,
+            raise blocked(
+                "requester_registered", f"Requester {actor} is not a registered active user"
             )
         week_input = uow.runs.week_input(run, version.version)
         driver = week_input.driver_map().get(driver_id)
