@@ -151,3 +151,17 @@ def test_audit_verify_reports_tampering_with_exit_1(cli: Cli, db_path: Path) -> 
 def test_group_without_command_shows_help(cli: Cli, group: str) -> None:
     result = cli(group)
     assert "Usage:" in result.output
+
+
+def test_unusable_database_is_a_one_line_error(cli: Cli, tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_text("this is not a database")
+    result = cli("--db", str(junk), "status")
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"Error: Cannot open database {junk}: file is not a database\n",
+    )
+    folder = cli("--db", str(tmp_path), "status")
+    assert folder.exit_code == 1 and folder.stderr.startswith(
+        f"Error: Cannot open database {tmp_path}:"
+    )

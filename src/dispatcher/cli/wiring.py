@@ -33,13 +33,23 @@ def clock() -> datetime:
 
 def engine(settings: Settings, *, migrate: bool = True) -> Engine:
     """A cached engine for the settings' database, upgraded to the newest schema on first use."""
+    from sqlalchemy.exc import DBAPIError
+
     from dispatcher.db.engine import make_engine
     from dispatcher.db.schema import ensure_schema
+    from dispatcher.domain.errors import DatabaseUnavailable
 
     if settings.url not in _engines:
-        built = make_engine(settings.url)
-        if migrate:
-            ensure_schema(built)
+        try:
+            built = make_engine(settings.url)
+            if migrate:
+                ensure_schema(built)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise DatabaseUnavailable(f"Cannot open database {settings.db}: {reason}") from None
+        except DBAPIError as exc:
+            reason = str(exc.orig) if exc.orig is not None else str(exc)
+            raise DatabaseUnavailable(f"Cannot open database {settings.db}: {reason}") from None
         _engines[settings.url] = built
     return _engines[settings.url]
 

@@ -26,6 +26,10 @@ class Conflict(DispatcherError):
     """The request contradicts the current state (duplicate, already active, stale)."""
 
 
+class DatabaseUnavailable(DispatcherError):
+    """The database cannot be opened or created (bad path, permissions, not a database)."""
+
+
 class DatabaseBusy(DispatcherError):
     """Another process held the database for longer than the busy timeout."""
 
