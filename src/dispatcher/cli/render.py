@@ -19,6 +19,7 @@ from dispatcher.services.decisions import CheckReport, DecisionResult
 from dispatcher.services.kill_switch import KillSwitchReport
 from dispatcher.services.repairs import RepairDetail
 from dispatcher.services.results import ImportResult, RunDetail
+from dispatcher.services.solving import SolveResult
 
 
 def _short(digest: str | None) -> str:
@@ -570,3 +571,24 @@ def _kpi(name: str, value: int) -> str:
     if name.endswith("_bp"):
         return _pct(value)
     return _hm(value) if name.endswith("minutes") else str(value)
+
+
+def solve_result(result: SolveResult) -> None:
+    console = stdout()
+    bound = result.lower_bound
+    console.print(
+        f"Solved {result.week} as [bold]{result.run_id}[/bold]: "
+        f"{result.covered}/{result.instances} "
+        f"tour instances covered by {result.drivers_used} of {result.pool_size} drivers"
+    )
+    console.print(
+        f"Lower bound: {bound['value']} drivers (peak concurrent tours {bound['peak']}, "
+        f"hours / 55 h {bound['hours']}); gap {_pct(result.gap_bp)}"
+    )
+    repeat = {None: "not checked", True: "yes", False: "NO"}[result.reproduced]
+    console.print(f"Status:   {status_text(result.status)}  ({result.status_reason})")
+    console.print(
+        f"Solve:    {result.runtime_ms / 1000:.1f} s; repeats with the same seed: {repeat}"
+    )
+    console.print(f"Evidence: {result.evidence_hash}")
+    console.print(f"Next:     dispatcher show-run {result.run_id}")

@@ -78,44 +78,57 @@ def import_run(
 
 
 def _store_run_file(uow: UnitOfWork, run_file: RunFile) -> tuple[CreatedVersion, RunRecord]:
-    config = ensure_site(uow)
-    now = uow.now()
-    run_id = uow.runs.next_run_id(now.astimezone(VIENNA).strftime("%Y%m%d"))
+    week_input = WeekInput(run_file.week, run_file.tours, run_file.drivers, run_file.availability)
     plan = dict(run_file.assignments)
     solver: dict[str, Any] = {
         "name": run_file.solver.name,
         "version": run_file.solver.version,
         "seed": run_file.solver.seed,
         "declared_output_hash": run_file.solver.output_hash,
-        "recorded_output_hash": output_hash(plan),
-        "origin": "import",
     }
+    return create_run(uow, week_input, plan, solver, origin="import")
+
+
+def create_run(
+    uow: UnitOfWork,
+    week_input: WeekInput,
+    plan: dict[str, str],
+    solver: dict[str, Any],
+    *,
+    origin: str,
+    meta: Mapping[str, Any] | None = None,
+    runtime_ms: int | None = None,
+) -> tuple[CreatedVersion, RunRecord]:
+    """Store a run with its input and plan version 1 (audited, measured, sealed)."""
+    config = ensure_site(uow)
+    now = uow.now()
+    run_id = uow.runs.next_run_id(now.astimezone(VIENNA).strftime("%Y%m%d"))
+    solver = {**solver, "recorded_output_hash": output_hash(plan), "origin": origin}
     run_pk = uow.runs.add_run(
         run_id=run_id,
-        week=str(run_file.week),
+        week=str(week_input.week),
         created_at=now,
-        origin="import",
+        origin=origin,
         solver=solver,
-        solver_meta={},
-        runtime_ms=None,
+        solver_meta=dict(meta or {}),
+        runtime_ms=runtime_ms,
     )
-    week_input = WeekInput(run_file.week, run_file.tours, run_file.drivers, run_file.availability)
     uow.runs.add_input(run_pk, week_input)
     run = uow.runs.get(run_id)
     assert run is not None
-    context = creation_context(uow, run_file.week, config)
+    context = creation_context(uow, week_input.week, config)
     created = create_version(
         uow,
         run,
         week_input=week_input,
         plan=plan,
         version=1,
-        origin="import",
+        origin=origin,
         solver=solver,
         context=context,
     )
     if output_hash(uow.runs.plan(created.version_pk)) != solver["recorded_output_hash"]:
-        raise InvalidInput(f"{run_id}: stored assignments differ from the file; nothing stored")
+        raise InvalidInput(f"{run_id}: stored assignments differ from the input; nothing stored")
     return created, run
 
 

@@ -1,0 +1,178 @@
+"""`solve`: a week's tours and drivers in, a stored run out (audited like an import)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from dispatcher import __version__
+from dispatcher.db.unit_of_work import UnitOfWork
+from dispatcher.domain.errors import InvalidInput
+from dispatcher.domain.events import Action, EventDraft
+from dispatcher.domain.evidence import output_hash
+from dispatcher.domain.model import Week, WeekInput
+from dispatcher.domain.parsing import (
+    parse_availability_csv,
+    parse_drivers_csv,
+    parse_tours_csv,
+    parse_tours_json,
+)
+from dispatcher.domain.writers import run_file
+from dispatcher.services.audit import record_event
+from dispatcher.services.runs import create_run
+
+SOLVER_NAME = "dispatcher-weekly"
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class InputFile:
+    name: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class SolveResult:
+    run_id: str
+    week: str
+    status: str
+    status_reason: str
+    instances: int
+    covered: int
+    drivers_used: int
+    pool_size: int
+    lower_bound: dict[str, int]
+    gap_bp: int
+    reproduced: bool | None
+    runtime_ms: int
+    evidence_hash: str
+    event_seq: int
+
+
+def read_week_input(
+    week: str,
+    tours: InputFile,
+    drivers: InputFile,
+    availability: InputFile | None,
+    tenant: str,
+    site: str,
+) -> WeekInput:
+    """Parse the forecast (CSV or JSON), the driver list and optional availability."""
+    parsed_week = Week.parse(week)
+    if tours.name.lower().endswith(".json"):
+        _, tour_list = parse_tours_json(tours.data, tours.name, tenant, site, parsed_week)
+    else:
+        tour_list = parse_tours_csv(tours.data, tours.name)
+    driver_list = parse_drivers_csv(drivers.data, drivers.name)
+    if not any(d.active for d in driver_list):
+        raise InvalidInput(f"{drivers.name}: no active drivers")
+    absences = (
+        parse_availability_csv(availability.data, parsed_week, availability.name)
+        if availability
+        else ()
+    )
+    known = {d.driver_id for d in driver_list}
+    for absence in absences:
+        if absence.driver_id not in known:
+            raise InvalidInput(
+                f"{availability.name if availability else ''}: unknown driver {absence.driver_id}"
+            )
+    return WeekInput(parsed_week, tour_list, driver_list, absences)
+
+
+def solve_run(
+    uow: UnitOfWork,
+    week_input: WeekInput,
+    *,
+    seed: int = 0,
+    time_limit: float = 120.0,
+    recheck: bool = True,
+    out: Path | None = None,
+    actor: str = "system",
+    progress: Progress | None = None,
+) -> SolveResult:
+    """Solve outside any transaction, solve again to check it repeats, then store the run."""
+    from dispatcher.domain.solver.weekly import solve_week
+
+    if time_limit <= 0:
+        raise InvalidInput("--time-limit must be positive")
+    if out is not None and out.exists():
+        raise InvalidInput(f"{out} already exists; choose another --out")
+    solution = solve_week(week_input, seed=seed, time_limit=time_limit, progress=progress)
+    second = None
+    if recheck:
+        if progress:
+            progress("solving again to check the result repeats")
+        second = solve_week(week_input, seed=seed, time_limit=time_limit).plan
+    solver = {
+        "name": SOLVER_NAME,
+        "version": __version__,
+        "seed": seed,
+        "declared_output_hash": None if second is None else output_hash(second),
+        "time_limit_ms": int(time_limit * 1000),
+        "lower_bound": solution.bound.as_document(),
+        "drivers_used": solution.drivers_used,
+        "gap_bp": solution.gap_bp,
+        "phases": list(solution.phases),
+    }
+    with uow:
+        created, run = create_run(
+            uow,
+            week_input,
+            solution.plan,
+            solver,
+            origin="solve",
+            meta={"time_limit_ms": int(time_limit * 1000)},
+            runtime_ms=solution.runtime_ms,
+        )
+        event = record_event(
+            uow,
+            EventDraft(
+                Action.RUN_SOLVE,
+                actor_id=actor,
+                run_id=run.run_id,
+                plan_version=1,
+                evidence_hash=created.new.evidence_hash,
+                detail={
+                    "week": run.week,
+                    "seed": seed,
+                    "drivers": solution.drivers_used,
+                    "lower_bound": solution.bound.value,
+                    "uncovered": len(solution.uncovered),
+                    "status": created.new.status,
+                },
+            ),
+        )
+        uow.commit()
+    if out is not None:
+        document = run_file(
+            week_input,
+            solution.plan,
+            tenant=uow.tenant,
+            site=uow.site,
+            solver={
+                "name": SOLVER_NAME,
+                "version": __version__,
+                "seed": seed,
+                "output_hash": output_hash(solution.plan),
+            },
+        )
+        out.write_text(document, encoding="utf-8")
+    kpis = created.new.kpis
+    return SolveResult(
+        run_id=run.run_id,
+        week=run.week,
+        status=created.new.status,
+        status_reason=created.new.status_reason,
+        instances=kpis.instances_total,
+        covered=kpis.instances_covered,
+        drivers_used=solution.drivers_used,
+        pool_size=kpis.pool_size,
+        lower_bound=solution.bound.as_document(),
+        gap_bp=solution.gap_bp,
+        reproduced=None if second is None else second == solution.plan,
+        runtime_ms=solution.runtime_ms,
+        evidence_hash=created.new.evidence_hash,
+        event_seq=event.seq,
+    )
