@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-SECTIONS = ("repair.py",)
+SECTIONS = ("repair.py", "solve.py")
 
 
 def main() -> None:

@@ -38,9 +38,15 @@ class LowerBound:
     peak: int  # the most instances running at the same moment
     hours: int  # total work / the 55 h cap, rounded up
     value: int
+    duty_days: int = 0  # the most duty days one day needs (each needs its own driver)
 
     def as_document(self) -> dict[str, int]:
-        return {"peak": self.peak, "hours": self.hours, "value": self.value}
+        return {
+            "peak": self.peak,
+            "hours": self.hours,
+            "duty_days": self.duty_days,
+            "value": self.value,
+        }
 
 
 def lower_bound(week_input: WeekInput, rules: Rules = RULES) -> LowerBound:
@@ -155,6 +161,27 @@ def block_cost(block: tuple[Instance, ...], rules: Rules) -> int:
     return max(day_share, sum(i.duration for i in block))
 
 
+def min_duty_days(instances: list[Instance], rules: Rules, budget: float, seed: int) -> int:
+    """A proven lower bound on the number of duty days covering one day's instances."""
+    from ortools.sat.python import cp_model
+
+    blocks = _candidate_blocks(instances, rules)
+    model = cp_model.CpModel()
+    chosen = [model.new_bool_var(f"b{n}") for n in range(len(blocks))]
+    cover: dict[str, list[Any]] = defaultdict(list)
+    for var, block in zip(chosen, blocks, strict=True):
+        for instance in block:
+            cover[instance.instance_id].append(var)
+    for instance in instances:
+        model.add_exactly_one(cover[instance.instance_id])
+    model.minimize(sum(chosen))
+    solver = _solver(cp_model, budget, seed)
+    status = solver.solve(model)
+    if status == cp_model.OPTIMAL:
+        return int(round(solver.objective_value))
+    return int(max(0, math.ceil(solver.best_objective_bound - 1e-6)))
+
+
 def duty_days(
     instances: list[Instance], rules: Rules, budget: float, seed: int
 ) -> list[tuple[Instance, ...]]:
@@ -249,7 +276,15 @@ def assign_drivers(
             by_driver[driver_id].append(var)
         for variables in [*by_block.values(), *by_driver.values()]:
             model.add_at_most_one(variables)
-        model.maximize(sum(var * (10000 - loads[d].work) for (_, d), var in pairs.items()))
+        # Prefer drivers with fewer hours, and keep skilled drivers for skilled duty days.
+        skills_of = {d.driver_id: set(d.skills) for d in working}
+        needed = [{i.skill for i in b if i.skill} for b in day_blocks]
+        model.maximize(
+            sum(
+                var * (10000 - loads[d].work - 1000 * len(skills_of[d] - needed[index]))
+                for (index, d), var in pairs.items()
+            )
+        )
         matched: dict[int, str] = {}
         if pairs:
             solver = _solver(cp_model, budget.left / max(1, len(days)), seed)
@@ -349,12 +384,18 @@ def solve_week(
 ) -> WeeklySolution:
     """A roster for the week; `time_limit` is a deterministic budget (about seconds)."""
     started = time.perf_counter()
-    bound = lower_bound(week_input, rules)
     budget = _Budget(time_limit)
     by_day: dict[int, list[Instance]] = defaultdict(list)
     for instance in week_input.instances():
         by_day[instance.day].append(instance)
-    share = time_limit * 0.5 / max(1, len(by_day))
+    simple = lower_bound(week_input, rules)
+    bound_share = time_limit * 0.05 / max(1, len(by_day))
+    per_day = max(
+        (min_duty_days(items, rules, bound_share, seed) for items in by_day.values()), default=0
+    )
+    budget.spend(time_limit * 0.05)
+    bound = replace(simple, duty_days=per_day, value=max(simple.value, per_day))
+    share = time_limit * 0.45 / max(1, len(by_day))
     blocks: dict[int, list[tuple[Instance, ...]]] = {}
     for day in sorted(by_day):
         blocks[day] = duty_days(by_day[day], rules, share, seed)
