@@ -395,7 +395,7 @@ def solve_week(
     )
     budget.spend(time_limit * 0.05)
     bound = replace(simple, duty_days=per_day, value=max(simple.value, per_day))
-    share = time_limit * 0.45 / max(1, len(by_day))
+    share = time_limit * 0.25 / max(1, len(by_day))
     blocks: dict[int, list[tuple[Instance, ...]]] = {}
     for day in sorted(by_day):
         blocks[day] = duty_days(by_day[day], rules, share, seed)
