@@ -177,9 +177,11 @@ def min_duty_days(instances: list[Instance], rules: Rules, budget: float, seed: 
     model.minimize(sum(chosen))
     solver = _solver(cp_model, budget, seed)
     status = solver.solve(model)
+    found: float = solver.objective_value
+    proven: float = solver.best_objective_bound
     if status == cp_model.OPTIMAL:
-        return int(round(solver.objective_value))
-    return int(max(0, math.ceil(solver.best_objective_bound - 1e-6)))
+        return round(found)
+    return max(0, math.ceil(proven - 1e-6))
 
 
 def duty_days(
