@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -458,6 +458,32 @@ def _summary(assessment: Any) -> dict[str, Any]:
     }
 
 
+def standby_drivers(proposal: Mapping[str, Any]) -> tuple[Driver, ...]:
+    """The standby drivers a proposal uses, as drivers."""
+    return tuple(
+        Driver(
+            d["driver_id"],
+            d["name"],
+            tuple(d["skills"]),
+            d["active"],
+            d["max_weekly_minutes"],
+            d["depot"],
+        )
+        for d in proposal["standby"]
+    )
+
+
+def with_changes(plan: dict[str, str], proposal: Mapping[str, Any]) -> dict[str, str]:
+    """The plan after a proposal's changes (a change to None leaves the instance uncovered)."""
+    result = dict(plan)
+    for instance_id, _, driver in proposal["changes"]:
+        if driver is None:
+            result.pop(instance_id, None)
+        else:
+            result[instance_id] = driver
+    return result
+
+
 # --- review -------------------------------------------------------------------------------------
 
 
@@ -488,25 +514,10 @@ def show_repair(uow: UnitOfWork, request_id: str) -> RepairDetail:
             stale = run.current_version != base and record.open
             version = load_version(uow, run, base)
             week_input = uow.runs.week_input(run, base)
-            standby = tuple(
-                Driver(
-                    d["driver_id"],
-                    d["name"],
-                    tuple(d["skills"]),
-                    d["active"],
-                    d["max_weekly_minutes"],
-                    d["depot"],
-                )
-                for d in record.proposal["standby"]
-            )
+            standby = standby_drivers(record.proposal)
             week_input = week_input.with_drivers(standby)
             before = uow.runs.plan(version.pk)
-            after = dict(before)
-            for instance_id, _, driver in record.proposal["changes"]:
-                if driver is None:
-                    after.pop(instance_id, None)
-                else:
-                    after[instance_id] = driver
+            after = with_changes(before, record.proposal)
             diff = _diff(week_input, before, after)
     return RepairDetail(record, diff, stale)
 
@@ -616,23 +627,8 @@ def apply_repair(uow: UnitOfWork, request_id: str, approval: ApprovalInput) -> A
         assert proposal is not None and role is not None and reason is not None
         base = load_version(uow, run, proposal["base_version"])
         base_plan = uow.runs.plan(base.pk)
-        new_plan = dict(base_plan)
-        for instance_id, _, driver in proposal["changes"]:
-            if driver is None:
-                new_plan.pop(instance_id, None)
-            else:
-                new_plan[instance_id] = driver
-        standby = tuple(
-            Driver(
-                d["driver_id"],
-                d["name"],
-                tuple(d["skills"]),
-                d["active"],
-                d["max_weekly_minutes"],
-                d["depot"],
-            )
-            for d in proposal["standby"]
-        )
+        new_plan = with_changes(base_plan, proposal)
+        standby = standby_drivers(proposal)
         new_version = base.version + 1
         if standby:
             uow.runs.add_drivers(run.pk, standby, new_version)

@@ -161,8 +161,10 @@ def block_cost(block: tuple[Instance, ...], rules: Rules) -> int:
     return max(day_share, sum(i.duration for i in block))
 
 
-def min_duty_days(instances: list[Instance], rules: Rules, budget: float, seed: int) -> int:
-    """A proven lower bound on the number of duty days covering one day's instances."""
+def _cover_model(
+    instances: list[Instance], rules: Rules
+) -> tuple[Any, list[Any], list[tuple[Instance, ...]]]:
+    """CP-SAT model: choose candidate duty days covering every instance exactly once."""
     from ortools.sat.python import cp_model
 
     blocks = _candidate_blocks(instances, rules)
@@ -174,6 +176,14 @@ def min_duty_days(instances: list[Instance], rules: Rules, budget: float, seed: 
             cover[instance.instance_id].append(var)
     for instance in instances:
         model.add_exactly_one(cover[instance.instance_id])
+    return model, chosen, blocks
+
+
+def min_duty_days(instances: list[Instance], rules: Rules, budget: float, seed: int) -> int:
+    """A proven lower bound on the number of duty days covering one day's instances."""
+    from ortools.sat.python import cp_model
+
+    model, chosen, _ = _cover_model(instances, rules)
     model.minimize(sum(chosen))
     solver = _solver(cp_model, budget, seed)
     status = solver.solve(model)
@@ -190,15 +200,7 @@ def duty_days(
     """An exact cover of one day's instances by valid blocks, fewest (weighted) blocks."""
     from ortools.sat.python import cp_model
 
-    blocks = _candidate_blocks(instances, rules)
-    model = cp_model.CpModel()
-    chosen = [model.new_bool_var(f"b{n}") for n in range(len(blocks))]
-    cover: dict[str, list[Any]] = defaultdict(list)
-    for var, block in zip(chosen, blocks, strict=True):
-        for instance in block:
-            cover[instance.instance_id].append(var)
-    for instance in instances:
-        model.add_exactly_one(cover[instance.instance_id])
+    model, chosen, blocks = _cover_model(instances, rules)
     model.minimize(sum(v * block_cost(b, rules) for v, b in zip(chosen, blocks, strict=True)))
     greedy = _greedy_cover(instances, blocks)
     hinted = {tuple(i.instance_id for i in b) for b in greedy}
