@@ -63,6 +63,8 @@ class RepairModel:
         *,
         receivers: Iterable[str] | None = None,
         chain_around: Iterable[str] = (),
+        chain_limit: int = MAX_CHAIN,
+        chain_window: int = CHAIN_WINDOW,
     ) -> None:
         from ortools.sat.python import cp_model
 
@@ -72,6 +74,7 @@ class RepairModel:
         p = problem
         self.clean = set(receivers) if receivers is not None else p.clean_drivers()
         affected = set(p.affected)
+        self.chain_limit, self.chain_window = chain_limit, chain_window
         self.chain = self._chain_instances(set(chain_around))
         self.movable = sorted(affected | set(self.chain), key=instance_sort_key)
         days_moving = {p.instances[i].day for i in self.movable}
@@ -110,9 +113,9 @@ class RepairModel:
             if instance.day not in by_day or not p.eligible(holder, instance_id):
                 continue
             distance = min(abs(instance.start - s) for s in by_day[instance.day])
-            if distance <= CHAIN_WINDOW:
+            if distance <= self.chain_window:
                 scored.append((distance, instance_sort_key(instance_id), instance_id))
-        return [i for _, _, i in sorted(scored)[:MAX_CHAIN]]
+        return [i for _, _, i in sorted(scored)[: self.chain_limit]]
 
     def _day(self, driver: str, day: int, moving: bool) -> _Day:
         p = self.problem
@@ -433,6 +436,8 @@ def cpsat_repair(
     workers: int = 1,
     seed: int = 0,
     progress: Progress | None = None,
+    chain_limit: int = MAX_CHAIN,
+    chain_window: int = CHAIN_WINDOW,
 ) -> RepairSolution:
     """Direct moves first; if tours stay uncovered, a second model lets nearby tours of other
     drivers move too (chains). Never returns less than the greedy, which also seeds the search."""
@@ -453,7 +458,9 @@ def cpsat_repair(
     if uncovered and budget.remaining() > 0.5:
         if progress:
             progress(f"{len(uncovered)} uncovered: trying chains of moves")
-        chained = RepairModel(problem, chain_around=uncovered)
+        chained = RepairModel(
+            problem, chain_around=uncovered, chain_limit=chain_limit, chain_window=chain_window
+        )
         try:
             plan2, optimal2, values2 = chained.solve(
                 budget=budget,

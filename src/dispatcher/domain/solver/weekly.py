@@ -8,7 +8,8 @@ Three phases, all deterministic for a given input and seed:
    (rest since their last duty day, weekly cap, no 3er days back to back, skills, availability),
    preferring drivers with fewer hours; unmatched blocks open the next driver of the pool.
 3. Fewer drivers: the least-loaded drivers are emptied one by one with the repair solvers
-   (greedy first, then CP-SAT), tours going only to drivers already working.
+   (greedy first, then CP-SAT with a wide chain neighbourhood), tours going only to drivers
+   already working.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from dispatcher.domain.repair import RepairScope, build_problem
 
 Progress = Callable[[str], None]
 DAYS_PER_DRIVER = 6  # a full-time week: six duty days sharing the weekly cap
+ELIMINATION_CHAIN = 80  # emptying a driver may move this many other tours to make room ...
+ELIMINATION_WINDOW = 240  # ... within this many minutes of the tours being placed
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # "now" for phase 3: nothing has started
 
 
@@ -366,7 +369,13 @@ def eliminate_drivers(
         budget.spend(0.05)  # fixed costs keep the search deterministic
         repaired = greedy_repair(problem)
         if repaired.uncovered:
-            repaired = cpsat_repair(problem, time_limit=min(2.0, budget.left), seed=seed)
+            repaired = cpsat_repair(
+                problem,
+                time_limit=min(2.0, budget.left),
+                seed=seed,
+                chain_limit=ELIMINATION_CHAIN,
+                chain_window=ELIMINATION_WINDOW,
+            )
             budget.spend(2.0)
         if repaired.uncovered:
             failed.add(target)
