@@ -348,3 +348,16 @@ def test_started_tours_stay_and_frozen_tours_of_others_do_not_move(
     assert proposal["affected"] == ["T202#1"]  # the absent driver's frozen tour must still move
     assert {"T202#2", "T202#3"} <= set(proposal["frozen"])
     assert not {"T202#2", "T202#3"} & {c[0] for c in proposal["changes"]}
+
+
+def test_show_roster_marks_the_changed_days(sunday: Cli) -> None:
+    sunday(*SICK_MONDAY)
+    assert "No proposal yet" in sunday("repairs", "show", REQUEST, "--roster").stdout
+    sunday("run-repair", "--request", REQUEST)
+    out = sunday("repairs", "show", REQUEST, "--roster").stdout
+    assert f"{REQUEST}: changed drivers, before and after" in out
+    assert "05:00-20:00 3er" in out  # D001's Monday before
+    assert "* -" in out  # ... and after: gone
+    data = json.loads(sunday("repairs", "show", REQUEST, "--json").stdout)
+    absent = next(d for d in data["diff"] if d["driver_id"] == "D001")
+    assert absent["week"][0] == ["Mon", "05:00-20:00 3er", "-"]

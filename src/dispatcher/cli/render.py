@@ -695,3 +695,31 @@ def roster_timeline(view: RosterView, day_text: str) -> None:
             note += " [red]! " + ", ".join(cell.violations) + "[/red]"
         console.print(f"{row.driver_id:<9}|{bar}|{note}", highlight=False)
     _uncovered(view)
+
+
+def repair_roster(detail: RepairDetail) -> None:
+    """Changed drivers before and after, day by day; changed days marked."""
+    console = stdout()
+    r = detail.record
+    if r.proposal is None:
+        console.print(f"No proposal yet: dispatcher run-repair --request {r.request_id}")
+        return
+    table = Table(
+        title=f"{r.request_id}: changed drivers, before and after",
+        title_justify="left",
+        show_lines=True,
+    )
+    table.add_column("Driver", no_wrap=True)
+    table.add_column("")
+    for day in DAY_NAMES:
+        table.add_column(day)
+    table.add_column("Hours", justify="right")
+    for driver in detail.diff:
+        before = [b for _, b, _ in driver.week]
+        after = [a if a == b else f"[yellow]* {a}[/yellow]" for _, b, a in driver.week]
+        table.add_row(
+            f"{driver.driver_id}\n{driver.name}", "before", *before, _hm(driver.hours_before)
+        )
+        table.add_row("", "after", *after, _hm(driver.hours_after))
+    console.print(table)
+    console.print("* changed by the proposal")

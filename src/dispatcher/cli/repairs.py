@@ -235,7 +235,14 @@ def list_(
 
 
 @repairs_app.command("show")
-def show(ctx: typer.Context, request: RequestArg, as_json: JsonFlag = False) -> None:
+def show(
+    ctx: typer.Context,
+    request: RequestArg,
+    roster: Annotated[
+        bool, typer.Option("--roster", help="Changed drivers as a week matrix, before and after.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
     """Review a request and its proposal: diff per driver and day, churn, frozen and uncovered
     tours, audits and KPIs of the proposal next to the current plan.
 
@@ -259,4 +266,7 @@ def show(ctx: typer.Context, request: RequestArg, as_json: JsonFlag = False) -> 
         return
     from dispatcher.cli import render
 
-    render.repair_detail(detail)
+    if roster:
+        render.repair_roster(detail)
+    else:
+        render.repair_detail(detail)

@@ -491,9 +491,10 @@ def with_changes(plan: dict[str, str], proposal: Mapping[str, Any]) -> dict[str,
 class DriverDiff:
     driver_id: str
     name: str
-    days: list[tuple[str, str, str]]  # (day, before, after)
+    days: list[tuple[str, str, str]]  # changed days: (day, before, after) with instance ids
     hours_before: int
     hours_after: int
+    week: list[tuple[str, str, str]]  # every day: (day, before, after) as `05:00-14:30 2er-reg`
 
 
 @dataclass(frozen=True)
@@ -539,16 +540,28 @@ def _diff(week_input: Any, before: dict[str, str], after: dict[str, str]) -> lis
     for driver in changed:
         days_before = {d.day: d for d in roster_before.days.get(driver, ())}
         days_after = {d.day: d for d in roster_after.days.get(driver, ())}
-        rows = []
-        for day in sorted(set(days_before) | set(days_after)):
+        rows, week = [], []
+        for day in range(1, 8):
             b, a = _day_text(days_before.get(day)), _day_text(days_after.get(day))
             if b != a:
                 rows.append((DAY_NAMES[day - 1], b, a))
+            week.append(
+                (DAY_NAMES[day - 1], _short(days_before.get(day)), _short(days_after.get(day)))
+            )
         name = names[driver].name if driver in names else driver
         result.append(
-            DriverDiff(driver, name, rows, roster_before.work(driver), roster_after.work(driver))
+            DriverDiff(
+                driver, name, rows, roster_before.work(driver), roster_after.work(driver), week
+            )
         )
     return result
+
+
+def _short(day: Any) -> str:
+    if day is None:
+        return "-"
+    start, end = format_clock(day.instances[0].tour.start), format_clock(day.last_end % 1440)
+    return f"{start}-{end} {day.block_type}"
 
 
 def _day_text(day: Any) -> str:
