@@ -15,6 +15,7 @@ from dispatcher.cli.errors import RootGroup
 from dispatcher.cli.evidence import evidence_app
 from dispatcher.cli.kill_switch import kill_switch_app
 from dispatcher.cli.repairs import repair_app, repairs_app
+from dispatcher.cli.report import report_app
 from dispatcher.cli.roster import roster_app
 from dispatcher.cli.runs import runs_app
 from dispatcher.cli.site import site_app
@@ -82,6 +83,7 @@ def root(
 app.add_typer(status_app)
 app.add_typer(runs_app)
 app.add_typer(roster_app)
+app.add_typer(report_app)
 app.add_typer(repair_app)
 app.add_typer(decisions_app)
 app.add_typer(demo_app)
