@@ -44,3 +44,8 @@ def status_text(status: str) -> str:
 def level_text(level: str) -> str:
     colour = LEVEL_STYLE.get(level, "white")
     return f"[{colour}]{level}[/{colour}]"
+
+
+def percent(bp: int) -> str:
+    """Basis points as a percentage, rounded down to one decimal (100.0 % only when whole)."""
+    return f"{bp // 100}.{bp % 100 // 10}%"

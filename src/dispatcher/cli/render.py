@@ -8,7 +8,7 @@ from typing import Any
 from rich import box
 from rich.table import Table
 
-from dispatcher.cli.output import level_text, status_text, stdout
+from dispatcher.cli.output import level_text, percent, status_text, stdout
 from dispatcher.config import Settings
 from dispatcher.domain.audits import AUDIT_NAMES, format_hours
 from dispatcher.domain.events import ChainReport
@@ -75,10 +75,6 @@ def chain_report(report: ChainReport, settings: Settings) -> None:
 # --- runs ---------------------------------------------------------------------------------------
 
 
-def _pct(bp: int) -> str:
-    return f"{bp // 100}.{bp % 100 // 10}%"
-
-
 def _ts(moment: datetime | None) -> str:
     return "-" if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -99,7 +95,7 @@ def import_result(result: ImportResult) -> None:
     )
     console.print(f"Status:   {status_text(result.status)}  ({result.status_reason})")
     console.print(
-        f"Audits:   {result.audits_passed}/7   Coverage: {_pct(result.coverage_bp)}   "
+        f"Audits:   {result.audits_passed}/7   Coverage: {percent(result.coverage_bp)}   "
         f"Drift: {level_text(result.drift_level)}"
     )
     console.print(f"Evidence: {result.evidence_hash}")
@@ -148,7 +144,7 @@ def run_list(runs: list[RunSummary], settings: Settings) -> None:
             run.week,
             status_text(run.status),
             str(run.drivers_used),
-            _pct(run.coverage_bp),
+            percent(run.coverage_bp),
             f"{run.audits_passed}/7",
             level_text(run.drift_level),
             _markers(run),
@@ -215,7 +211,7 @@ def _threshold_value(unit: str, value: int | None) -> str:
     if value is None:
         return "-"
     if unit == "bp":
-        return _pct(value)
+        return percent(value)
     if unit == "minutes":
         return f"{format_hours(value)} h"
     return str(value)
@@ -233,7 +229,7 @@ def run_detail(detail: RunDetail, *, details: bool) -> None:
     console.print(f"Created:   {_ts(run.created_at)} by {run.origin} ({solver})")
     console.print(
         f"Coverage:  {kpis.instances_covered}/{kpis.instances_total} instances "
-        f"({_pct(kpis.coverage_bp)})"
+        f"({percent(kpis.coverage_bp)})"
     )
     audits = Table(title="Audits", title_justify="left")
     audits.add_column("Audit")
@@ -268,7 +264,7 @@ def run_detail(detail: RunDetail, *, details: bool) -> None:
     for name, value in (
         ("Drivers (used / pool)", f"{kpis.drivers_used} / {kpis.pool_size}"),
         ("FTE / PT drivers", f"{kpis.fte_drivers} / {kpis.pt_drivers}"),
-        ("FTE ratio / PT ratio", f"{_pct(kpis.fte_ratio_bp)} / {_pct(kpis.pt_ratio_bp)}"),
+        ("FTE ratio / PT ratio", f"{percent(kpis.fte_ratio_bp)} / {percent(kpis.pt_ratio_bp)}"),
         ("Hours total", f"{format_hours(kpis.total_minutes)} h"),
         (
             "Hours max / min / avg",
@@ -282,7 +278,7 @@ def run_detail(detail: RunDetail, *, details: bool) -> None:
         kpi_table.add_row(
             "Churn vs parent",
             f"{kpis.churn.tours_moved} tours moved, {kpis.churn.drivers_changed} drivers changed "
-            f"({_pct(kpis.churn.churn_bp)})",
+            f"({percent(kpis.churn.churn_bp)})",
         )
     console.print(kpi_table)
     drift = Table(title=f"KPI drift: {level_text(detail.drift.level)}", title_justify="left")
@@ -565,14 +561,14 @@ def repair_detail(detail: RepairDetail) -> None:
             "churn",
             "-",
             f"{churn['tours_moved']} moved, {churn['drivers_changed']} drivers, "
-            f"{_pct(churn['churn_bp'])}",
+            f"{percent(churn['churn_bp'])}",
         )
     console.print(compare)
 
 
 def _kpi(name: str, value: int) -> str:
     if name.endswith("_bp"):
-        return _pct(value)
+        return percent(value)
     return _hm(value) if name.endswith("minutes") else str(value)
 
 
@@ -586,7 +582,7 @@ def solve_result(result: SolveResult) -> None:
     )
     console.print(
         f"Lower bound: {bound['value']} drivers (peak concurrent tours {bound['peak']}, "
-        f"hours / 55 h {bound['hours']}); gap {_pct(result.gap_bp)}"
+        f"hours / 55 h {bound['hours']}); gap {percent(result.gap_bp)}"
     )
     repeat = {None: "not checked", True: "yes", False: "NO"}[result.reproduced]
     console.print(f"Status:   {status_text(result.status)}  ({result.status_reason})")

@@ -10,6 +10,7 @@ import typer
 
 from dispatcher.cli.context import settings_of
 from dispatcher.cli.options import RunIdArg
+from dispatcher.cli.output import percent
 
 if TYPE_CHECKING:
     from dispatcher.services.report import DayCoverage, ReportData, WeekPoint
@@ -73,7 +74,7 @@ def render_report(data: ReportData, tenant: str, site: str) -> str:
         approvals=data.approvals,
         created=detail.run.created_at.strftime("%Y-%m-%d %H:%M UTC"),
         made=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        pct=_pct,
+        pct=percent,
         hours=_hours,
         metric=_metric,
         history_svg=history_svg(data.history),
@@ -81,18 +82,16 @@ def render_report(data: ReportData, tenant: str, site: str) -> str:
     )
 
 
-def _pct(bp: int) -> str:
-    return f"{bp // 100}.{bp % 100 // 10} %"
-
-
 def _hours(minutes: int) -> str:
-    return f"{minutes // 60}.{minutes % 60 * 10 // 60} h"
+    from dispatcher.domain.audits import format_hours
+
+    return f"{format_hours(minutes)} h"
 
 
 def _metric(unit: str, value: int | None) -> str:
     if value is None:
         return "-"
-    return _pct(value) if unit == "bp" else _hours(value) if unit == "minutes" else str(value)
+    return percent(value) if unit == "bp" else _hours(value) if unit == "minutes" else str(value)
 
 
 def history_svg(points: list[WeekPoint]) -> str:
@@ -112,7 +111,7 @@ def history_svg(points: list[WeekPoint]) -> str:
             f"<title>{p.run_id}: {p.drivers} drivers</title></rect>"
         )
         parts.append(
-            f'<text x="{x}" y="{136 - h}" font-size="10">{p.drivers} ({_pct(p.coverage_bp)})</text>'
+            f'<text x="{x}" y="{136 - h}" font-size="10">{p.drivers} ({percent(p.coverage_bp)})</text>'
         )
         parts.append(f'<text x="{x}" y="156" font-size="10">{p.week[5:]}</text>')
     parts.append("</svg>")
