@@ -63,7 +63,7 @@ def test_a_monday_review_with_the_installed_script(tmp_path: Path) -> None:
     unknown = _run(["show-run", "RUN-20990101-001"], env)
     assert (unknown.returncode, unknown.stderr) == (1, "Error: Run RUN-20990101-001 not found\n")
 
-    # TAB completion of run ids answers from the database without loading the ORM.
+    # TAB completion of run ids answers from the database before Typer is even imported.
     words = {
         "_DISPATCHER_COMPLETE": "complete_bash",
         "COMP_WORDS": "dispatcher show-run RUN-20260112",
@@ -71,6 +71,15 @@ def test_a_monday_review_with_the_installed_script(tmp_path: Path) -> None:
     }
     out, loaded = _loaded([], _env(db, **words))
     assert out.split() == ["RUN-20260112-002", "RUN-20260112-001"]
+    assert loaded.isdisjoint(HEAVY | {"typer", "rich"})
+    # Anything else (here: a command name) still completes through Typer.
+    commands = {
+        "_DISPATCHER_COMPLETE": "complete_bash",
+        "COMP_WORDS": "dispatcher show-r",
+        "COMP_CWORD": "1",
+    }
+    out, loaded = _loaded([], _env(db, **commands))
+    assert "show-run" in out.split()
     assert loaded.isdisjoint(HEAVY)
 
 
