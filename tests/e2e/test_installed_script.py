@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 HEAVY = {"sqlalchemy", "alembic", "ortools", "highspy", "pydantic", "cryptography", "numpy"}
@@ -221,3 +222,27 @@ def test_a_sick_call_on_the_demo_site(tmp_path: Path) -> None:
     assert (detail["version"], detail["audits_passed"], detail["status"]) == (2, 7, "PASS")
     assert _run(publish, env).returncode == 0
     assert _run(["audit", "verify"], env).returncode == 0
+
+
+def test_list_runs_and_status_read_without_the_orm_and_agree_with_it(tmp_path: Path) -> None:
+    from dispatcher.cli import data
+    from dispatcher.config import Settings
+    from dispatcher.db.engine import make_engine
+    from dispatcher.db.unit_of_work import SqlUnitOfWork
+    from dispatcher.services.runs import list_runs, status_overview
+
+    db = tmp_path / "fast.db"
+    env = _env(db)
+    assert _run(["demo", "--files", str(tmp_path / "files")], env).returncode == 0
+    for command in (["list-runs"], ["status"], ["list-runs", "--json"]):
+        _, loaded = _loaded(command, env)
+        assert loaded.isdisjoint(HEAVY), command
+    engine = make_engine(Settings(db=str(db)).url)
+
+    def uow() -> SqlUnitOfWork:
+        return SqlUnitOfWork(engine, "LTS", "WIEN", lambda: datetime.now(UTC), write=False)
+
+    listed = json.loads(_run(["list-runs", "--json"], env).stdout)
+    assert listed == [data.run_summary(r) for r in list_runs(uow())]
+    assert json.loads(_run(["status", "--json"], env).stdout) == data.status(status_overview(uow()))
+    engine.dispose()

@@ -3,26 +3,29 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.table import Table
 
 from dispatcher.cli.output import level_text, percent, status_text, stdout
-from dispatcher.config import Settings
 from dispatcher.domain.audits import AUDIT_NAMES, format_hours
-from dispatcher.domain.events import ChainReport
-from dispatcher.domain.model import DAY_NAMES, User
-from dispatcher.domain.records import RepairRecord
-from dispatcher.domain.views import EventRow, RunSummary, StatusOverview
-from dispatcher.services.decisions import CheckReport, DecisionResult
-from dispatcher.services.kill_switch import KillSwitchReport
-from dispatcher.services.repairs import RepairDetail
-from dispatcher.services.results import ImportResult, RunDetail
-from dispatcher.services.roster import Cell as RosterCell
-from dispatcher.services.roster import RosterView
-from dispatcher.services.roster import Tour as RosterTour
-from dispatcher.services.solving import SolveResult
+from dispatcher.domain.model import DAY_NAMES
+
+if TYPE_CHECKING:  # annotations only: importing services here would load the ORM
+    from dispatcher.config import Settings
+    from dispatcher.domain.events import ChainReport
+    from dispatcher.domain.model import User
+    from dispatcher.domain.records import RepairRecord
+    from dispatcher.domain.views import EventRow, RunSummary, StatusOverview
+    from dispatcher.services.decisions import CheckReport, DecisionResult
+    from dispatcher.services.kill_switch import KillSwitchReport
+    from dispatcher.services.repairs import RepairDetail
+    from dispatcher.services.results import ImportResult, RunDetail
+    from dispatcher.services.roster import Cell as RosterCell
+    from dispatcher.services.roster import RosterView
+    from dispatcher.services.roster import Tour as RosterTour
+    from dispatcher.services.solving import SolveResult
 
 
 def _short(digest: str | None) -> str:

@@ -17,9 +17,16 @@ def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     Example: dispatcher status
     """
     from dispatcher.cli import wiring
-    from dispatcher.services.runs import status_overview
+    from dispatcher.services.reads import overview as read_overview
 
-    overview = status_overview(wiring.unit_of_work(settings_of(ctx)))
+    settings = settings_of(ctx)
+    with wiring.read_queries(settings) as queries:
+        if queries is not None:
+            overview = read_overview(queries, settings.tenant, settings.site)
+        else:
+            from dispatcher.services.runs import status_overview
+
+            overview = status_overview(wiring.unit_of_work(settings))
     if as_json:
         from dispatcher.cli import data
         from dispatcher.cli.output import emit_json

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -12,6 +15,7 @@ from dispatcher.domain.errors import InvalidInput
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from dispatcher.db.queries import ReadQueries
     from dispatcher.db.unit_of_work import SqlUnitOfWork
 
 _engines: dict[str, Engine] = {}
@@ -65,3 +69,32 @@ def reset() -> None:
     for built in _engines.values():
         built.dispose()
     _engines.clear()
+
+
+@contextmanager
+def read_queries(settings: Settings) -> Iterator[ReadQueries | None]:
+    """Read-only queries over stdlib sqlite3 when the database is SQLite and already current
+    (no ORM import: fast start-up); None means "use a unit of work"."""
+    from dispatcher.db.queries import ReadQueries, sqlite_executor
+    from dispatcher.db.revision import SCHEMA_HEAD
+
+    path = settings.sqlite_path
+    if path is None or not path.is_file():
+        yield None
+        return
+    try:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error:
+        yield None
+        return
+    try:
+        try:
+            revision = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+        except sqlite3.Error:
+            revision = None
+        if revision is None or revision[0] != SCHEMA_HEAD:
+            yield None
+        else:
+            yield ReadQueries(sqlite_executor(connection), (settings.tenant, settings.site))
+    finally:
+        connection.close()

@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
+from dispatcher.db.revision import SCHEMA_HEAD
 from dispatcher.domain.errors import IntegrityDamage
 
-# The newest migration; a test keeps this equal to Alembic's single head.
-SCHEMA_HEAD = "a1f0c3d2e001"
+__all__ = ["SCHEMA_HEAD", "ensure_schema", "stored_revision"]
 
 
 def stored_revision(engine: Engine) -> str | None:

@@ -14,7 +14,6 @@ from dispatcher.domain.evidence import output_hash
 from dispatcher.domain.model import Week, WeekInput
 from dispatcher.domain.parsing import RunFile, parse_run_file
 from dispatcher.domain.records import RunRecord, VersionRecord
-from dispatcher.domain.status import STATUSES
 from dispatcher.domain.views import RunSummary, StatusOverview
 from dispatcher.services.audit import record_event
 from dispatcher.services.evidence import (
@@ -23,8 +22,9 @@ from dispatcher.services.evidence import (
     creation_context,
     verify_version,
 )
+from dispatcher.services.reads import overview, runs_listing
 from dispatcher.services.results import CheckItem, ImportResult, RunDetail
-from dispatcher.services.site import current_config, ensure_site
+from dispatcher.services.site import ensure_site
 
 VIENNA = ZoneInfo("Europe/Vienna")
 
@@ -135,35 +135,13 @@ def create_run(
 def list_runs(
     uow: UnitOfWork, *, week: str | None = None, status: str | None = None, limit: int = 20
 ) -> list[RunSummary]:
-    if week is not None:
-        week = str(Week.parse(week))
-    if status is not None:
-        status = status.upper()
-        if status not in STATUSES:
-            raise InvalidInput(f"Unknown status {status!r}: use {', '.join(STATUSES)}")
     with uow:
-        return uow.queries.list_runs(week=week, status=status, limit=limit)
+        return runs_listing(uow.queries, week=week, status=status, limit=limit)
 
 
 def status_overview(uow: UnitOfWork) -> StatusOverview:
-    from dispatcher.domain.views import SiteFlags
-
     with uow:
-        flags = uow.queries.site_flags()
-        if flags is None:
-            config = current_config(uow)
-            flags = SiteFlags(
-                False, config.publish_enabled, config.lock_enabled, config.shadow_only
-            )
-        latest = uow.queries.list_runs(limit=1)
-        return StatusOverview(
-            tenant=uow.tenant,
-            site=uow.site,
-            kill_switch=uow.queries.kill_switch(),
-            site_flags=flags,
-            latest_run=latest[0] if latest else None,
-            pending_repairs=uow.queries.open_repairs(),
-        )
+        return overview(uow.queries, uow.tenant, uow.site)
 
 
 def load_run(uow: UnitOfWork, run_id: str) -> RunRecord:
