@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from dispatcher.domain.model import User
 
@@ -18,6 +19,29 @@ class ApprovalInput:
     role: str | None = None
     reason: str | None = None
     override_reason: str | None = None
+
+
+class ApprovalView(Protocol):
+    """What the approval checks (gates 4-8) read; publish, lock and repair apply all have it."""
+
+    @property
+    def approval(self) -> ApprovalInput: ...
+    @property
+    def approver(self) -> User | None: ...
+    @property
+    def allowed_roles(self) -> tuple[str, ...]: ...
+    @property
+    def min_reason_length(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class ApprovalFacts:
+    """Approval facts alone, for decisions that are not publish or lock (repair apply)."""
+
+    approval: ApprovalInput
+    approver: User | None
+    allowed_roles: tuple[str, ...]
+    min_reason_length: int
 
 
 @dataclass(frozen=True)
@@ -56,6 +80,8 @@ class CheckResult:
 
 
 Check = Callable[[DecisionFacts], CheckResult]
+ApprovalCheck = Callable[[ApprovalView], CheckResult]
+Facts = TypeVar("Facts")
 
 
 def _trimmed(text: str | None) -> str:
@@ -75,24 +101,24 @@ def action_enabled(f: DecisionFacts) -> CheckResult:
     return CheckResult("action_enabled", f.action_enabled, f"{what} is not enabled for this site")
 
 
-def approval_given(f: DecisionFacts) -> CheckResult:
+def approval_given(f: ApprovalView) -> CheckResult:
     a = f.approval
     given = bool(_trimmed(a.approver_id) and _trimmed(a.role) and _trimmed(a.reason))
     return CheckResult("approval_given", given, "Approval required but not provided")
 
 
-def role_allowed(f: DecisionFacts) -> CheckResult:
+def role_allowed(f: ApprovalView) -> CheckResult:
     allowed = _trimmed(f.approval.role) in f.allowed_roles
     return CheckResult("role_allowed", allowed, "Approver role not in allowed roles")
 
 
-def approver_registered(f: DecisionFacts) -> CheckResult:
+def approver_registered(f: ApprovalView) -> CheckResult:
     ok = f.approver is not None and f.approver.active
     who = _trimmed(f.approval.approver_id) or "(none)"
     return CheckResult("approver_registered", ok, f"Approver {who} is not a registered active user")
 
 
-def approver_holds_role(f: DecisionFacts) -> CheckResult:
+def approver_holds_role(f: ApprovalView) -> CheckResult:
     role = _trimmed(f.approval.role)
     ok = f.approver is not None and f.approver.holds(role)
     who = _trimmed(f.approval.approver_id) or "(none)"
@@ -101,7 +127,7 @@ def approver_holds_role(f: DecisionFacts) -> CheckResult:
     )
 
 
-def reason_long_enough(f: DecisionFacts) -> CheckResult:
+def reason_long_enough(f: ApprovalView) -> CheckResult:
     ok = len(_trimmed(f.approval.reason)) >= f.min_reason_length
     return CheckResult(
         "reason_long_enough", ok, f"Reason must be at least {f.min_reason_length} characters"
@@ -172,7 +198,7 @@ def drift_not_block(f: DecisionFacts) -> CheckResult:
     return CheckResult("drift_not_block", f.drift_level != "BLOCK", "KPI drift is BLOCK")
 
 
-APPROVAL_CHECKS: tuple[Check, ...] = (
+APPROVAL_CHECKS: tuple[ApprovalCheck, ...] = (
     approval_given,
     role_allowed,
     approver_registered,
@@ -210,7 +236,7 @@ LOCK_CHECKS: tuple[Check, ...] = (
 CHECKS = {PUBLISH: PUBLISH_CHECKS, LOCK: LOCK_CHECKS}
 
 
-def evaluate(checks: Sequence[Check], facts: DecisionFacts) -> list[CheckResult]:
+def evaluate(checks: Sequence[Callable[[Facts], CheckResult]], facts: Facts) -> list[CheckResult]:
     """Every check's result, in order (`check` shows them all)."""
     return [check(facts) for check in checks]
 

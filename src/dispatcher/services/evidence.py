@@ -104,6 +104,15 @@ def _baseline(uow: UnitOfWork, week: Week, setting: str) -> Baseline | None:
     return Baseline(run.run_id, version.version, run.week, version.kpis.drivers_used)
 
 
+def repro_check(solver: Mapping[str, Any], plan: Plan) -> ReproCheck:
+    """Reproducibility: the recorded hash, the plan's own hash, the producer's claim."""
+    return ReproCheck(
+        recorded=solver["recorded_output_hash"],
+        recomputed=output_hash(plan),
+        declared=solver.get("declared_output_hash"),
+    )
+
+
 @dataclass(frozen=True)
 class CreatedVersion:
     version_pk: int
@@ -127,11 +136,7 @@ def create_version(
 ) -> CreatedVersion:
     """Audit, measure, seal and store one plan version (inside the caller's write transaction)."""
     thresholds = DriftThresholds.from_document(context.config["drift_thresholds"])
-    repro = ReproCheck(
-        recorded=solver["recorded_output_hash"],
-        recomputed=output_hash(plan),
-        declared=solver.get("declared_output_hash"),
-    )
+    repro = repro_check(solver, plan)
     assessment = assess(
         week_input,
         plan,
@@ -243,11 +248,7 @@ def verify_version(uow: UnitOfWork, run: RunRecord, version: VersionRecord) -> V
     assessment = assess(
         week_input,
         plan,
-        repro=ReproCheck(
-            recorded=version.solver["recorded_output_hash"],
-            recomputed=output_hash(plan),
-            declared=version.solver.get("declared_output_hash"),
-        ),
+        repro=repro_check(version.solver, plan),
         thresholds=DriftThresholds.from_document(version.config["drift_thresholds"]),
         baseline=version.drift.baseline,
         boundary=version.boundary,

@@ -16,8 +16,8 @@ from dispatcher.domain.events import Action, EventDraft
 from dispatcher.domain.evidence import assess, output_hash
 from dispatcher.domain.gates import (
     APPROVAL_CHECKS,
+    ApprovalFacts,
     ApprovalInput,
-    DecisionFacts,
     evaluate,
     first_failure,
 )
@@ -596,9 +596,7 @@ def apply_repair(uow: UnitOfWork, request_id: str, approval: ApprovalInput) -> A
         config = ensure_site(uow)
         approver_id = (approval.approver_id or "").strip()
         approver = uow.users.get(approver_id) if approver_id else None
-        facts = _approval_facts(
-            approval, approver, config.repair_roles, config.min_reason_length, run
-        )
+        facts = ApprovalFacts(approval, approver, config.repair_roles, config.min_reason_length)
         failure = first_failure(evaluate(APPROVAL_CHECKS, facts))
         proposal = record.proposal
         uncovered = len(proposal["uncovered"]) if proposal else 0
@@ -722,36 +720,6 @@ def apply_repair(uow: UnitOfWork, request_id: str, approval: ApprovalInput) -> A
         created.new.status_reason,
         created.new.evidence_hash,
         event.seq,
-    )
-
-
-def _approval_facts(
-    approval: ApprovalInput, approver: Any, roles: tuple[str, ...], min_length: int, run: RunRecord
-) -> DecisionFacts:
-    """Gate checks 4-8 reuse the publish facts with the repair roles."""
-    return DecisionFacts(
-        action="repair",
-        approval=approval,
-        approver=approver,
-        kill_switch_active=False,
-        shadow_only=False,
-        action_enabled=True,
-        allowed_roles=roles,
-        min_reason_length=min_length,
-        lock_requires_other_person=False,
-        run_id=run.run_id,
-        week=run.week,
-        run_locked=run.locked,
-        version=run.current_version,
-        version_published=False,
-        publisher_id=None,
-        evidence_ok=True,
-        sealed_hash="",
-        rebuilt_hash="",
-        published_evidence_hash=None,
-        status="PASS",
-        drift_level="OK",
-        open_repairs=(),
     )
 
 
