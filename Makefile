@@ -23,7 +23,7 @@ install: $(STAMP) ## Create .venv and install dispatcher with dev extras
 
 demo: $(STAMP) ## Build a realistic demo site and week, then show status and list-runs
 	@mkdir -p $(dir $(DEMO_DB))
-	$(BIN)/dispatcher --db $(DEMO_DB) demo --fresh
+	$(BIN)/dispatcher --db $(DEMO_DB) demo --fresh --solve
 	$(BIN)/dispatcher --db $(DEMO_DB) status
 	$(BIN)/dispatcher --db $(DEMO_DB) list-runs
 	@echo

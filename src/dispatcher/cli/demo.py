@@ -29,15 +29,24 @@ def demo(
             "--files", help="Where to write the demo's input files [default: beside the db]."
         ),
     ] = None,
+    solve: Annotated[
+        bool,
+        typer.Option(
+            "--solve", help="Also solve 2026-W03 from its tours and drivers (about 30 s)."
+        ),
+    ] = False,
 ) -> None:
     """Build a demo pilot site: ~145 drivers, ~1,450 tour instances Mon-Sat, two weeks of runs.
 
     Registers users (admin01, disp001, disp002, ops001); imports 2026-W02 (first pilot week:
     WARN, no baseline), publishes it with an override and locks it; imports 2026-W03 (PASS
-    against the locked week) and a hand-edited 2026-W03 run with planted faults (FAIL); writes
+    against the locked week) and a hand-edited 2026-W03 run with planted faults (FAIL); with
+    --solve, also solves 2026-W03 with the site's own solver and compares the headcounts; writes
     the CSV/JSON input files so you can import them yourself. Example:
-    dispatcher --db demo.db demo --fresh
+    dispatcher --db demo.db demo --fresh --solve
     """
+    import sys
+
     from dispatcher.cli import wiring
     from dispatcher.domain.errors import InvalidInput
     from dispatcher.services.demo import build_demo
@@ -59,12 +68,26 @@ def demo(
             wiring.engine(settings), settings.tenant, settings.site, lambda: moment, write=True
         )
 
-    result = build_demo(uow_at, seed, target)
+    if solve and sys.stderr.isatty():
+        from dispatcher.cli.output import stderr
+
+        with stderr().status("Building the demo site...") as status:
+            result = build_demo(uow_at, seed, target, solve=True, progress=status.update)
+    else:
+        result = build_demo(uow_at, seed, target, solve=solve)
     typer.echo(f"Demo site {settings.tenant}/{settings.site} built in {settings.db} (seed {seed}).")
     for run in result.runs:
         typer.echo(
             f"  {run.run_id}  {run.week}  {run.status:<5} {run.instances} instances, "
             f"{run.drivers_used} drivers  ({run.status_reason})"
         )
-    typer.echo("Planted in the last run: " + "; ".join(result.planted))
+    if result.solved is not None:
+        solved = result.solved
+        typer.echo(
+            f"  {solved.run_id}  {solved.week}  {solved.status:<5} solved: "
+            f"{solved.drivers_used} drivers (lower bound {solved.lower_bound['value']}, "
+            f"gap {solved.gap_bp / 100:.1f} %) against {result.planted_drivers} in the "
+            f"generator's roster"
+        )
+    typer.echo("Planted in the hand-edited run: " + "; ".join(result.planted))
     typer.echo(f"Input files: {target}")

@@ -19,6 +19,7 @@ from dispatcher.services.decisions import LOCK, PUBLISH, ApprovalInput, decide
 from dispatcher.services.results import ImportResult
 from dispatcher.services.runs import import_run
 from dispatcher.services.site import ensure_site
+from dispatcher.services.solving import Progress, SolveResult, solve_run
 
 DEMO_WEEKS = (Week(2026, 2), Week(2026, 3))
 DEMO_USERS = (
@@ -35,15 +36,25 @@ class DemoResult:
     files: list[Path]
     runs: list[ImportResult]
     planted: list[str]
+    planted_drivers: int  # the generator's roster for the solved week
+    solved: SolveResult | None = None
 
 
 def _at(day: str, time: str) -> datetime:
     return datetime.fromisoformat(f"{day}T{time}+00:00").astimezone(UTC)
 
 
-def build_demo(uow_at: UowAt, seed: int, files_dir: Path) -> DemoResult:
+def build_demo(
+    uow_at: UowAt,
+    seed: int,
+    files_dir: Path,
+    *,
+    solve: bool = False,
+    progress: Progress | None = None,
+) -> DemoResult:
     """Users; W02 imported, published with an override (no baseline yet: WARN) and locked;
-    W03 (PASS against the locked W02) and a hand-edited W03 run with planted faults (FAIL)."""
+    W03 (PASS against the locked W02) and a hand-edited W03 run with planted faults (FAIL);
+    with `solve`, W03 solved from its tours and drivers as well (the newest run)."""
     with uow_at(_at("2026-01-05", "06:00")) as uow:
         if uow.queries.list_runs(limit=1):
             raise Conflict("Database already has runs; use --fresh or another --db for the demo")
@@ -125,7 +136,13 @@ def build_demo(uow_at: UowAt, seed: int, files_dir: Path) -> DemoResult:
     )
     results.append(_import(uow_at(_at("2026-01-12", "06:30")), planted_path))
     results.append(_import(uow_at(_at("2026-01-12", "07:00")), run_files[1]))
-    return DemoResult(written, results, planted)
+    solved = None
+    if solve:
+        solved = solve_run(
+            uow_at(_at("2026-01-12", "07:30")), site.weeks[1].week_input, progress=progress
+        )
+    planted_drivers = len(set(site.weeks[1].plan.values()))
+    return DemoResult(written, results, planted, planted_drivers, solved)
 
 
 def _import(uow: UnitOfWork, path: Path) -> ImportResult:

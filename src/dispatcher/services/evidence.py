@@ -55,7 +55,7 @@ def creation_context(
 ) -> CreationContext:
     """Boundary, baseline, config, and the open repair requests of the week (except `exclude`)."""
     return CreationContext(
-        boundary=_boundary(uow, week),
+        boundary=week_boundary(uow, week),
         baseline=_baseline(uow, week, config.drift_baseline),
         absences=open_absences(uow, str(week), exclude),
         config=config_document(
@@ -80,7 +80,8 @@ def open_absences(uow: UnitOfWork, week: str, exclude: str | None = None) -> tup
     return tuple(sorted(found, key=lambda a: (a.driver_id, a.date, a.note or "")))
 
 
-def _boundary(uow: UnitOfWork, week: Week) -> Boundary | None:
+def week_boundary(uow: UnitOfWork, week: Week) -> Boundary | None:
+    """The last duty day of every driver in the previous week's locked plan (None: not locked)."""
     previous = uow.runs.latest_locked(week=str(week.previous()))
     if previous is None:
         return None

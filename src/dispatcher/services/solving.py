@@ -20,6 +20,7 @@ from dispatcher.domain.parsing import (
 )
 from dispatcher.domain.writers import run_file
 from dispatcher.services.audit import record_event
+from dispatcher.services.evidence import week_boundary
 from dispatcher.services.runs import create_run
 
 SOLVER_NAME = "dispatcher-weekly"
@@ -93,18 +94,27 @@ def solve_run(
     progress: Progress | None = None,
 ) -> SolveResult:
     """Solve outside any transaction, solve again to check it repeats, then store the run."""
-    from dispatcher.domain.solver.weekly import solve_week
+    from dispatcher.domain.solver.weekly import WeeklySolution, solve_week
 
     if time_limit <= 0:
         raise InvalidInput("--time-limit must be positive")
     if out is not None and out.exists():
         raise InvalidInput(f"{out} already exists; choose another --out")
-    solution = solve_week(week_input, seed=seed, time_limit=time_limit, progress=progress)
+    with uow:  # the previous week's locked plan: rest and 3er days across the boundary
+        found = week_boundary(uow, week_input.week)
+    boundary = found.for_driver() if found else {}
+
+    def solve(report: Progress | None) -> WeeklySolution:
+        return solve_week(
+            week_input, seed=seed, time_limit=time_limit, boundary=boundary, progress=report
+        )
+
+    solution = solve(progress)
     second = None
     if recheck:
         if progress:
             progress("solving again to check the result repeats")
-        second = solve_week(week_input, seed=seed, time_limit=time_limit).plan
+        second = solve(None).plan
     solver = {
         "name": SOLVER_NAME,
         "version": __version__,

@@ -1,15 +1,19 @@
 """The weekly roster solver: tours and drivers in, a complete roster out.
 
-Three phases, all deterministic for a given input and seed:
-1. Duty days: per day, an exact set partition (CP-SAT) of the day's instances into valid blocks
-   (1er, 2er-reg, 2er-split, 3er within their span limits, at most one skill per block),
-   minimising the number of duty days, 3er days slightly penalised.
-2. Drivers: day by day, a CP-SAT matching of the day's blocks to drivers already working
-   (rest since their last duty day, weekly cap, no 3er days back to back, skills, availability),
-   preferring drivers with fewer hours; unmatched blocks open the next driver of the pool.
-3. Fewer drivers: the least-loaded drivers are emptied one by one with the repair solvers
-   (greedy first, then CP-SAT with a wide chain neighbourhood), tours going only to drivers
-   already working.
+For a headcount N, starting at the lower bound and rising until a roster is found:
+1. Duty days: per day, a set partition (SCIP, a MIP) of the day's instances into at most N valid
+   duty days (1er, 2er-reg, 2er-split, 3er within their span limits, one skill per duty day),
+   using as few 3er days and 1er days as the limit allows and the shortest 3er days.
+2. Drivers: N drivers (skills first, then availability and caps), duty days handed out day by
+   day to the least-loaded driver, then a local search swapping two drivers' duty days on one
+   day until no cap, rest (week boundary included) or 3er rule is broken (`rostering.py`).
+3. If that fails, N+1 drivers with the same duty days, then new duty days for N+1, and so on.
+Once a roster is found, more swaps lift part-time drivers and even out hours. If none is found
+within the budget, every available driver is used and duty days that cannot be placed without
+breaking a rule stay uncovered.
+
+Everything is deterministic for a given input, seed and budget: SCIP runs single-threaded with a
+node limit, and the budget is counted in fixed costs per step, not in wall-clock time.
 """
 
 from __future__ import annotations
@@ -18,20 +22,30 @@ import math
 import random
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Any
 
-from dispatcher.domain.audits import RULES, Rules
-from dispatcher.domain.model import Driver, Instance, WeekInput, instance_sort_key
-from dispatcher.domain.repair import RepairScope, build_problem
+from dispatcher.domain.audits import RULES, BoundaryDay, Rules
+from dispatcher.domain.model import Instance, WeekInput, instance_sort_key
+from dispatcher.domain.solver.rostering import (
+    Duty,
+    Roster,
+    balance_roster,
+    choose_drivers,
+    repair_roster,
+)
 
 Progress = Callable[[str], None]
-DAYS_PER_DRIVER = 6  # a full-time week: six duty days sharing the weekly cap
-ELIMINATION_CHAIN = 80  # emptying a driver may move this many other tours to make room ...
-ELIMINATION_WINDOW = 240  # ... within this many minutes of the tours being placed
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # "now" for phase 3: nothing has started
+TRIPLE_SLACK = 60  # first try 3er days at most this much longer than the day's shortest 3er
+TRIPLE_WEIGHT = 10_000  # objective weights of the duty-day partition (2er days cost nothing)
+SINGLE_WEIGHT = 5_000
+NODE_LIMIT = 500  # SCIP branch-and-bound nodes per partition: deterministic, bounded
+COVER_COST = 0.3  # budget units (about seconds on the reference machine) per partition ...
+COVER_COST_PER_BLOCK = 1 / 4000  # ... plus this much per candidate duty day
+SWAP_COST_PER_DRIVER = 5e-6  # one local-search step costs this much per driver of the roster
+MAX_STEPS = 25_000  # local-search steps per headcount tried
+BALANCE_STEPS = 4_000
 
 
 @dataclass(frozen=True)
@@ -82,7 +96,7 @@ class WeeklySolution:
 
 
 class _Budget:
-    """Deterministic time in CP-SAT units plus a fixed cost per cheap step."""
+    """A deterministic budget: every step costs a fixed amount (about its seconds)."""
 
     def __init__(self, seconds: float) -> None:
         self.left = seconds
@@ -91,34 +105,10 @@ class _Budget:
         self.left -= amount
 
 
-def _solver(cp_model: Any, seconds: float, seed: int) -> Any:
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = 1
-    solver.parameters.random_seed = seed
-    solver.parameters.max_deterministic_time = max(0.1, seconds)
-    solver.parameters.max_time_in_seconds = max(1.0, 3 * seconds)
-    return solver
+# --- duty days ----------------------------------------------------------------------------------
 
 
-# --- phase 1 ------------------------------------------------------------------------------------
-
-
-def _greedy_cover(
-    items: list[Instance], blocks: list[tuple[Instance, ...]]
-) -> list[tuple[Instance, ...]]:
-    """Two-tour days first (they fill a week best), then three, then the rest alone."""
-    used: set[str] = set()
-    cover = []
-    rank = {2: 0, 3: 1, 1: 2}
-    for block in sorted(
-        blocks, key=lambda b: (rank[len(b)], b[0].start, [i.instance_id for i in b])
-    ):
-        ids = {i.instance_id for i in block}
-        if not ids & used:
-            cover.append(block)
-            used |= ids
-    cover.extend((i,) for i in items if i.instance_id not in used)
-    return cover
+Block = tuple[Instance, ...]
 
 
 def _candidate_blocks(items: list[Instance], rules: Rules) -> list[tuple[Instance, ...]]:
@@ -152,239 +142,85 @@ def _candidate_blocks(items: list[Instance], rules: Rules) -> list[tuple[Instanc
     return blocks
 
 
-def block_cost(block: tuple[Instance, ...], rules: Rules) -> int:
-    """What a duty day uses of a driver's week, in sixths of the weekly cap.
+def min_duty_days(items: list[Instance], blocks: list[Block]) -> int:
+    """A proven lower bound on one day's duty days: the partition's LP relaxation (GLOP)."""
+    from ortools.linear_solver import pywraplp
 
-    Two-tour days (about 9 h) fill a 55 h week of six days best; a 3er day costs a little more
-    than a 2er plus a 1er, because 13-hour days exhaust the cap and cannot follow each other.
-    """
-    day_share = rules.weekly_cap // DAYS_PER_DRIVER
-    if len(block) >= 3:
-        return 2 * day_share + 1
-    return max(day_share, sum(i.duration for i in block))
+    solver = pywraplp.Solver.CreateSolver("GLOP")
+    columns = [solver.NumVar(0, 1, "") for _ in blocks]
+    _partition(solver, items, blocks, columns)
+    objective = solver.Objective()
+    for column in columns:
+        objective.SetCoefficient(column, 1)
+    objective.SetMinimization()
+    if solver.Solve() != pywraplp.Solver.OPTIMAL:
+        return 0
+    value: float = objective.Value()
+    return math.ceil(value - 1e-6)
 
 
-def _cover_model(
-    instances: list[Instance], rules: Rules
-) -> tuple[Any, list[Any], list[tuple[Instance, ...]]]:
-    """CP-SAT model: choose candidate duty days covering every instance exactly once."""
-    from ortools.sat.python import cp_model
-
-    blocks = _candidate_blocks(instances, rules)
-    model = cp_model.CpModel()
-    chosen = [model.new_bool_var(f"b{n}") for n in range(len(blocks))]
-    cover: dict[str, list[Any]] = defaultdict(list)
-    for var, block in zip(chosen, blocks, strict=True):
+def _partition(solver: Any, items: list[Instance], blocks: list[Block], columns: list[Any]) -> None:
+    """Every instance in exactly one chosen duty day."""
+    rows = {i.instance_id: solver.Constraint(1, 1) for i in items}
+    for column, block in zip(columns, blocks, strict=True):
         for instance in block:
-            cover[instance.instance_id].append(var)
-    for instance in instances:
-        model.add_exactly_one(cover[instance.instance_id])
-    return model, chosen, blocks
+            rows[instance.instance_id].SetCoefficient(column, 1)
 
 
-def min_duty_days(instances: list[Instance], rules: Rules, budget: float, seed: int) -> int:
-    """A proven lower bound on the number of duty days covering one day's instances."""
-    from ortools.sat.python import cp_model
+def _cover(items: list[Instance], blocks: list[Block], limit: int) -> list[Block] | None:
+    """At most `limit` duty days: fewest 3er days (shortest first), then fewest 1er days."""
+    from ortools.linear_solver import pywraplp
 
-    model, chosen, _ = _cover_model(instances, rules)
-    model.minimize(sum(chosen))
-    solver = _solver(cp_model, budget, seed)
-    status = solver.solve(model)
-    found: float = solver.objective_value
-    proven: float = solver.best_objective_bound
-    if status == cp_model.OPTIMAL:
-        return round(found)
-    return max(0, math.ceil(proven - 1e-6))
-
-
-def duty_days(
-    instances: list[Instance], rules: Rules, budget: float, seed: int
-) -> list[tuple[Instance, ...]]:
-    """An exact cover of one day's instances by valid blocks, fewest (weighted) blocks."""
-    from ortools.sat.python import cp_model
-
-    model, chosen, blocks = _cover_model(instances, rules)
-    model.minimize(sum(v * block_cost(b, rules) for v, b in zip(chosen, blocks, strict=True)))
-    greedy = _greedy_cover(instances, blocks)
-    hinted = {tuple(i.instance_id for i in b) for b in greedy}
-    for var, block in zip(chosen, blocks, strict=True):
-        model.add_hint(var, tuple(i.instance_id for i in block) in hinted)
-    solver = _solver(cp_model, budget, seed)
-    status = solver.solve(model)
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return greedy
-    return [b for v, b in zip(chosen, blocks, strict=True) if solver.value(v)]
+    solver = pywraplp.Solver.CreateSolver("SCIP")
+    solver.SetNumThreads(1)
+    solver.SetSolverSpecificParametersAsString(f"limits/nodes = {NODE_LIMIT}\n")
+    columns = [solver.BoolVar("") for _ in blocks]
+    _partition(solver, items, blocks, columns)
+    count = solver.Constraint(0, limit)
+    triples = solver.Constraint(max(0, len(items) - 2 * limit), solver.infinity())
+    objective = solver.Objective()
+    for column, block in zip(columns, blocks, strict=True):
+        count.SetCoefficient(column, 1)
+        if len(block) >= 3:
+            triples.SetCoefficient(column, 1)
+            objective.SetCoefficient(column, TRIPLE_WEIGHT + sum(i.duration for i in block))
+        elif len(block) == 1:
+            objective.SetCoefficient(column, SINGLE_WEIGHT)
+    objective.SetMinimization()
+    if solver.Solve() not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
+        return None
+    return [b for c, b in zip(columns, blocks, strict=True) if c.solution_value() > 0.5]
 
 
-# --- phase 2 ------------------------------------------------------------------------------------
+def day_cover(
+    items: list[Instance], blocks: list[Block], limit: int, budget: _Budget
+) -> list[Block] | None:
+    """A partition of the day into at most `limit` duty days, or None if there is none.
+
+    The short 3er days are tried first (a much smaller model); all of them only if that fails.
+    """
+    triples = [sum(i.duration for i in b) for b in blocks if len(b) >= 3]
+    shortest = min(triples, default=0)
+    narrow = [
+        b for b in blocks if len(b) < 3 or sum(i.duration for i in b) <= shortest + TRIPLE_SLACK
+    ]
+    for candidates in (narrow, blocks) if len(narrow) < len(blocks) else (blocks,):
+        budget.spend(COVER_COST + len(candidates) * COVER_COST_PER_BLOCK)
+        found = _cover(items, candidates, limit)
+        if found is not None:
+            return found
+    return None
 
 
-@dataclass
-class _Load:
-    work: int = 0
-    last_end: int | None = None
-    triple_day: int | None = None
+# --- the search over headcounts -----------------------------------------------------------------
 
 
-def _fits(
-    driver: Driver,
-    load: _Load,
-    block: tuple[Instance, ...],
-    day: int,
-    unavailable: dict[tuple[str, int], Any],
-    rules: Rules,
-) -> bool:
-    skills = {i.skill for i in block if i.skill}
-    if not skills <= set(driver.skills) or (driver.driver_id, day) in unavailable:
-        return False
-    if load.work + sum(i.duration for i in block) > min(
-        driver.max_weekly_minutes, rules.weekly_cap
-    ):
-        return False
-    start = min(i.start for i in block)
-    if load.last_end is not None and start - load.last_end < rules.rest_min:
-        return False
-    return not (len(block) >= 3 and load.triple_day == day - 1)
+def _members(blocks: list[Block]) -> set[str]:
+    return {i.instance_id for b in blocks for i in b}
 
 
-def assign_drivers(
-    week_input: WeekInput,
-    blocks: dict[int, list[tuple[Instance, ...]]],
-    rules: Rules,
-    budget: _Budget,
-    seed: int,
-) -> tuple[dict[str, str], list[str]]:
-    from ortools.sat.python import cp_model
-
-    rng = random.Random(seed)
-    pool = [d for d in week_input.drivers if d.active]
-    rng.shuffle(pool)
-    pool.sort(key=lambda d: (len(d.skills), -d.max_weekly_minutes))  # stable: seed breaks ties
-    unavailable = dict(week_input.unavailable())
-    loads: dict[str, _Load] = {}
-    working: list[Driver] = []
-    plan: dict[str, str] = {}
-    uncovered: list[str] = []
-    days = sorted(blocks)
-    for day in days:
-        day_blocks = blocks[day]
-        model = cp_model.CpModel()
-        pairs: dict[tuple[int, str], Any] = {}
-        for index, block in enumerate(day_blocks):
-            for driver in working:
-                if _fits(driver, loads[driver.driver_id], block, day, unavailable, rules):
-                    pairs[(index, driver.driver_id)] = model.new_bool_var(
-                        f"p{index}_{driver.driver_id}"
-                    )
-        by_block: dict[int, list[Any]] = defaultdict(list)
-        by_driver: dict[str, list[Any]] = defaultdict(list)
-        for (index, driver_id), var in pairs.items():
-            by_block[index].append(var)
-            by_driver[driver_id].append(var)
-        for variables in [*by_block.values(), *by_driver.values()]:
-            model.add_at_most_one(variables)
-        # Prefer drivers with fewer hours, and keep skilled drivers for skilled duty days.
-        skills_of = {d.driver_id: set(d.skills) for d in working}
-        needed = [{i.skill for i in b if i.skill} for b in day_blocks]
-        model.maximize(
-            sum(
-                var * (10000 - loads[d].work - 1000 * len(skills_of[d] - needed[index]))
-                for (index, d), var in pairs.items()
-            )
-        )
-        matched: dict[int, str] = {}
-        if pairs:
-            solver = _solver(cp_model, budget.left / max(1, len(days)), seed)
-            status = solver.solve(model)
-            budget.spend(solver.response_proto.deterministic_time)
-            if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-                matched = {index: d for (index, d), var in pairs.items() if solver.value(var)}
-        for index, block in enumerate(day_blocks):
-            found = matched.get(index)
-            if found is None:
-                fresh = next(
-                    (
-                        d
-                        for d in pool
-                        if d.driver_id not in loads
-                        and _fits(d, _Load(), block, day, unavailable, rules)
-                    ),
-                    None,
-                )
-                if fresh is None:
-                    uncovered.extend(i.instance_id for i in block)
-                    continue
-                loads[fresh.driver_id] = _Load()
-                working.append(fresh)
-                found = fresh.driver_id
-            driver_id = found
-            load = loads[driver_id]
-            load.work += sum(i.duration for i in block)
-            load.last_end = max(i.end for i in block)
-            if len(block) >= 3:
-                load.triple_day = day
-            for instance in block:
-                plan[instance.instance_id] = driver_id
-    return plan, uncovered
-
-
-# --- phase 3 ------------------------------------------------------------------------------------
-
-
-def eliminate_drivers(
-    week_input: WeekInput,
-    plan: dict[str, str],
-    budget: _Budget,
-    seed: int,
-    progress: Progress | None,
-) -> dict[str, str]:
-    """Empty the least-loaded drivers one at a time onto the drivers already working."""
-    from dispatcher.domain.solver.cpsat import cpsat_repair
-    from dispatcher.domain.solver.greedy import greedy_repair
-
-    instances = {i.instance_id: i for i in week_input.instances()}
-    failed: set[str] = set()
-    while budget.left > 0.5:
-        work: dict[str, int] = defaultdict(int)
-        for instance_id, driver_id in plan.items():
-            work[driver_id] += instances[instance_id].duration
-        candidates = sorted((w, d) for d, w in work.items() if d not in failed)
-        if not candidates:
-            break
-        _, target = candidates[0]
-        working = set(work)
-        sub = replace(
-            week_input, drivers=tuple(d for d in week_input.drivers if d.driver_id in working)
-        )
-        problem, _ = build_problem(
-            sub,
-            plan,
-            absent=target,
-            scope=RepairScope("week"),
-            now=EPOCH,
-            freeze_hours=0,
-            other_absences=(),
-            boundary={},
-        )
-        budget.spend(0.05)  # fixed costs keep the search deterministic
-        repaired = greedy_repair(problem)
-        if repaired.uncovered:
-            repaired = cpsat_repair(
-                problem,
-                time_limit=min(2.0, budget.left),
-                seed=seed,
-                chain_limit=ELIMINATION_CHAIN,
-                chain_window=ELIMINATION_WINDOW,
-            )
-            budget.spend(2.0)
-        if repaired.uncovered:
-            failed.add(target)
-            continue
-        plan = repaired.plan
-        failed.clear()
-        if progress:
-            progress(f"fewer drivers: {len(set(plan.values()))}")
-    return plan
+def _duties(covers: Mapping[int, list[Block]]) -> dict[int, list[Duty]]:
+    return {day: [Duty.of(day, b) for b in blocks] for day, blocks in covers.items()}
 
 
 def solve_week(
@@ -394,44 +230,123 @@ def solve_week(
     time_limit: float = 120.0,
     progress: Progress | None = None,
     rules: Rules = RULES,
+    boundary: Mapping[str, BoundaryDay] | None = None,
 ) -> WeeklySolution:
     """A roster for the week; `time_limit` is a deterministic budget (about seconds)."""
     started = time.perf_counter()
     budget = _Budget(time_limit)
-    by_day: dict[int, list[Instance]] = defaultdict(list)
+    rng = random.Random(seed)
+    boundary = boundary or {}
+    everything: dict[int, list[Instance]] = defaultdict(list)
     for instance in week_input.instances():
-        by_day[instance.day].append(instance)
+        everything[instance.day].append(instance)
+    candidates = {day: _candidate_blocks(items, rules) for day, items in sorted(everything.items())}
+    # An instance in no valid duty day (longer than any span) cannot be covered at all.
+    members = {day: _members(blocks) for day, blocks in candidates.items()}
+    by_day = {day: [i for i in everything[day] if i.instance_id in members[day]] for day in members}
     simple = lower_bound(week_input, rules)
-    bound_share = time_limit * 0.05 / max(1, len(by_day))
     per_day = max(
-        (min_duty_days(items, rules, bound_share, seed) for items in by_day.values()), default=0
+        (min_duty_days(by_day[day], blocks) for day, blocks in candidates.items()), default=0
     )
-    budget.spend(time_limit * 0.05)
     bound = replace(simple, duty_days=per_day, value=max(simple.value, per_day))
-    share = time_limit * 0.25 / max(1, len(by_day))
-    blocks: dict[int, list[tuple[Instance, ...]]] = {}
-    for day in sorted(by_day):
-        blocks[day] = duty_days(by_day[day], rules, share, seed)
-        budget.spend(share)
+    pool = [d for d in week_input.drivers if d.active]
+    rng.shuffle(pool)
+    unavailable = week_input.unavailable()
+    available = {
+        day: sum((d.driver_id, day) not in unavailable for d in pool) for day in candidates
+    }
+
+    def say(text: str) -> None:
         if progress:
-            progress(f"duty days: day {day}, {len(blocks[day])} blocks (bound {bound.value})")
-    assign_budget = _Budget(min(budget.left, time_limit * 0.1))
-    plan, uncovered = assign_drivers(week_input, blocks, rules, assign_budget, seed)
-    budget.spend(time_limit * 0.1)
+            elapsed = time.perf_counter() - started
+            progress(f"{text} | lower bound {bound.value} | {elapsed:.0f} s")
+
+    def roster_for(headcount: int, duties: dict[int, list[Duty]]) -> Roster:
+        drivers = choose_drivers(pool, duties, headcount, unavailable)
+        return Roster(drivers, duties, unavailable, boundary, rules)
+
     phases = [
-        f"duty days: {sum(len(b) for b in blocks.values())}",
-        f"drivers after assignment: {len(set(plan.values()))}",
+        f"lower bound: {bound.value} (peak {bound.peak}, hours {bound.hours}, duty days {per_day})"
     ]
-    if progress:
-        progress(f"drivers: {len(set(plan.values()))} (bound {bound.value})")
-    if not uncovered:
-        plan = eliminate_drivers(week_input, plan, budget, seed, progress)
-        phases.append(f"drivers after elimination: {len(set(plan.values()))}")
+    found: Roster | None = None
+    headcount = max(1, bound.value)
+    covers: dict[int, list[Block]] | None = None
+    covered_for = 0
+    while budget.left > 0 and headcount <= len(pool) and by_day:
+        if covers is None:
+            say(f"duty days for {headcount} drivers")
+            attempt = {
+                day: day_cover(by_day[day], blocks, min(headcount, available[day]), budget)
+                for day, blocks in candidates.items()
+            }
+            if any(c is None for c in attempt.values()):
+                headcount += 1
+                continue
+            covers = {day: c for day, c in attempt.items() if c is not None}
+            covered_for = headcount
+        say(f"trying {headcount} drivers")
+        roster = roster_for(headcount, _duties(covers))
+        steps = int(min(MAX_STEPS, max(0.0, budget.left) / (SWAP_COST_PER_DRIVER * headcount)))
+        ok = roster.fill()
+        used = 0
+        if ok:
+            ok, used = repair_roster(roster, rng, steps)
+        budget.spend(used * SWAP_COST_PER_DRIVER * headcount + 0.05)
+        if ok:
+            found = roster
+            phases.append(f"roster with {headcount} drivers (duty days for {covered_for})")
+            break
+        phases.append(f"no roster with {headcount} drivers")
+        if covered_for == headcount:
+            headcount += 1  # more drivers for the same duty days first
+        else:
+            covers = None  # then duty days made for this headcount
+    if found is None:
+        found = _fallback(pool, candidates, by_day, available, roster_for, rng, phases)
+    balance_roster(found, rng, BALANCE_STEPS)
+    plan = found.plan()
+    uncovered = sorted(
+        (
+            i.instance_id
+            for items in everything.values()
+            for i in items
+            if i.instance_id not in plan
+        ),
+        key=instance_sort_key,
+    )
+    say(f"{len(set(plan.values()))} drivers")
     return WeeklySolution(
         plan=plan,
-        uncovered=tuple(sorted(uncovered, key=instance_sort_key)),
+        uncovered=tuple(uncovered),
         drivers_used=len(set(plan.values())),
         bound=bound,
         phases=tuple(phases),
         runtime_ms=int((time.perf_counter() - started) * 1000),
     )
+
+
+def _fallback(
+    pool: list[Any],
+    candidates: Mapping[int, list[Block]],
+    by_day: Mapping[int, list[Instance]],
+    available: Mapping[int, int],
+    roster_for: Callable[[int, dict[int, list[Duty]]], Roster],
+    rng: random.Random,
+    phases: list[str],
+) -> Roster:
+    """Every available driver; what still breaks a rule is left uncovered."""
+    covers: dict[int, list[Block]] = {}
+    for day, blocks in candidates.items():
+        unlimited = _Budget(math.inf)
+        limit = max(1, available[day]) if available[day] else len(by_day[day])
+        covers[day] = (
+            day_cover(by_day[day], blocks, limit, unlimited)
+            or day_cover(by_day[day], blocks, len(by_day[day]), unlimited)
+            or [(i,) for i in by_day[day]]
+        )
+    roster = roster_for(len(pool), _duties(covers))
+    roster.fill()
+    repair_roster(roster, rng, MAX_STEPS)
+    roster.shed()
+    phases.append(f"every driver ({len(pool)}); {len(roster.unplaced)} duty days left uncovered")
+    return roster
