@@ -1,4 +1,5 @@
-"""Weekly solver benchmark: the demo week, a small week and a week of night and split tours.
+"""Weekly solver benchmark: the demo week (and three more from other generator seeds), a small
+week and a week of night and split tours.
 
 Prints a Markdown table. The budget is CP-SAT deterministic time; wall-clock is reported.
 """
@@ -50,6 +51,15 @@ def main() -> None:
     demo = make_site(args.seed, (WEEK,)).weeks[0]
     cases = [
         ("demo week", demo.week_input, len(set(demo.plan.values()))),
+        *(
+            (
+                f"demo-like week, generator seed {other}",
+                week.week_input,
+                len(set(week.plan.values())),
+            )
+            for other in (7, 99, 1234)
+            for week in make_site(other, (WEEK,)).weeks
+        ),
         ("small week", small_week(args.seed), None),
         ("night and split tours", night_and_split_week(), None),
     ]

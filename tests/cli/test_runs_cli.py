@@ -282,3 +282,20 @@ def test_demo_builds_warn_pass_and_planted_fail(cli: Cli, tmp_path: Path) -> Non
     )
     reimport = cli("--db", str(db), "import-run", str(tmp_path / "files" / "run-2026-W03.json"))
     assert "PASS" in reimport.stdout
+
+
+def test_demo_solve_needs_fewer_drivers_than_the_generator_and_breaks_no_rule(
+    cli: Cli, tmp_path: Path
+) -> None:
+    db = tmp_path / "demo.db"
+    built = cli("--db", str(db), "demo", "--solve", "--files", str(tmp_path / "files"))
+    assert built.exit_code == 0, built.output
+    solved_line = next(line for line in built.stdout.splitlines() if "solved:" in line)
+    assert solved_line.split()[0] == "RUN-20260112-003"
+    detail = json.loads(cli("--db", str(db), "show-run", "RUN-20260112-003", "--json").stdout)
+    planted = json.loads(cli("--db", str(db), "show-run", "RUN-20260112-002", "--json").stdout)
+    assert [a["passed"] for a in detail["audits"]] == [True] * 7
+    # Rest was checked across the boundary with the locked 2026-W02 plan.
+    assert detail["audits"][2] == {"audit": "Rest", "passed": True, "note": None, "violations": []}
+    assert detail["kpis"]["drivers_used"] < planted["kpis"]["drivers_used"]
+    assert detail["kpis"]["instances_covered"] == planted["kpis"]["instances_total"]

@@ -153,3 +153,24 @@ def test_from_two_csv_files_to_an_export(
     exported = site("export", run, "--format", "csv", "--out", str(tmp_path / "w04.csv"))
     assert exported.exit_code == 0, exported.output
     assert len((tmp_path / "w04.csv").read_text().splitlines()) == 1 + 9
+
+
+def test_parallel_searches_repeat_and_bad_worker_counts_are_refused(
+    cli: Cli, files: tuple[Path, Path]
+) -> None:
+    tours, drivers = files
+    base = ["solve", "--week", "2026-W03", "--tours", str(tours), "--drivers", str(drivers)]
+    solved = [cli(*base, "--workers", "2", "--time-limit", "5", "--json") for _ in range(2)]
+    assert all(s.exit_code == 0 for s in solved), solved[0].output
+    first, second = (json.loads(s.stdout) for s in solved)
+    assert first["reproduced"] is True and first["covered"] == 9
+    plans = [
+        json.loads(cli("roster", r["run_id"], "--json").stdout)["rows"] for r in (first, second)
+    ]
+    assert plans[0] == plans[1]
+    refused = cli(*base, "--workers", "0")
+    assert (refused.exit_code, refused.stderr) == (
+        1,
+        "Error: --workers must be between 1 and 16\n",
+    )
+    assert "RUN-20260113-003" not in cli("list-runs").stdout

@@ -585,7 +585,8 @@ def solve_result(result: SolveResult) -> None:
     )
     console.print(
         f"Lower bound: {bound['value']} drivers (peak concurrent tours {bound['peak']}, "
-        f"hours / 55 h {bound['hours']}); gap {percent(result.gap_bp)}"
+        f"hours / 55 h {bound['hours']}, duty days on the busiest day {bound['duty_days']}); "
+        f"gap {percent(result.gap_bp)}"
     )
     repeat = {None: "not checked", True: "yes", False: "NO"}[result.reproduced]
     console.print(f"Status:   {status_text(result.status)}  ({result.status_reason})")

@@ -140,6 +140,14 @@ def solve(
     time_limit: Annotated[
         float, typer.Option("--time-limit", help="Solver budget (deterministic seconds).")
     ] = 120.0,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            help="Searches run in parallel with seeds seed, seed+1, ...; the best roster wins "
+            "(same inputs and workers: same roster).",
+        ),
+    ] = 1,
     out: Annotated[Path | None, typer.Option("--out", help="Also write the run file here.")] = None,
     no_recheck: Annotated[
         bool,
@@ -175,7 +183,13 @@ def solve(
     uow = wiring.unit_of_work(settings, write=True)
     if as_json or not sys.stderr.isatty():
         result = solve_run(
-            uow, week_input, seed=seed, time_limit=time_limit, recheck=not no_recheck, out=out
+            uow,
+            week_input,
+            seed=seed,
+            time_limit=time_limit,
+            workers=workers,
+            recheck=not no_recheck,
+            out=out,
         )
     else:
         from dispatcher.cli.output import stderr
@@ -186,6 +200,7 @@ def solve(
                 week_input,
                 seed=seed,
                 time_limit=time_limit,
+                workers=workers,
                 recheck=not no_recheck,
                 out=out,
                 progress=status.update,

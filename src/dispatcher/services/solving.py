@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dispatcher import __version__
 from dispatcher.db.unit_of_work import UnitOfWork
+from dispatcher.domain.audits import BoundaryDay
 from dispatcher.domain.errors import InvalidInput
 from dispatcher.domain.events import Action, EventDraft
 from dispatcher.domain.evidence import output_hash
@@ -23,7 +25,11 @@ from dispatcher.services.audit import record_event
 from dispatcher.services.evidence import week_boundary
 from dispatcher.services.runs import create_run
 
+if TYPE_CHECKING:
+    from dispatcher.domain.solver.weekly import WeeklySolution
+
 SOLVER_NAME = "dispatcher-weekly"
+MAX_WORKERS = 16
 Progress = Callable[[str], None]
 
 
@@ -88,16 +94,19 @@ def solve_run(
     *,
     seed: int = 0,
     time_limit: float = 120.0,
+    workers: int = 1,
     recheck: bool = True,
     out: Path | None = None,
     actor: str = "system",
     progress: Progress | None = None,
 ) -> SolveResult:
     """Solve outside any transaction, solve again to check it repeats, then store the run."""
-    from dispatcher.domain.solver.weekly import WeeklySolution, solve_week
+    from dispatcher.domain.solver.weekly import solve_week
 
     if time_limit <= 0:
         raise InvalidInput("--time-limit must be positive")
+    if not 1 <= workers <= MAX_WORKERS:
+        raise InvalidInput(f"--workers must be between 1 and {MAX_WORKERS}")
     if out is not None and out.exists():
         raise InvalidInput(f"{out} already exists; choose another --out")
     with uow:  # the previous week's locked plan: rest and 3er days across the boundary
@@ -105,9 +114,11 @@ def solve_run(
     boundary = found.for_driver() if found else {}
 
     def solve(report: Progress | None) -> WeeklySolution:
-        return solve_week(
-            week_input, seed=seed, time_limit=time_limit, boundary=boundary, progress=report
-        )
+        if workers == 1:
+            return solve_week(
+                week_input, seed=seed, time_limit=time_limit, boundary=boundary, progress=report
+            )
+        return _best_of(week_input, seed, time_limit, boundary, workers, report)
 
     solution = solve(progress)
     second = None
@@ -119,6 +130,7 @@ def solve_run(
         "name": SOLVER_NAME,
         "version": __version__,
         "seed": seed,
+        "workers": workers,
         "declared_output_hash": None if second is None else output_hash(second),
         "time_limit_ms": int(time_limit * 1000),
         "lower_bound": solution.bound.as_document(),
@@ -186,3 +198,30 @@ def solve_run(
         evidence_hash=created.new.evidence_hash,
         event_seq=event.seq,
     )
+
+
+def _best_of(
+    week_input: WeekInput,
+    seed: int,
+    time_limit: float,
+    boundary: Mapping[str, BoundaryDay],
+    workers: int,
+    progress: Progress | None,
+) -> WeeklySolution:
+    """Independent searches with seeds seed, seed+1, ... in parallel processes; the best by the
+    objectives wins, ties to the lowest seed, so the result depends only on the inputs."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from dispatcher.domain.solver.weekly import solve_week
+
+    if progress:
+        progress(f"{workers} searches in parallel (seeds {seed}..{seed + workers - 1})")
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [
+            pool.submit(
+                solve_week, week_input, seed=seed + k, time_limit=time_limit, boundary=boundary
+            )
+            for k in range(workers)
+        ]
+        solutions = [f.result() for f in futures]
+    return min(enumerate(solutions), key=lambda pair: (pair[1].rank, pair[0]))[1]

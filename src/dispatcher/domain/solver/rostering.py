@@ -20,6 +20,9 @@ from dispatcher.domain.model import Driver, Instance
 BREAK_WEIGHT = 500  # one broken rest or 3er rule weighs as much as 500 minutes over a cap
 START_TEMPERATURE = 50.0
 COOLING = 0.999
+TAIL_SHARE = 0.25  # share of moves that exchange the rest of the week, not one day
+PATIENCE = 3_000  # steps without a new best state before the temperature rises again
+REHEATS = 3
 
 
 @dataclass(frozen=True)
@@ -53,14 +56,15 @@ def choose_drivers(
     count: int,
     unavailable: Mapping[tuple[str, int], object],
 ) -> list[Driver]:
-    """`count` drivers: those needed for each skill first, then the most available and longest
-    caps (the pool's order, already shuffled by the seed, breaks ties)."""
+    """`count` drivers: the most available, the longest caps and the most skills first (every
+    chosen driver works, and skilled ones can take any duty day), but at least enough for each
+    skill on its busiest day; the pool's order, shuffled by the seed, breaks ties."""
     ranked = sorted(
         pool,
         key=lambda d: (
             sum((d.driver_id, day) in unavailable for day in duties),
             -d.max_weekly_minutes,
-            len(d.skills),
+            -len(d.skills),
         ),
     )
     chosen: list[Driver] = []
@@ -130,13 +134,26 @@ class Roster:
     def cost(self, k: int) -> int:
         return max(0, self.work[k] - self.caps[k]) + BREAK_WEIGHT * self.breaks(k)
 
-    def swap(self, day: int, a: int, b: int) -> None:
-        slots = self.slots[day]
-        first, second = slots[a], slots[b]
-        moved = (second.work if second else 0) - (first.work if first else 0)
-        slots[a], slots[b] = second, first
-        self.work[a] += moved
-        self.work[b] -= moved
+    def swap(self, days: tuple[int, ...], a: int, b: int) -> None:
+        """Drivers a and b exchange their duty days on `days`."""
+        for day in days:
+            slots = self.slots[day]
+            first, second = slots[a], slots[b]
+            moved = (second.work if second else 0) - (first.work if first else 0)
+            slots[a], slots[b] = second, first
+            self.work[a] += moved
+            self.work[b] -= moved
+
+    def may_swap(self, days: tuple[int, ...], a: int, b: int) -> bool:
+        return all(
+            self.slots[day][a] is not self.slots[day][b]
+            and self.allowed(a, day, self.slots[day][b])
+            and self.allowed(b, day, self.slots[day][a])
+            for day in days
+        )
+
+    def total(self) -> int:
+        return sum(self.cost(k) for k in range(len(self.drivers)))
 
     def fill(self) -> bool:
         """Day by day, longest duty days first to the least-loaded driver they fit unbroken.
@@ -189,41 +206,66 @@ class Roster:
 
 
 def _best_partner(
-    roster: Roster, rng: random.Random, day: int, k: int, score: Callable[[int], int]
+    roster: Roster,
+    rng: random.Random,
+    days: tuple[int, ...],
+    k: int,
+    score: Callable[[int], int],
 ) -> tuple[int | None, int]:
-    """The driver whose duty day on `day` k should take, and the change in `score`."""
-    duty = roster.slots[day][k]
+    """The driver whose duty days on `days` k should take, and the change in `score`."""
     best: int | None = None
     best_delta = 0
     for other in range(len(roster.drivers)):
-        theirs = roster.slots[day][other]
-        if other == k or theirs is duty:
-            continue
-        if not (roster.allowed(k, day, theirs) and roster.allowed(other, day, duty)):
+        if other == k or not roster.may_swap(days, k, other):
             continue
         before = score(k) + score(other)
-        roster.swap(day, k, other)
+        roster.swap(days, k, other)
         delta = score(k) + score(other) - before
-        roster.swap(day, k, other)
+        roster.swap(days, k, other)
         if best is None or delta < best_delta or (delta == best_delta and rng.random() < 0.3):
             best, best_delta = other, delta
     return best, best_delta
 
 
+def _move(roster: Roster, rng: random.Random) -> tuple[int, ...]:
+    """One day, or (one time in four) the rest of the week from a day on."""
+    day = rng.choice(roster.days)
+    if rng.random() < TAIL_SHARE:
+        return tuple(d for d in roster.days if d >= day)
+    return (day,)
+
+
 def repair_roster(roster: Roster, rng: random.Random, iterations: int) -> tuple[bool, int]:
-    """Swap duty days until nothing is broken; (success, iterations used)."""
+    """Swap duty days until nothing is broken; (success, iterations used).
+
+    Worse swaps are accepted with a falling probability (annealing); when the best state has not
+    improved for a while the temperature rises again, and after a few such rounds the search
+    gives up (more drivers are then tried).
+    """
     temperature = START_TEMPERATURE
+    total = roster.total()
+    best, since_best, reheats = total, 0, 0
     for used in range(iterations):
         bad = [k for k in range(len(roster.drivers)) if roster.cost(k) > 0]
         if not bad:
             return True, used
         k = rng.choice(bad)
-        day = rng.choice(roster.days)
-        partner, delta = _best_partner(roster, rng, day, k, roster.cost)
+        days = _move(roster, rng)
+        partner, delta = _best_partner(roster, rng, days, k, roster.cost)
         if partner is not None and (delta <= 0 or rng.random() < math.exp(-delta / temperature)):
-            roster.swap(day, k, partner)
+            roster.swap(days, k, partner)
+            total += delta
+        if total < best:
+            best, since_best = total, 0
+        else:
+            since_best += 1
+            if since_best > PATIENCE:
+                reheats += 1
+                if reheats > REHEATS:
+                    return False, used + 1
+                temperature, since_best = START_TEMPERATURE, 0
         temperature = max(1.0, temperature * COOLING)
-    return all(roster.cost(k) == 0 for k in range(len(roster.drivers))), iterations
+    return roster.total() == 0, iterations
 
 
 def balance_roster(roster: Roster, rng: random.Random, iterations: int) -> int:
@@ -248,10 +290,10 @@ def balance_roster(roster: Roster, rng: random.Random, iterations: int) -> int:
     for used in range(iterations):
         order = sorted(range(len(roster.drivers)), key=score, reverse=True)
         k = order[0] if rng.random() < 0.5 else rng.choice(order[: max(1, len(order) // 10)])
-        day = rng.choice(roster.days)
-        partner, delta = _best_partner(roster, rng, day, k, score)
+        days = _move(roster, rng)
+        partner, delta = _best_partner(roster, rng, days, k, score)
         if partner is not None and delta < 0:
-            roster.swap(day, k, partner)
+            roster.swap(days, k, partner)
             idle = 0
         else:
             idle += 1

@@ -86,6 +86,13 @@ class WeeklySolution:
     bound: LowerBound
     phases: tuple[str, ...]
     runtime_ms: int
+    part_time: int = 0  # drivers under the full-time minimum
+    spread: int = 0  # most minus fewest weekly minutes among the drivers used
+
+    @property
+    def rank(self) -> tuple[int, int, int, int]:
+        """The objectives in order: uncovered, drivers, part-time drivers, spread of hours."""
+        return (len(self.uncovered), self.drivers_used, self.part_time, self.spread)
 
     @property
     def gap_bp(self) -> int:
@@ -315,6 +322,7 @@ def solve_week(
         key=instance_sort_key,
     )
     say(f"{len(set(plan.values()))} drivers")
+    work = [w for w in found.work if w > 0]
     return WeeklySolution(
         plan=plan,
         uncovered=tuple(uncovered),
@@ -322,6 +330,8 @@ def solve_week(
         bound=bound,
         phases=tuple(phases),
         runtime_ms=int((time.perf_counter() - started) * 1000),
+        part_time=sum(w < rules.fte_min for w in work),
+        spread=max(work, default=0) - min(work, default=0),
     )
 
 
