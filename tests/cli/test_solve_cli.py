@@ -24,6 +24,11 @@ D003,Petra Wallner,,55
 """
 
 
+def solve_args(files: tuple[Path, Path], week: str = "2026-W03") -> list[str]:
+    tours, drivers = files
+    return ["solve", "--week", week, "--tours", str(tours), "--drivers", str(drivers)]
+
+
 @pytest.fixture
 def files(tmp_path: Path) -> tuple[Path, Path]:
     tours, drivers = tmp_path / "tours.csv", tmp_path / "drivers.csv"
@@ -35,22 +40,8 @@ def files(tmp_path: Path) -> tuple[Path, Path]:
 def test_solve_stores_an_audited_run_and_writes_the_run_file(
     cli: Cli, files: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    tours, drivers = files
     out = tmp_path / "run.json"
-    result = cli(
-        "solve",
-        "--week",
-        "2026-W03",
-        "--tours",
-        str(tours),
-        "--drivers",
-        str(drivers),
-        "--out",
-        str(out),
-        "--time-limit",
-        "10",
-        "--json",
-    )
+    result = cli(*solve_args(files), "--out", str(out), "--time-limit", "10", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert (data["run_id"], data["covered"], data["instances"]) == ("RUN-20260113-001", 9, 9)
@@ -68,9 +59,8 @@ def test_solve_stores_an_audited_run_and_writes_the_run_file(
 
 
 def test_bad_forecast_is_one_line_and_stores_nothing(cli: Cli, files: tuple[Path, Path]) -> None:
-    tours, drivers = files
-    tours.write_text("tour_id,day,start,end\nT1,Mon,05:00,05:00\n")
-    result = cli("solve", "--week", "2026-W03", "--tours", str(tours), "--drivers", str(drivers))
+    files[0].write_text("tour_id,day,start,end\nT1,Mon,05:00,05:00\n")
+    result = cli(*solve_args(files))
     assert (result.exit_code, result.stderr) == (
         1,
         "Error: tours.csv line 2, field end: end equals start\n",
@@ -81,20 +71,9 @@ def test_bad_forecast_is_one_line_and_stores_nothing(cli: Cli, files: tuple[Path
 def test_existing_out_file_is_refused_before_solving(
     cli: Cli, files: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    tours, drivers = files
     out = tmp_path / "exists.json"
     out.write_text("{}")
-    result = cli(
-        "solve",
-        "--week",
-        "2026-W03",
-        "--tours",
-        str(tours),
-        "--drivers",
-        str(drivers),
-        "--out",
-        str(out),
-    )
+    result = cli(*solve_args(files), "--out", str(out))
     assert (result.exit_code, result.stderr) == (
         1,
         f"Error: {out} already exists; choose another --out\n",
@@ -104,21 +83,7 @@ def test_existing_out_file_is_refused_before_solving(
 def test_from_two_csv_files_to_an_export(
     site: Cli, files: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    tours, drivers = files
-    solved = json.loads(
-        site(
-            "solve",
-            "--week",
-            "2026-W04",
-            "--tours",
-            str(tours),
-            "--drivers",
-            str(drivers),
-            "--time-limit",
-            "10",
-            "--json",
-        ).stdout
-    )
+    solved = json.loads(site(*solve_args(files, "2026-W04"), "--time-limit", "10", "--json").stdout)
     run = solved["run_id"]
     assert json.loads(site("show-run", run, "--json").stdout)["audits_passed"] == 7
     approve = ("--override-reason", "First solved week: nothing locked to compare with")
@@ -158,8 +123,7 @@ def test_from_two_csv_files_to_an_export(
 def test_parallel_searches_repeat_and_bad_worker_counts_are_refused(
     cli: Cli, files: tuple[Path, Path]
 ) -> None:
-    tours, drivers = files
-    base = ["solve", "--week", "2026-W03", "--tours", str(tours), "--drivers", str(drivers)]
+    base = solve_args(files)
     solved = [cli(*base, "--workers", "2", "--time-limit", "5", "--json") for _ in range(2)]
     assert all(s.exit_code == 0 for s in solved), solved[0].output
     first, second = (json.loads(s.stdout) for s in solved)

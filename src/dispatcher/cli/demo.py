@@ -45,9 +45,7 @@ def demo(
     the CSV/JSON input files so you can import them yourself. Example:
     dispatcher --db demo.db demo --fresh --solve
     """
-    import sys
-
-    from dispatcher.cli import wiring
+    from dispatcher.cli import output, wiring
     from dispatcher.domain.errors import InvalidInput
     from dispatcher.services.demo import build_demo
 
@@ -68,13 +66,8 @@ def demo(
             wiring.engine(settings), settings.tenant, settings.site, lambda: moment, write=True
         )
 
-    if solve and sys.stderr.isatty():
-        from dispatcher.cli.output import stderr
-
-        with stderr().status("Building the demo site...") as status:
-            result = build_demo(uow_at, seed, target, solve=True, progress=status.update)
-    else:
-        result = build_demo(uow_at, seed, target, solve=solve)
+    with output.progress("Building the demo site...", quiet=not solve) as report:
+        result = build_demo(uow_at, seed, target, solve=solve, progress=report)
     typer.echo(f"Demo site {settings.tenant}/{settings.site} built in {settings.db} (seed {seed}).")
     for run in result.runs:
         typer.echo(

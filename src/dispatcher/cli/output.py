@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -29,6 +31,16 @@ def stderr() -> Console:
     from rich.console import Console
 
     return Console(file=sys.stderr, highlight=False)
+
+
+@contextmanager
+def progress(label: str, *, quiet: bool) -> Iterator[Callable[[str], None] | None]:
+    """A live status line on stderr for long work, or None under --json or without a TTY."""
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    with stderr().status(label) as status:
+        yield status.update
 
 
 def emit_json(data: Any) -> None:

@@ -161,9 +161,7 @@ def solve(
     are used; the result is audited, measured and sealed exactly like an imported run. Example:
     dispatcher solve --week 2026-W03 --tours tours.csv --drivers drivers.csv --out run-w03.json
     """
-    import sys
-
-    from dispatcher.cli import wiring
+    from dispatcher.cli import output, wiring
     from dispatcher.services.solving import InputFile, read_week_input, solve_run
 
     settings = settings_of(ctx)
@@ -180,31 +178,17 @@ def solve(
         settings.tenant,
         settings.site,
     )
-    uow = wiring.unit_of_work(settings, write=True)
-    if as_json or not sys.stderr.isatty():
+    with output.progress("Solving...", quiet=as_json) as report:
         result = solve_run(
-            uow,
+            wiring.unit_of_work(settings, write=True),
             week_input,
             seed=seed,
             time_limit=time_limit,
             workers=workers,
             recheck=not no_recheck,
             out=out,
+            progress=report,
         )
-    else:
-        from dispatcher.cli.output import stderr
-
-        with stderr().status("Solving...") as status:
-            result = solve_run(
-                uow,
-                week_input,
-                seed=seed,
-                time_limit=time_limit,
-                workers=workers,
-                recheck=not no_recheck,
-                out=out,
-                progress=status.update,
-            )
     if as_json:
         from dataclasses import asdict
 

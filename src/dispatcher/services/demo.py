@@ -13,13 +13,14 @@ from dispatcher.domain.errors import Conflict
 from dispatcher.domain.events import Action, EventDraft
 from dispatcher.domain.evidence import output_hash
 from dispatcher.domain.model import User, Week
+from dispatcher.domain.solver import Progress
 from dispatcher.domain.writers import availability_csv, drivers_csv, run_file, tours_csv
 from dispatcher.services.audit import record_event
 from dispatcher.services.decisions import LOCK, PUBLISH, ApprovalInput, decide
 from dispatcher.services.results import ImportResult
 from dispatcher.services.runs import import_run
 from dispatcher.services.site import ensure_site
-from dispatcher.services.solving import Progress, SolveResult, solve_run
+from dispatcher.services.solving import SolveResult, solve_run
 
 DEMO_WEEKS = (Week(2026, 2), Week(2026, 3))
 DEMO_USERS = (

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -46,6 +46,7 @@ from dispatcher.domain.repair import (
     same_name,
     uncovered_reason,
 )
+from dispatcher.domain.solver import Progress
 from dispatcher.services.audit import record_event
 from dispatcher.services.authorization import refuse
 from dispatcher.services.evidence import create_version, creation_context, open_absences
@@ -54,7 +55,6 @@ from dispatcher.services.site import current_config, ensure_site
 
 VIENNA = ZoneInfo("Europe/Vienna")
 STALE = "Repair proposal is stale: plan changed since it was computed; run run-repair again"
-Progress = Callable[[str], None]
 
 
 # --- request ------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +20,7 @@ from dispatcher.domain.parsing import (
     parse_tours_csv,
     parse_tours_json,
 )
+from dispatcher.domain.solver import Progress
 from dispatcher.domain.writers import run_file
 from dispatcher.services.audit import record_event
 from dispatcher.services.evidence import week_boundary
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 
 SOLVER_NAME = "dispatcher-weekly"
 MAX_WORKERS = 16
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)

@@ -11,18 +11,17 @@ move fewest instances; lowest highest weekly work among changed drivers; smalles
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from dispatcher.domain.model import Driver, WeekInput, instance_sort_key
 from dispatcher.domain.repair import RepairProblem, RepairSolution, summarize
+from dispatcher.domain.solver import Progress
 
 CHAIN_WINDOW = 180  # minutes around an affected instance in which others' tours may move
 MAX_CHAIN = 40  # at most this many other instances may move to enable chains
 TIE_BREAK_CHUNK = 6  # instances decided together in the last stage (exact within a chunk)
-
-Progress = Callable[[str], None]
 
 
 class RepairTimeout(Exception):

@@ -28,6 +28,7 @@ from typing import Any
 
 from dispatcher.domain.audits import RULES, BoundaryDay, Rules
 from dispatcher.domain.model import Instance, WeekInput, instance_sort_key
+from dispatcher.domain.solver import Progress
 from dispatcher.domain.solver.rostering import (
     Duty,
     Roster,
@@ -36,7 +37,6 @@ from dispatcher.domain.solver.rostering import (
     repair_roster,
 )
 
-Progress = Callable[[str], None]
 TRIPLE_SLACK = 60  # first try 3er days at most this much longer than the day's shortest 3er
 TRIPLE_WEIGHT = 10_000  # objective weights of the duty-day partition (2er days cost nothing)
 SINGLE_WEIGHT = 5_000
