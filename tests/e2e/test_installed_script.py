@@ -41,6 +41,34 @@ def test_version_loads_no_heavy_module(tmp_path: Path) -> None:
     assert loaded.isdisjoint(HEAVY | {"rich"})
 
 
+def test_help_renders_without_markdown_or_tracebacks(tmp_path: Path) -> None:
+    out, loaded = _loaded(["--help"], _env(tmp_path / "x.db"))
+    assert "show-run" in out and "Exit codes" in out
+    assert loaded.isdisjoint(HEAVY | {"markdown_it", "pygments"})
+
+
+def test_deferred_rich_modules_are_real_when_used() -> None:
+    code = (
+        "import dispatcher.cli.app\n"
+        "from rich.console import Console\n"
+        "from rich.markdown import Markdown\n"
+        "from rich.traceback import Traceback\n"
+        "import rich.markdown, sys\n"
+        "console = Console(width=40, color_system=None)\n"
+        "with console.capture() as captured:\n"
+        "    console.print(Markdown('# Title\\n\\n* one'))\n"
+        "try:\n"
+        "    1 / 0\n"
+        "except ZeroDivisionError:\n"
+        "    tb = Traceback()\n"
+        "print(repr(captured.get()), type(tb).__module__, 'markdown_it' in sys.modules)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    text, module, loaded = proc.stdout.rsplit(" ", 2)
+    assert "Title" in text and "• one" in text
+    assert (module, loaded.strip()) == ("rich.traceback", "True")
+
+
 def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(SCRIPT), *args], capture_output=True, text=True, env=env, timeout=300
@@ -73,15 +101,24 @@ def test_a_monday_review_with_the_installed_script(tmp_path: Path) -> None:
     out, loaded = _loaded([], _env(db, **words))
     assert out.split() == ["RUN-20260112-002", "RUN-20260112-001"]
     assert loaded.isdisjoint(HEAVY | {"typer", "rich"})
-    # Anything else (here: a command name) still completes through Typer.
+    # Command names come from the static table, also without Typer.
     commands = {
         "_DISPATCHER_COMPLETE": "complete_bash",
         "COMP_WORDS": "dispatcher show-r",
         "COMP_CWORD": "1",
     }
     out, loaded = _loaded([], _env(db, **commands))
-    assert "show-run" in out.split()
-    assert loaded.isdisjoint(HEAVY)
+    assert out.split() == ["show-run"]
+    assert loaded.isdisjoint(HEAVY | {"typer", "rich"})
+    # Anything else (here: a command's options) still completes through Typer.
+    options = {
+        "_DISPATCHER_COMPLETE": "complete_bash",
+        "COMP_WORDS": "dispatcher publish --app",
+        "COMP_CWORD": "2",
+    }
+    out, loaded = _loaded([], _env(db, **options))
+    assert out.split() == ["--approver"]
+    assert "typer" in loaded and loaded.isdisjoint(HEAVY)
 
 
 def test_the_whole_week_of_the_procedure_on_the_demo_site(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from dispatcher import __version__
 from dispatcher.cli.audit import audit_app
 from dispatcher.cli.db import db_app
 from dispatcher.cli.decisions import decisions_app
+from dispatcher.cli.deferred import defer as _defer_rich_modules
 from dispatcher.cli.demo import demo_app
 from dispatcher.cli.errors import RootGroup
 from dispatcher.cli.evidence import evidence_app
@@ -22,7 +23,8 @@ from dispatcher.cli.site import site_app
 from dispatcher.cli.status import status_app
 from dispatcher.cli.users import users_app
 from dispatcher.config import DEFAULT_SITE, DEFAULT_TENANT, Settings, default_db_path
-from dispatcher.domain.model import normalize_scope
+
+_defer_rich_modules()
 
 
 def _print_version(value: bool) -> None:
@@ -73,6 +75,8 @@ def root(
     ] = False,
 ) -> None:
     """Resolve --db, --tenant and --site (flag, then environment, then default) once."""
+    from dispatcher.domain.model import normalize_scope
+
     ctx.obj = Settings(
         db=db or str(default_db_path()),
         tenant=normalize_scope(tenant, "tenant"),

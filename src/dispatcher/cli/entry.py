@@ -7,10 +7,11 @@ import sys
 
 
 def _fast_completion() -> bool:
-    """Answer bash TAB completion of run and request ids without importing Typer.
+    """Answer bash TAB completion of ids and command names without importing Typer.
 
     A word starting with RUN- or REP- can only be an id, wherever it stands on the command
-    line, so the stdlib completers answer it directly; anything else goes to Typer.
+    line, so the stdlib completers answer it from the database; command and group names come
+    from a static table; anything else (option values, a command's options) goes to Typer.
     """
     if os.environ.get("_DISPATCHER_COMPLETE") != "complete_bash":
         return False
@@ -22,12 +23,21 @@ def _fast_completion() -> bool:
     current = words[index] if 0 <= index < len(words) else ""
     prefix = current.upper()
     if prefix.startswith("RUN-"):
-        from dispatcher.cli.completion import complete_run_id as complete
+        from dispatcher.cli.completion import complete_run_id
+
+        values = complete_run_id(current)
     elif prefix.startswith("REP-"):
-        from dispatcher.cli.completion import complete_request_id as complete
+        from dispatcher.cli.completion import complete_request_id
+
+        values = complete_request_id(current)
     else:
-        return False
-    sys.stdout.write("".join(f"{value}\n" for value in complete(current)))
+        from dispatcher.cli.command_table import complete_words
+
+        answer = complete_words(words, index)
+        if answer is None:
+            return False
+        values = answer
+    sys.stdout.write("".join(f"{value}\n" for value in values))
     return True
 
 

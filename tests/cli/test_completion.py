@@ -1,0 +1,114 @@
+"""TAB completion: the static command table agrees with the Typer app, answer for answer."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+import typer
+
+from dispatcher.cli.app import app
+from dispatcher.cli.command_table import (
+    COMMANDS,
+    GROUP_OPTIONS,
+    ROOT_OPTIONS,
+    ROOT_VALUE_OPTIONS,
+    complete_words,
+)
+
+
+def _root() -> typer.core.TyperGroup:
+    command = typer.main.get_command(app)
+    assert isinstance(command, typer.core.TyperGroup)
+    return command
+
+
+def _options(command: typer.core.TyperGroup, context: typer.Context) -> set[str]:
+    return {
+        opt
+        for param in command.get_params(context)
+        if isinstance(param, typer.core.TyperOption) and not param.hidden
+        for opt in (*param.opts, *param.secondary_opts)
+    }
+
+
+def test_the_table_lists_what_the_app_has() -> None:
+    root = _root()
+    context = root.make_context("dispatcher", [], resilient_parsing=True)
+    names = [n for n in root.list_commands(context) if not root.commands[n].hidden]
+    assert names == list(COMMANDS)
+    for name in names:
+        command = root.commands[name]
+        expected = COMMANDS[name]
+        if isinstance(command, typer.core.TyperGroup):
+            child = command.make_context(name, [], parent=context, resilient_parsing=True)
+            assert command.list_commands(child) == list(expected), name
+            assert _options(command, child) == set(GROUP_OPTIONS), name
+        else:
+            assert expected == (), name
+    assert _options(root, context) == set(ROOT_OPTIONS)
+    takes_value = {
+        opt
+        for param in root.params
+        if isinstance(param, typer.core.TyperOption) and not param.is_flag
+        for opt in param.opts
+    }
+    assert takes_value == ROOT_VALUE_OPTIONS
+
+
+def _typer_answer(words: list[str]) -> list[str]:
+    """What Typer itself prints for this TAB (the app run directly, without the fast path)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISPATCHER_", "_DISPATCHER"))}
+    env.update(
+        _DISPATCHER_COMPLETE="complete_bash",
+        COMP_WORDS=" ".join(words),
+        COMP_CWORD=str(len(words) - 1),
+    )
+    code = "from dispatcher.cli.app import app; app(prog_name='dispatcher')"
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    return proc.stdout.split()
+
+
+CASES = [
+    "dispatcher |",
+    "dispatcher s|",
+    "dispatcher show|",
+    "dispatcher x|",
+    "dispatcher -|",
+    "dispatcher --s|",
+    "dispatcher audit |",
+    "dispatcher kill-switch d|",
+    "dispatcher site -|",
+    "dispatcher --db /tmp/x.db |",
+    "dispatcher --tenant LTS --site WIEN re|",
+    "dispatcher --site WIEN db c|",
+]
+
+
+@pytest.mark.parametrize("line", CASES)
+def test_the_fast_answer_is_the_typer_answer(line: str) -> None:
+    typed, incomplete = line.split("|")[0].rsplit(" ", 1)
+    words = [*typed.split(), incomplete]
+    fast = complete_words(words, len(words) - 1)
+    assert fast is not None, "the table should answer this one"
+    slow = _typer_answer(words)
+    if incomplete.startswith("-"):  # Typer orders -h/--help differently from run to run
+        fast, slow = sorted(fast), sorted(slow)
+    assert fast == slow
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["dispatcher", "--db", ""],  # an option's value: a path
+        ["dispatcher", "publish", "-"],  # a command's own options
+        ["dispatcher", "show-run", ""],  # a command's argument
+        ["dispatcher", "audit", "log", "-"],  # a subcommand's options
+    ],
+)
+def test_the_table_leaves_the_rest_to_typer(words: list[str]) -> None:
+    assert complete_words(words, len(words) - 1) is None
