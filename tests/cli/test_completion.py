@@ -8,6 +8,7 @@ import sys
 
 import pytest
 import typer
+from typer import _click as click
 
 from dispatcher.cli.app import app
 from dispatcher.cli.command_table import (
@@ -25,7 +26,7 @@ def _root() -> typer.core.TyperGroup:
     return command
 
 
-def _options(command: typer.core.TyperGroup, context: typer.Context) -> set[str]:
+def _options(command: typer.core.TyperGroup, context: click.Context) -> set[str]:
     return {
         opt
         for param in command.get_params(context)
