@@ -4,32 +4,27 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatcher.db import tables as t
-from dispatcher.domain.audits import AuditResult, Boundary, Violation
-from dispatcher.domain.drift import Drift
+from dispatcher.db.queries import session_executor
+from dispatcher.db.run_reads import RunReads
+from dispatcher.domain.audits import AuditResult
 from dispatcher.domain.events import BODY_FIELDS, AuditEvent, StoredEvent
 from dispatcher.domain.hashing import canonical_json
-from dispatcher.domain.kpis import Kpis
 from dispatcher.domain.model import (
-    Absence,
-    AvailabilityStatus,
     DriftThresholds,
     Driver,
     Plan,
     SiteConfig,
-    Tour,
     User,
-    Week,
     WeekInput,
 )
-from dispatcher.domain.records import NewVersion, RepairRecord, RunRecord, VersionRecord
+from dispatcher.domain.records import NewVersion, RepairRecord
 from dispatcher.domain.views import KillSwitchEntry
 
 Scope = tuple[str, str]  # (tenant, site)
@@ -163,12 +158,16 @@ def _json(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
-class RunRepository:
-    """Runs with their input, plan versions, assignments, audit results and evidence hashes."""
+class RunRepository(RunReads):
+    """Runs with their input, plan versions, assignments, audit results and evidence hashes.
+
+    Reads come from RunReads (plain SQL, shared with the standard-library path); writes use the
+    ORM session of the unit of work.
+    """
 
     def __init__(self, session: Session, scope: Scope) -> None:
+        super().__init__(session_executor(session), scope)
         self._session = session
-        self._tenant, self._site = scope
 
     @property
     def _scope(self) -> dict[str, str]:
@@ -322,156 +321,6 @@ class RunRepository:
         self._session.flush()
         return row.id
 
-    def _run_row(self, run_id: str) -> t.Run | None:
-        return self._session.scalars(
-            select(t.Run).where(
-                t.Run.tenant_id == self._tenant, t.Run.site_id == self._site, t.Run.run_id == run_id
-            )
-        ).first()
-
-    def _record(self, row: t.Run) -> RunRecord:
-        current = self._session.scalar(
-            select(func.max(t.PlanVersion.version)).where(t.PlanVersion.run_pk == row.id)
-        )
-        return RunRecord(
-            pk=row.id,
-            run_id=row.run_id,
-            week=row.week,
-            created_at=row.created_at,
-            origin=row.origin,
-            solver_name=row.solver_name,
-            solver_version=row.solver_version,
-            solver_seed=row.solver_seed,
-            declared_output_hash=row.declared_output_hash,
-            solver_error=row.solver_error,
-            solver_meta=json.loads(row.solver_meta),
-            runtime_ms=row.runtime_ms,
-            locked_at=row.locked_at,
-            locked_by=row.locked_by,
-            locked_version=row.locked_version,
-            current_version=current or 0,
-        )
-
-    def get(self, run_id: str) -> RunRecord | None:
-        row = self._run_row(run_id)
-        return None if row is None else self._record(row)
-
-    def week_input(self, run: RunRecord, version: int) -> WeekInput:
-        tours: dict[str, Tour] = {}
-        rows = self._session.scalars(
-            select(t.TourInstance)
-            .where(t.TourInstance.run_pk == run.pk)
-            .order_by(t.TourInstance.tour_id)
-        )
-        counts: dict[str, int] = {}
-        for r in rows:
-            counts[r.tour_id] = max(counts.get(r.tour_id, 0), r.n)
-            tours[r.tour_id] = Tour(
-                r.tour_id, r.day, r.start_minute, r.end_minute, 1, r.depot, r.skill, r.notes
-            )
-        drivers = tuple(
-            Driver(
-                d.driver_id,
-                d.name,
-                tuple(s for s in d.skills.split("|") if s),
-                d.active,
-                d.max_weekly_minutes,
-                d.depot,
-            )
-            for d in self._session.scalars(
-                select(t.Driver)
-                .where(t.Driver.run_pk == run.pk, t.Driver.added_in_version <= version)
-                .order_by(t.Driver.driver_id)
-            )
-        )
-        availability = tuple(
-            Absence(a.driver_id, a.date, AvailabilityStatus(a.status), a.note)
-            for a in self._session.scalars(
-                select(t.Availability)
-                .where(t.Availability.run_pk == run.pk)
-                .order_by(t.Availability.driver_id, t.Availability.date)
-            )
-        )
-        return WeekInput(
-            Week.parse(run.week),
-            tuple(replace(tour, count=counts[tour_id]) for tour_id, tour in tours.items()),
-            drivers,
-            availability,
-        )
-
-    def _version_row(self, run: RunRecord, version: int) -> t.PlanVersion | None:
-        return self._session.scalars(
-            select(t.PlanVersion).where(
-                t.PlanVersion.run_pk == run.pk, t.PlanVersion.version == version
-            )
-        ).first()
-
-    def version(self, run: RunRecord, version: int) -> VersionRecord | None:
-        row = self._version_row(run, version)
-        if row is None:
-            return None
-        evidence = self._session.get(t.EvidenceRecord, row.id)
-        boundary = _json(row.boundary_json)
-        return VersionRecord(
-            pk=row.id,
-            version=row.version,
-            parent_version=row.parent_version,
-            created_at=row.created_at,
-            origin=row.origin,
-            repair_request_id=row.repair_request_id,
-            config=json.loads(row.config_json),
-            solver=json.loads(row.solver_json),
-            boundary=None if boundary is None else Boundary.from_document(boundary),
-            absences=tuple(
-                Absence(a["driver_id"], a["date"], AvailabilityStatus(a["status"]), a["note"])
-                for a in json.loads(row.absences_json)
-            ),
-            kpis=Kpis.from_document(json.loads(row.kpis_json)),
-            drift=Drift.from_document(json.loads(row.drift_json)),
-            repair=_json(row.repair_json),
-            status=row.status,
-            status_reason=row.status_reason,
-            audits_passed=row.audits_passed,
-            verified_at=row.verified_at,
-            evidence_hash="" if evidence is None else evidence.evidence_hash,
-            published_at=row.published_at,
-            published_by=row.published_by,
-            published_role=row.published_role,
-            published_evidence_hash=row.published_evidence_hash,
-            override_reason=row.override_reason,
-        )
-
-    def versions(self, run: RunRecord) -> list[VersionRecord]:
-        numbers = self._session.scalars(
-            select(t.PlanVersion.version)
-            .where(t.PlanVersion.run_pk == run.pk)
-            .order_by(t.PlanVersion.version)
-        ).all()
-        return [v for n in numbers if (v := self.version(run, n)) is not None]
-
-    def plan(self, version_pk: int) -> dict[str, str]:
-        rows = self._session.execute(
-            select(t.Assignment.instance_id, t.Assignment.driver_id).where(
-                t.Assignment.version_pk == version_pk
-            )
-        )
-        return {r.instance_id: r.driver_id for r in rows}
-
-    def audit_results(self, version_pk: int) -> tuple[AuditResult, ...]:
-        rows = self._session.scalars(
-            select(t.AuditResult)
-            .where(t.AuditResult.version_pk == version_pk)
-            .order_by(t.AuditResult.position)
-        )
-        return tuple(
-            AuditResult(
-                r.audit,
-                tuple(Violation.from_document(v) for v in json.loads(r.violations)),
-                r.note,
-            )
-            for r in rows
-        )
-
     def record_verification(self, version_pk: int, status: str, reason: str, at: datetime) -> None:
         row = self._session.get(t.PlanVersion, version_pk)
         assert row is not None
@@ -479,24 +328,6 @@ class RunRepository:
             row.status, row.status_reason = status, reason
         row.verified_at = at
         self._session.flush()
-
-    def latest_locked(
-        self, *, week: str | None = None, before_week: str | None = None
-    ) -> RunRecord | None:
-        """The most recently locked run of `week`, or of the latest week before `before_week`."""
-        query = select(t.Run).where(
-            t.Run.tenant_id == self._tenant,
-            t.Run.site_id == self._site,
-            t.Run.locked_at.is_not(None),
-        )
-        if week is not None:
-            query = query.where(t.Run.week == week)
-        if before_week is not None:
-            query = query.where(t.Run.week < before_week)
-        row = self._session.scalars(
-            query.order_by(t.Run.week.desc(), t.Run.locked_at.desc())
-        ).first()
-        return None if row is None else self._record(row)
 
 
 class UserRepository:
