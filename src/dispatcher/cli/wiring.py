@@ -15,6 +15,7 @@ from dispatcher.domain.errors import InvalidInput
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from dispatcher.db.ports import RunReadingUnit
     from dispatcher.db.queries import ReadQueries
     from dispatcher.db.unit_of_work import SqlUnitOfWork
 
@@ -71,30 +72,57 @@ def reset() -> None:
     _engines.clear()
 
 
+def _current_sqlite(connection: sqlite3.Connection) -> bool:
+    from dispatcher.db.revision import SCHEMA_HEAD
+
+    try:
+        revision = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.Error:
+        return False
+    return revision is not None and revision[0] == SCHEMA_HEAD
+
+
+def _open_current(settings: Settings) -> sqlite3.Connection | None:
+    """A read-only stdlib connection when the database is an existing SQLite file at the newest
+    schema; None means "go through SQLAlchemy" (another backend, or a schema to create/upgrade)."""
+    path = settings.sqlite_path
+    if path is None or not path.is_file():
+        return None
+    try:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error:
+        return None
+    if _current_sqlite(connection):
+        return connection
+    connection.close()
+    return None
+
+
 @contextmanager
 def read_queries(settings: Settings) -> Iterator[ReadQueries | None]:
     """Read-only queries over stdlib sqlite3 when the database is SQLite and already current
     (no ORM import: fast start-up); None means "use a unit of work"."""
     from dispatcher.db.queries import ReadQueries, sqlite_executor
-    from dispatcher.db.revision import SCHEMA_HEAD
 
-    path = settings.sqlite_path
-    if path is None or not path.is_file():
+    connection = _open_current(settings)
+    if connection is None:
         yield None
         return
     try:
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-    except sqlite3.Error:
-        yield None
-        return
-    try:
-        try:
-            revision = connection.execute("SELECT version_num FROM alembic_version").fetchone()
-        except sqlite3.Error:
-            revision = None
-        if revision is None or revision[0] != SCHEMA_HEAD:
-            yield None
-        else:
-            yield ReadQueries(sqlite_executor(connection), (settings.tenant, settings.site))
+        yield ReadQueries(sqlite_executor(connection), (settings.tenant, settings.site))
     finally:
         connection.close()
+
+
+def run_reading_unit(settings: Settings, *, write: bool = False) -> RunReadingUnit:
+    """A unit of work for reading runs back (show-run): stdlib sqlite3 when the database is
+    SQLite and current, the SQLAlchemy unit of work otherwise."""
+    connection = _open_current(settings)
+    if connection is None:
+        return unit_of_work(settings, write=write)
+    connection.close()
+    from dispatcher.db.lite import LiteUnitOfWork
+
+    path = settings.sqlite_path
+    assert path is not None
+    return LiteUnitOfWork(path, settings.tenant, settings.site, clock, write=write)

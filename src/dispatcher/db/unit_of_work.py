@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Self
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from dispatcher.db.engine import write_engine
+from dispatcher.db.lite import database_error
 from dispatcher.db.queries import ReadQueries
 from dispatcher.db.repositories import (
     AuditLog,
@@ -22,46 +23,18 @@ from dispatcher.db.repositories import (
     SiteRepository,
     UserRepository,
 )
-from dispatcher.domain.errors import DatabaseBusy, DispatcherError, IntegrityDamage
+from dispatcher.domain.errors import DispatcherError
 
 Clock = Callable[[], datetime]
 
 
-class UnitOfWork(Protocol):
-    """What services see: scope, clock, repositories, commit."""
-
-    tenant: str
-    site: str
-    audit_log: AuditLog
-    sites: SiteRepository
-    runs: RunRepository
-    users: UserRepository
-    decisions: DecisionRepository
-    kill_switch: KillSwitchLog
-    repairs: RepairRepository
-    queries: ReadQueries
-
-    def now(self) -> datetime: ...
-    def commit(self) -> None: ...
-    def __enter__(self) -> Self: ...
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-
 def translate_database_error(exc: DBAPIError) -> DispatcherError:
     """Driver errors become ours, with a sentence a dispatcher can act on."""
-    text = str(exc.orig) if exc.orig is not None else str(exc)
-    if isinstance(exc, OperationalError) and "locked" in text.lower():
-        return DatabaseBusy("Database is busy (another dispatcher command is writing); try again")
-    if isinstance(exc, IntegrityError):
-        return IntegrityDamage(f"Database refused the change: {text}")
-    if isinstance(exc, OperationalError) and "readonly" in text.replace(" ", "").lower():
-        return IntegrityDamage(f"Database is read-only: {text}")
-    return IntegrityDamage(f"Database error: {text}")
+    return database_error(
+        str(exc.orig) if exc.orig is not None else str(exc),
+        integrity=isinstance(exc, IntegrityError),
+        operational=isinstance(exc, OperationalError),
+    )
 
 
 class SqlUnitOfWork:

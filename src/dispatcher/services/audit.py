@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dispatcher.db.unit_of_work import UnitOfWork
+from dispatcher.db.ports import UnitOfWork
 from dispatcher.domain.events import AuditEvent, ChainReport, EventDraft, seal_event, verify_chain
 from dispatcher.domain.hashing import GENESIS_HASH
 from dispatcher.domain.views import EventRow
