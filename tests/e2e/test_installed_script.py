@@ -261,7 +261,9 @@ def test_a_sick_call_on_the_demo_site(tmp_path: Path) -> None:
     assert _run(["audit", "verify"], env).returncode == 0
 
 
-def test_list_runs_status_and_show_run_read_without_the_orm_and_agree_with_it(tmp_path: Path) -> None:
+def test_list_runs_status_and_show_run_read_without_the_orm_and_agree_with_it(
+    tmp_path: Path,
+) -> None:
     from dispatcher.cli import data
     from dispatcher.config import Settings
     from dispatcher.db.engine import make_engine
@@ -277,6 +279,7 @@ def test_list_runs_status_and_show_run_read_without_the_orm_and_agree_with_it(tm
         ["list-runs", "--json"],
         ["show-run", "RUN-20260112-001", "--details"],
         ["show-run", "RUN-20260112-002", "--json"],
+        ["audit", "verify"],
     ):
         _, loaded = _loaded(command, env)
         assert loaded.isdisjoint(HEAVY), command

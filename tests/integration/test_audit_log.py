@@ -10,10 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from dispatcher.db.chain_reads import ChainReads
+from dispatcher.db.lite import LiteUnitOfWork
+from dispatcher.db.queries import sqlite_streamer
 from dispatcher.domain.errors import IntegrityDamage
-from dispatcher.domain.events import Action, EventDraft, Outcome
+from dispatcher.domain.events import Action, ChainReport, EventDraft, Outcome, verify_sealed
 from dispatcher.services.audit import record_event, verify_audit_chain
-from tests.conftest import UowFactory
+from tests.conftest import FIXED_NOW, UowFactory
 
 
 def _append(uow_factory: UowFactory, n: int, site: str = "WIEN") -> None:
@@ -90,30 +93,73 @@ def _tamper(db_path: Path, sql: str) -> None:
         ]
         for name in names:
             con.execute(f"DROP TRIGGER {name}")
-        con.execute(sql)
-        con.commit()
+        con.executescript(sql)
 
 
-@pytest.mark.parametrize(
-    ("sql", "seq"),
-    [
-        ("UPDATE audit_events SET reason = 'nothing to see' WHERE seq = 3", 3),
-        (
-            "UPDATE audit_events SET body = replace(body, 'user 1', 'user 9') WHERE seq = 2",
-            2,
-        ),
-        ("DELETE FROM audit_events WHERE seq = 4", 5),
-        ('UPDATE audit_events SET detail = \'{"user":"x"}\' WHERE seq = 1', 1),
-    ],
-    ids=["column", "body", "deleted", "detail"],
-)
+TAMPERING = [
+    ("UPDATE audit_events SET reason = 'nothing to see' WHERE seq = 3", 3),
+    ("UPDATE audit_events SET actor_role = NULL WHERE seq = 2", 2),
+    ("UPDATE audit_events SET plan_version = 7 WHERE seq = 5", 5),
+    ("UPDATE audit_events SET body = replace(body, 'user 1', 'user 9') WHERE seq = 2", 2),
+    ("DELETE FROM audit_events WHERE seq = 4", 5),
+    ('UPDATE audit_events SET detail = \'{"user":"x"}\' WHERE seq = 1', 1),
+    ("UPDATE audit_events SET detail = 'not json' WHERE seq = 6", 6),
+    ("UPDATE audit_events SET body = 'not json' WHERE seq = 6", 6),
+    (
+        "UPDATE audit_events SET seq = 100 WHERE seq = 2; "
+        "UPDATE audit_events SET seq = 2 WHERE seq = 3; "
+        "UPDATE audit_events SET seq = 3 WHERE seq = 100;",
+        2,
+    ),
+    (
+        "INSERT INTO audit_events (tenant_id, site_id, seq, occurred_at, action, outcome, detail,"
+        " prev_hash, hash, body) SELECT tenant_id, site_id, 7, occurred_at, action, outcome,"
+        " detail, prev_hash, 'sha256:' || hex(randomblob(32)), body FROM audit_events WHERE seq = 6",
+        7,
+    ),
+]
+TAMPER_IDS = [
+    "column",
+    "null-column",
+    "int-column",
+    "body",
+    "deleted",
+    "detail",
+    "detail-not-json",
+    "body-not-json",
+    "reordered",
+    "inserted",
+]
+
+
+def _reports(uow_factory: UowFactory, db_path: Path) -> list[ChainReport]:
+    """The same chain verified by the ORM unit, the stdlib unit, and the generic (non-SQLite)
+    column comparison in Python."""
+    lite = LiteUnitOfWork(db_path, "LTS", "WIEN", lambda: FIXED_NOW, write=False)
+    with closing(sqlite3.connect(db_path)) as con:
+        generic = ChainReads(sqlite_streamer(con), ("LTS", "WIEN"), dialect="generic")
+        by_python = verify_sealed(generic.sealed_rows(), generic.stored_event)
+    return [verify_audit_chain(uow_factory()), verify_audit_chain(lite), by_python]
+
+
+@pytest.mark.parametrize(("sql", "seq"), TAMPERING, ids=TAMPER_IDS)
 def test_raw_sql_tampering_is_detected_by_audit_verify(
     uow_factory: UowFactory, db_path: Path, sql: str, seq: int
 ) -> None:
     _append(uow_factory, 6)
     _tamper(db_path, sql)
-    report = verify_audit_chain(uow_factory())
-    assert (report.ok, report.broken_seq) == (False, seq)
+    reports = _reports(uow_factory, db_path)
+    assert (reports[0].ok, reports[0].broken_seq) == (False, seq)
+    assert reports[1] == reports[0] and reports[2] == reports[0]
+
+
+def test_an_untouched_chain_verifies_the_same_on_every_path(
+    uow_factory: UowFactory, db_path: Path
+) -> None:
+    _append(uow_factory, 6)
+    reports = _reports(uow_factory, db_path)
+    assert reports[0].ok and reports[0].count == 6
+    assert reports[1] == reports[0] and reports[2] == reports[0]
 
 
 WRITER = """

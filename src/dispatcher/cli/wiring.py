@@ -15,7 +15,7 @@ from dispatcher.domain.errors import InvalidInput
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from dispatcher.db.ports import RunReadingUnit
+    from dispatcher.db.lite import LiteUnitOfWork
     from dispatcher.db.queries import ReadQueries
     from dispatcher.db.unit_of_work import SqlUnitOfWork
 
@@ -114,9 +114,9 @@ def read_queries(settings: Settings) -> Iterator[ReadQueries | None]:
         connection.close()
 
 
-def run_reading_unit(settings: Settings, *, write: bool = False) -> RunReadingUnit:
-    """A unit of work for reading runs back (show-run): stdlib sqlite3 when the database is
-    SQLite and current, the SQLAlchemy unit of work otherwise."""
+def reading_unit(settings: Settings, *, write: bool = False) -> LiteUnitOfWork | SqlUnitOfWork:
+    """A unit of work for reading runs or the audit chain back (show-run, audit verify): stdlib
+    sqlite3 when the database is SQLite and current, the SQLAlchemy unit of work otherwise."""
     connection = _open_current(settings)
     if connection is None:
         return unit_of_work(settings, write=write)

@@ -1,7 +1,8 @@
-"""A standard-library sqlite3 unit of work for read-mostly commands (`show-run`).
+"""A standard-library sqlite3 unit of work for read-mostly commands (show-run, audit verify).
 
-It serves the `RunReadingUnit` protocol with the same SQL as the SQLAlchemy repositories
-(`RunReads`, `ReadQueries`), so a command that needs no ORM feature starts without importing it.
+It serves the `RunReadingUnit` and `ChainReadingUnit` protocols with the same SQL as the
+SQLAlchemy repositories (`RunReads`, `ReadQueries`, `ChainReads`), so a command that needs no
+ORM feature starts without importing it.
 Connections are configured exactly like the engine's (`SQLITE_PRAGMAS`, explicit BEGIN).
 """
 
@@ -14,7 +15,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from dispatcher.db.queries import ReadQueries, sqlite_executor
+from dispatcher.db.chain_reads import ChainReads
+from dispatcher.db.queries import ReadQueries, sqlite_executor, sqlite_streamer
 from dispatcher.db.run_reads import RunReads
 from dispatcher.domain.errors import DatabaseBusy, DispatcherError, IntegrityDamage
 
@@ -98,6 +100,10 @@ class LiteUnitOfWork:
     def queries(self) -> ReadQueries:
         return self._queries
 
+    @property
+    def audit_log(self) -> ChainReads:
+        return self._audit_log
+
     def __enter__(self) -> Self:
         try:
             self._connection = sqlite3.connect(
@@ -117,6 +123,7 @@ class LiteUnitOfWork:
         self._committed = False
         self._runs = LiteRuns(self._connection, scope)
         self._queries = ReadQueries(sqlite_executor(self._connection), scope)
+        self._audit_log = ChainReads(sqlite_streamer(self._connection), scope, dialect="sqlite")
         return self
 
     def commit(self) -> None:

@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self
 
 if TYPE_CHECKING:
+    from dispatcher.db.chain_reads import ChainReads
     from dispatcher.db.queries import ReadQueries
     from dispatcher.db.repositories import (
         AuditLog,
@@ -78,3 +79,10 @@ class RunReadingUnit(Transaction, Protocol):
     def runs(self) -> VerifiedRuns: ...
     @property
     def queries(self) -> ReadQueries: ...
+
+
+class ChainReadingUnit(Transaction, Protocol):
+    """A unit of work narrowed to reading the audit chain back (audit verify)."""
+
+    @property
+    def audit_log(self) -> ChainReads: ...

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 Rows = Sequence[Sequence[Any]]
 Executor = Callable[[str, Mapping[str, Any]], Rows]
+Streamer = Callable[[str, Mapping[str, Any]], Iterable[Sequence[Any]]]  # rows as they come
 
 
 def as_utc(value: Any) -> datetime | None:
@@ -42,6 +43,24 @@ def session_executor(session: Session) -> Executor:
         return [tuple(row) for row in session.execute(text(sql), dict(params))]
 
     return execute
+
+
+def session_streamer(session: Session) -> Streamer:
+    from sqlalchemy import text
+
+    def stream(sql: str, params: Mapping[str, Any]) -> Iterator[Sequence[Any]]:
+        statement = text(sql).execution_options(yield_per=5000)
+        for row in session.execute(statement, dict(params)):
+            yield tuple(row)
+
+    return stream
+
+
+def sqlite_streamer(connection: sqlite3.Connection) -> Streamer:
+    def stream(sql: str, params: Mapping[str, Any]) -> Iterable[Sequence[Any]]:
+        return connection.execute(sql, dict(params))
+
+    return stream
 
 
 def sqlite_executor(connection: sqlite3.Connection) -> Executor:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,10 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatcher.db import tables as t
-from dispatcher.db.queries import session_executor
+from dispatcher.db.chain_reads import ChainReads
+from dispatcher.db.queries import session_executor, session_streamer
 from dispatcher.db.run_reads import RunReads
 from dispatcher.domain.audits import AuditResult
-from dispatcher.domain.events import BODY_FIELDS, AuditEvent, StoredEvent
+from dispatcher.domain.events import AuditEvent
 from dispatcher.domain.hashing import canonical_json
 from dispatcher.domain.model import (
     DriftThresholds,
@@ -28,13 +29,15 @@ from dispatcher.domain.records import NewVersion, RepairRecord
 from dispatcher.domain.views import KillSwitchEntry
 
 Scope = tuple[str, str]  # (tenant, site)
-EVENT_COLUMN = {"tenant": "tenant_id", "site": "site_id"}  # body field -> column, where they differ
 
 
-class AuditLog:
-    """The append-only event chain of one tenant/site: append, tip, iterate, nothing more."""
+class AuditLog(ChainReads):
+    """The append-only event chain of one tenant/site: append, tip and the reads for
+    verification (ChainReads), nothing more."""
 
     def __init__(self, session: Session, scope: Scope) -> None:
+        dialect = session.get_bind().dialect.name
+        super().__init__(session_streamer(session), scope, dialect=dialect)
         self._session = session
         self._tenant, self._site = scope
 
@@ -69,26 +72,6 @@ class AuditLog:
             )
         )
         self._session.flush()
-
-    def iterate(self) -> Iterator[StoredEvent]:
-        names = [name for name in BODY_FIELDS if name != "detail"]
-        columns = [getattr(t.AuditEventRow, EVENT_COLUMN.get(name, name)) for name in names]
-        query = (
-            select(*columns, t.AuditEventRow.detail, t.AuditEventRow.hash, t.AuditEventRow.body)
-            .where(t.AuditEventRow.tenant_id == self._tenant, t.AuditEventRow.site_id == self._site)
-            .order_by(t.AuditEventRow.seq)
-            .execution_options(yield_per=5000)
-        )
-        for row in self._session.execute(query):
-            values = dict(zip(names, row[: len(names)], strict=True))
-            yield StoredEvent(
-                seq=row.seq,
-                columns=values,
-                detail=row.detail,
-                prev_hash=row.prev_hash,
-                hash=row.hash,
-                body=row.body,
-            )
 
 
 def _roles(text: str) -> tuple[str, ...]:

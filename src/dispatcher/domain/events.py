@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from dispatcher.domain.hashing import GENESIS_HASH, canonical_json, digest_text
+from dispatcher.domain.hashing import GENESIS_HASH, HASH_PREFIX, canonical_json, digest_text
 
 BODY_VERSION = 1
 
@@ -141,6 +142,39 @@ class ChainReport:
     problem: str | None = None
 
 
+SealedRow = tuple[int, str, str, str, object]
+"""seq, prev_hash, hash, body, and whether the store found every column equal to the body."""
+
+
+def verify_sealed(
+    rows: Iterable[SealedRow], explain: Callable[[int], StoredEvent | None]
+) -> ChainReport:
+    """The fast walk: hash each stored body, follow seq and prev_hash, trust the store's column
+    comparison; at the first broken row, `explain(seq)` loads that event for the exact problem."""
+    expected_seq, expected_prev, count = 1, GENESIS_HASH, 0
+    sha256 = hashlib.sha256
+    for seq, prev_hash, sealed, body, agree in rows:
+        if (
+            seq == expected_seq
+            and prev_hash == expected_prev
+            and agree
+            and sealed == HASH_PREFIX + sha256(body.encode("utf-8")).hexdigest()
+        ):
+            expected_seq, expected_prev, count = seq + 1, sealed, count + 1
+            continue
+        event = explain(seq)
+        problem = None if event is None else _first_problem(event, expected_seq, expected_prev)
+        return ChainReport(
+            False, count, expected_prev, seq, problem or "a column differs from the hashed body"
+        )
+    return ChainReport(True, count, expected_prev)
+
+
+def columns_agree(event: StoredEvent) -> bool:
+    """Every typed column and the detail column equal what the hashed body says."""
+    return _column_problem(event) is None
+
+
 def verify_chain(events: Iterable[StoredEvent]) -> ChainReport:
     """Walk a chain from seq 1; report the first broken event and what is wrong with it."""
     expected_seq, expected_prev, count = 1, GENESIS_HASH, 0
@@ -159,6 +193,10 @@ def _first_problem(event: StoredEvent, expected_seq: int, expected_prev: str) ->
         return "hash does not match the stored body"
     if event.prev_hash != expected_prev:
         return "prev_hash does not match the previous event's hash"
+    return _column_problem(event)
+
+
+def _column_problem(event: StoredEvent) -> str | None:
     try:
         body = json.loads(event.body)
     except ValueError:

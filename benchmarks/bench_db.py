@@ -1,0 +1,235 @@
+"""Build a benchmark database: the demo site and week, years of runs at 40 sites, a long chain.
+
+The demo is built by the installed `dispatcher demo`; the history is added with the standard
+library's sqlite3 (`executemany`), copying the demo's stored rows so every filler row is valid,
+and the audit events are sealed with the domain's own `seal_event`, so `audit verify` checks a
+real chain. Nothing here is timed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from dispatcher.domain.events import Action, EventDraft, seal_event
+from dispatcher.domain.hashing import canonical_json
+
+TENANT, HOME = "LTS", "WIEN"
+SITES = (HOME, *(f"DEPOT{n:02d}" for n in range(1, 40)))  # 40 sites
+FIRST_WEEK = date(2021, 1, 4)  # Monday of 2021-W01
+TEMPLATE_RUN = "RUN-20260112-002"
+BATCH = 20_000
+
+
+@dataclass(frozen=True)
+class BenchDb:
+    path: Path
+    files: Path
+    runs: int
+    events: int
+
+
+def _columns(con: sqlite3.Connection, table: str) -> list[str]:
+    return [row[1] for row in con.execute(f"PRAGMA table_info({table})")]
+
+
+def _row(con: sqlite3.Connection, table: str, where: str, *args: Any) -> dict[str, Any]:
+    names = _columns(con, table)
+    row = con.execute(f"SELECT {', '.join(names)} FROM {table} WHERE {where}", args).fetchone()
+    assert row is not None, f"no {table} row where {where}"
+    return dict(zip(names, row, strict=True))
+
+
+def _insert(con: sqlite3.Connection, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    if not rows:
+        return
+    names = list(rows[0])
+    marks = ", ".join(f":{name}" for name in names)
+    con.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})", rows)
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def _weeks() -> Iterator[date]:
+    monday = FIRST_WEEK
+    while monday.year <= 2025:
+        yield monday
+        monday += timedelta(days=7)
+
+
+def _history(con: sqlite3.Connection, runs: int) -> list[tuple[str, str]]:
+    """Runs (and their single plan version) for past weeks at every site, newest site last."""
+    run_template = _row(con, "runs", "run_id = ?", TEMPLATE_RUN)
+    version_template = _row(con, "plan_versions", "run_pk = ?", run_template["id"])
+    next_id = con.execute("SELECT MAX(id) FROM runs").fetchone()[0] + 1
+    next_version = con.execute("SELECT MAX(id) FROM plan_versions").fetchone()[0] + 1
+    stamp = _stamp(datetime(2021, 1, 1, tzinfo=UTC))
+    _insert(
+        con,
+        "sites",
+        [
+            {"tenant_id": TENANT, "site_id": site, "created_at": stamp}
+            for site in SITES
+            if site != HOME
+        ],
+    )
+    run_rows: list[dict[str, Any]] = []
+    version_rows: list[dict[str, Any]] = []
+    made: list[tuple[str, str]] = []
+    locks: list[tuple[str, int]] = []
+    for monday in _weeks():
+        for site in SITES:
+            if len(made) == runs:
+                break
+            year, week, _ = monday.isocalendar()
+            created = datetime.combine(monday - timedelta(days=3), datetime.min.time(), UTC)
+            run_id = f"RUN-{(monday - timedelta(days=3)):%Y%m%d}-001"
+            run_rows.append(
+                {
+                    **run_template,
+                    "id": next_id,
+                    "site_id": site,
+                    "run_id": run_id,
+                    "week": f"{year}-W{week:02d}",
+                    "created_at": _stamp(created + timedelta(hours=6)),
+                }
+            )
+            locks.append((_stamp(created + timedelta(days=2)), next_id))
+            version_rows.append(
+                {
+                    **version_template,
+                    "id": next_version,
+                    "site_id": site,
+                    "run_pk": next_id,
+                    "created_at": _stamp(created + timedelta(hours=6)),
+                    "verified_at": _stamp(created + timedelta(hours=6)),
+                    "published_at": _stamp(created + timedelta(days=1)),
+                    "published_by": "disp001",
+                    "published_role": "dispatcher",
+                }
+            )
+            made.append((site, run_id))
+            next_id += 1
+            next_version += 1
+    _insert(con, "runs", run_rows)
+    _insert(con, "plan_versions", version_rows)
+    con.executemany(  # locked last: the triggers refuse versions of a locked run
+        "UPDATE runs SET locked_at = ?, locked_by = 'ops001', locked_version = 1 WHERE id = ?",
+        locks,
+    )
+    return made
+
+
+def _drafts(history: Sequence[tuple[str, str]]) -> Iterator[EventDraft]:
+    """A realistic mix at the home site: imports, publishes, locks, exports, repairs."""
+    home = [run for site, run in history if site == HOME] or [TEMPLATE_RUN]
+    kinds = (
+        (Action.RUN_IMPORT, "system", None, None),
+        (Action.PUBLISH, "disp001", "dispatcher", "Week reviewed; all audits pass."),
+        (Action.LOCK, "ops001", "ops_lead", "Published plan checked and sealed."),
+        (Action.EXPORT, "disp001", "dispatcher", None),
+        (Action.REPAIR_REQUEST, "disp001", "dispatcher", "Driver called in sick."),
+    )
+    n = 0
+    while True:
+        action, actor, role, reason = kinds[n % len(kinds)]
+        run_id = home[(n // len(kinds)) % len(home)]
+        yield EventDraft(
+            action,
+            actor_id=actor,
+            actor_role=role,
+            reason=reason,
+            run_id=run_id,
+            plan_version=1,
+            evidence_hash="sha256:" + f"{n:064x}",
+            detail={"bench": True, "n": n, "week": "2025-W01"},
+        )
+        n += 1
+
+
+def _chain(con: sqlite3.Connection, history: Sequence[tuple[str, str]], events: int) -> int:
+    """Append `events` sealed events to the home site's chain (after the demo's)."""
+    seq, prev = con.execute(
+        "SELECT seq, hash FROM audit_events WHERE tenant_id = ? AND site_id = ? "
+        "ORDER BY seq DESC LIMIT 1",
+        (TENANT, HOME),
+    ).fetchone()
+    missing = events - seq
+    moment = datetime(2026, 1, 12, 8, 0, tzinfo=UTC)
+    batch: list[tuple[Any, ...]] = []
+    drafts = _drafts(history)
+    for _ in range(max(0, missing)):
+        seq += 1
+        moment += timedelta(seconds=1)
+        event = seal_event(
+            next(drafts), seq=seq, occurred_at=moment, tenant=TENANT, site=HOME, prev_hash=prev
+        )
+        prev = event.hash
+        batch.append(
+            (
+                event.tenant,
+                event.site,
+                event.seq,
+                event.occurred_at,
+                event.action,
+                event.outcome,
+                event.actor_id,
+                event.actor_role,
+                event.reason,
+                event.run_id,
+                event.plan_version,
+                event.evidence_hash,
+                canonical_json(event.detail),
+                event.prev_hash,
+                event.hash,
+                event.body,
+            )
+        )
+        if len(batch) == BATCH:
+            _flush(con, batch)
+    _flush(con, batch)
+    return int(
+        con.execute(
+            "SELECT COUNT(*) FROM audit_events WHERE tenant_id = ? AND site_id = ?", (TENANT, HOME)
+        ).fetchone()[0]
+    )
+
+
+def _flush(con: sqlite3.Connection, batch: list[tuple[Any, ...]]) -> None:
+    con.executemany(
+        "INSERT INTO audit_events (tenant_id, site_id, seq, occurred_at, action, outcome, "
+        "actor_id, actor_role, reason, run_id, plan_version, evidence_hash, detail, prev_hash, "
+        "hash, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        batch,
+    )
+    batch.clear()
+
+
+def build(script: Path, path: Path, *, runs: int, events: int) -> BenchDb:
+    """The demo (by `script`), then history up to `runs` runs and `events` events at WIEN."""
+    if path.exists():
+        path.unlink()
+    files = path.parent / f"{path.stem}-files"
+    subprocess.run(
+        [str(script), "--db", str(path), "demo", "--fresh", "--files", str(files)],
+        check=True,
+        capture_output=True,
+    )
+    with closing(sqlite3.connect(path, isolation_level=None)) as con:
+        con.execute("PRAGMA foreign_keys=ON")
+        con.execute("BEGIN IMMEDIATE")
+        demo_runs = con.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+        history = _history(con, runs - demo_runs)
+        total_events = _chain(con, history, events)
+        con.execute("COMMIT")
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        total_runs = con.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+    return BenchDb(path, files, total_runs, total_events)
