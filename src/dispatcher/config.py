@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_TENANT = "LTS"
-DEFAULT_SITE = "WIEN"
+from dispatcher.defaults import DEFAULT_SITE, DEFAULT_TENANT, default_db_file
+
 ENV_PREFIX = "DISPATCHER_"
 
 
 def default_db_path() -> Path:
     """The database file used when neither --db nor DISPATCHER_DB is given (XDG data dir)."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "dispatcher" / "dispatcher.db"
+    return Path(default_db_file())
 
 
 def database_url(db: str) -> str:

@@ -22,7 +22,8 @@ from dispatcher.cli.runs import runs_app
 from dispatcher.cli.site import site_app
 from dispatcher.cli.status import status_app
 from dispatcher.cli.users import users_app
-from dispatcher.config import DEFAULT_SITE, DEFAULT_TENANT, Settings, default_db_path
+from dispatcher.config import Settings, default_db_path
+from dispatcher.defaults import DEFAULT_SITE, DEFAULT_TENANT
 
 _defer_rich_modules()
 

@@ -1,23 +1,25 @@
-"""Shell completion of ids, read with the standard library's sqlite3 (no ORM at TAB time)."""
+"""Shell completion of ids, read with the standard library's sqlite3 (no ORM at TAB time).
+
+Only `os`, `sqlite3` and `dispatcher.defaults`: every import here is paid on each TAB.
+"""
 
 from __future__ import annotations
 
 import os
 import sqlite3
 from contextlib import closing
-from pathlib import Path
 
-from dispatcher.config import DEFAULT_SITE, DEFAULT_TENANT, default_db_path
+from dispatcher.defaults import DEFAULT_SITE, DEFAULT_TENANT, default_db_file
 
 
-def _database() -> Path | None:
-    db = os.environ.get("DISPATCHER_DB") or str(default_db_path())
+def _database() -> str | None:
+    db = os.environ.get("DISPATCHER_DB") or default_db_file()
     if "://" in db:
         if not db.startswith("sqlite:///"):
             return None
         db = db.split(":///", 1)[1]
-    path = Path(db).expanduser()
-    return path if path.is_file() else None
+    path = os.path.expanduser(db)
+    return path if os.path.isfile(path) else None
 
 
 def _scope() -> tuple[str, str]:

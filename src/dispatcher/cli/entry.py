@@ -1,4 +1,5 @@
-"""Console-script entry point, with a fast path for TAB completion of ids."""
+"""Console-script entry point, with fast paths (no Typer import) for TAB completion of ids and
+command names and for `--version`."""
 
 from __future__ import annotations
 
@@ -41,8 +42,18 @@ def _fast_completion() -> bool:
     return True
 
 
+def _fast_version() -> bool:
+    """`dispatcher --version` alone answers from the literal version, before Typer loads."""
+    if sys.argv[1:] != ["--version"]:
+        return False
+    from dispatcher import __version__
+
+    sys.stdout.write(f"dispatcher {__version__}\n")
+    return True
+
+
 def main() -> None:
-    if _fast_completion():
+    if _fast_completion() or _fast_version():
         return
     from dispatcher.cli.app import app
 
