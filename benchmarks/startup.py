@@ -120,7 +120,8 @@ def measure(args: argparse.Namespace, work: Path) -> tuple[list[Figure], list[st
     small = bench_db.build(script, work / "small.db", runs=100, events=10_000)
     notes.append(
         f"Large database: {big.runs:,} runs, {big.events:,} audit events at LTS/WIEN, "
-        f"{big.path.stat().st_size / 1e9:.2f} GB; small: {small.runs} runs, {small.events:,} events."
+        f"{big.path.stat().st_size / 1e9:.2f} GB; "
+        f"small: {small.runs} runs, {small.events:,} events."
     )
     env = _env(big.path)
     baseline = _median_ms([python, "-c", "pass"], env, repeat, warmup)
