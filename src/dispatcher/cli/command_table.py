@@ -47,6 +47,47 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "db": ("upgrade", "current"),
 }
 
+# Where each top-level command is defined: module under dispatcher.cli and its Typer object.
+SOURCES: dict[str, tuple[str, str]] = {
+    "status": ("status", "status_app"),
+    "import-run": ("runs", "runs_app"),
+    "list-runs": ("runs", "runs_app"),
+    "show-run": ("runs", "runs_app"),
+    "solve": ("runs", "runs_app"),
+    "roster": ("roster", "roster_app"),
+    "report": ("report", "report_app"),
+    "request-repair": ("repairs", "repair_app"),
+    "run-repair": ("repairs", "repair_app"),
+    "apply-repair": ("repairs", "repair_app"),
+    "reject-repair": ("repairs", "repair_app"),
+    "publish": ("decisions", "decisions_app"),
+    "lock": ("decisions", "decisions_app"),
+    "check": ("decisions", "decisions_app"),
+    "export": ("decisions", "decisions_app"),
+    "demo": ("demo", "demo_app"),
+    "kill-switch": ("kill_switch", "kill_switch_app"),
+    "repairs": ("repairs", "repairs_app"),
+    "users": ("users", "users_app"),
+    "site": ("site", "site_app"),
+    "evidence": ("evidence", "evidence_app"),
+    "audit": ("audit", "audit_app"),
+    "db": ("db", "db_app"),
+}
+
+
+def command_word(args: list[str]) -> str | None:
+    """The top-level command in `args` (after root options and their values), if it is one."""
+    position = 0
+    while position < len(args):
+        word = args[position]
+        if word in ROOT_VALUE_OPTIONS:
+            position += 2
+        elif word.split("=", 1)[0] in ROOT_VALUE_OPTIONS:
+            position += 1
+        else:
+            return word if word in COMMANDS else None
+    return None
+
 
 def complete_words(words: list[str], index: int) -> list[str] | None:
     """Bash completions for the word at `index` of `words`, or None when the table cannot tell

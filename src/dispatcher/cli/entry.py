@@ -55,6 +55,12 @@ def _fast_version() -> bool:
 def main() -> None:
     if _fast_completion() or _fast_version():
         return
-    from dispatcher.cli.app import app
+    if "_DISPATCHER_COMPLETE" in os.environ:
+        from dispatcher.cli.app import app
+    else:
+        from dispatcher.cli.command_table import command_word
+        from dispatcher.cli.root import build_app
 
+        word = command_word(sys.argv[1:])
+        app = build_app(None if word is None else [word])
     app(prog_name="dispatcher")

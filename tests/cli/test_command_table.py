@@ -1,4 +1,5 @@
-"""TAB completion: the static command table agrees with the Typer app, answer for answer."""
+"""The static command table agrees with the Typer app: TAB answers, and the one-command apps
+the entry point builds."""
 
 from __future__ import annotations
 
@@ -16,8 +17,11 @@ from dispatcher.cli.command_table import (
     GROUP_OPTIONS,
     ROOT_OPTIONS,
     ROOT_VALUE_OPTIONS,
+    SOURCES,
+    command_word,
     complete_words,
 )
+from dispatcher.cli.root import build_app
 
 
 def _root() -> typer.core.TyperGroup:
@@ -113,3 +117,40 @@ def test_the_fast_answer_is_the_typer_answer(line: str) -> None:
 )
 def test_the_table_leaves_the_rest_to_typer(words: list[str]) -> None:
     assert complete_words(words, len(words) - 1) is None
+
+
+def _params(command: click.Command) -> list[tuple[str, ...]]:
+    return [tuple(p.opts) for p in command.params]
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_the_one_command_app_has_that_command_as_the_whole_app_has_it(name: str) -> None:
+    assert set(SOURCES) == set(COMMANDS)
+    whole = _root()
+    single = typer.main.get_command(build_app([name]))
+    assert isinstance(single, typer.core.TyperGroup)
+    assert name in single.commands
+    assert _params(single) == _params(whole)
+    mine, theirs = single.commands[name], whole.commands[name]
+    assert _params(mine) == _params(theirs)
+    assert mine.help == theirs.help
+    if isinstance(theirs, typer.core.TyperGroup):
+        assert isinstance(mine, typer.core.TyperGroup)
+        for sub, command in theirs.commands.items():
+            assert _params(mine.commands[sub]) == _params(command)
+
+
+@pytest.mark.parametrize(
+    ("args", "word"),
+    [
+        (["status"], "status"),
+        (["--db", "x.db", "--site", "GRAZ", "list-runs", "-n", "5"], "list-runs"),
+        (["--db=x.db", "audit", "verify"], "audit"),
+        (["--help"], None),
+        (["stauts"], None),
+        ([], None),
+        (["--db"], None),
+    ],
+)
+def test_the_command_word_is_found_after_root_options(args: list[str], word: str | None) -> None:
+    assert command_word(args) == word
