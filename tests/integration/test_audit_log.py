@@ -12,7 +12,7 @@ import pytest
 
 from dispatcher.db.chain_reads import ChainReads
 from dispatcher.db.lite import LiteUnitOfWork
-from dispatcher.db.queries import sqlite_streamer
+from dispatcher.db.sql import SqliteSql
 from dispatcher.domain.errors import IntegrityDamage
 from dispatcher.domain.events import Action, ChainReport, EventDraft, Outcome, verify_sealed
 from dispatcher.services.audit import record_event, verify_audit_chain
@@ -137,7 +137,7 @@ def _reports(uow_factory: UowFactory, db_path: Path) -> list[ChainReport]:
     column comparison in Python."""
     lite = LiteUnitOfWork(db_path, "LTS", "WIEN", lambda: FIXED_NOW, write=False)
     with closing(sqlite3.connect(db_path)) as con:
-        generic = ChainReads(sqlite_streamer(con), ("LTS", "WIEN"), dialect="generic")
+        generic = ChainReads(SqliteSql(con).stream, ("LTS", "WIEN"), dialect="generic")
         by_python = verify_sealed(generic.sealed_rows(), generic.stored_event)
     return [verify_audit_chain(uow_factory()), verify_audit_chain(lite), by_python]
 

@@ -57,7 +57,7 @@ def verify(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     from dispatcher.services.audit import verify_audit_chain
 
     settings = settings_of(ctx)
-    report = verify_audit_chain(wiring.reading_unit(settings))
+    report = verify_audit_chain(wiring.unit_of_work(settings))
     if as_json:
         from dispatcher.cli.output import emit_json
 

@@ -113,7 +113,7 @@ def show_run(
     from dispatcher.services.runs import show_run as gather
 
     settings = settings_of(ctx)
-    detail = gather(wiring.reading_unit(settings, write=True), run_id, version)
+    detail = gather(wiring.unit_of_work(settings, write=True), run_id, version)
     if as_json:
         from dispatcher.cli import data
         from dispatcher.cli.output import emit_json

@@ -59,7 +59,18 @@ def engine(settings: Settings, *, migrate: bool = True) -> Engine:
     return _engines[settings.url]
 
 
-def unit_of_work(settings: Settings, *, write: bool = False) -> SqlUnitOfWork:
+def unit_of_work(settings: Settings, *, write: bool = False) -> LiteUnitOfWork | SqlUnitOfWork:
+    """One command's unit of work: over stdlib sqlite3 when the database is a SQLite file at the
+    newest schema (no SQLAlchemy import), else SQLAlchemy's (PostgreSQL, or a SQLite file whose
+    schema is created or upgraded first). Both run the same repositories."""
+    connection = _open_current(settings)
+    if connection is not None:
+        connection.close()
+        from dispatcher.db.lite import LiteUnitOfWork
+
+        path = settings.sqlite_path
+        assert path is not None
+        return LiteUnitOfWork(path, settings.tenant, settings.site, clock, write=write)
     from dispatcher.db.unit_of_work import SqlUnitOfWork
 
     return SqlUnitOfWork(engine(settings), settings.tenant, settings.site, clock, write=write)
@@ -102,27 +113,14 @@ def _open_current(settings: Settings) -> sqlite3.Connection | None:
 def read_queries(settings: Settings) -> Iterator[ReadQueries | None]:
     """Read-only queries over stdlib sqlite3 when the database is SQLite and already current
     (no ORM import: fast start-up); None means "use a unit of work"."""
-    from dispatcher.db.queries import ReadQueries, sqlite_executor
+    from dispatcher.db.queries import ReadQueries
+    from dispatcher.db.sql import SqliteSql
 
     connection = _open_current(settings)
     if connection is None:
         yield None
         return
     try:
-        yield ReadQueries(sqlite_executor(connection), (settings.tenant, settings.site))
+        yield ReadQueries(SqliteSql(connection).rows, (settings.tenant, settings.site))
     finally:
         connection.close()
-
-
-def reading_unit(settings: Settings, *, write: bool = False) -> LiteUnitOfWork | SqlUnitOfWork:
-    """A unit of work for reading runs or the audit chain back (show-run, audit verify): stdlib
-    sqlite3 when the database is SQLite and current, the SQLAlchemy unit of work otherwise."""
-    connection = _open_current(settings)
-    if connection is None:
-        return unit_of_work(settings, write=write)
-    connection.close()
-    from dispatcher.db.lite import LiteUnitOfWork
-
-    path = settings.sqlite_path
-    assert path is not None
-    return LiteUnitOfWork(path, settings.tenant, settings.site, clock, write=write)

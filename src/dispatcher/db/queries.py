@@ -1,14 +1,13 @@
 """Read-side queries for status, list-runs, show-run, audit log and completion.
 
-Plain SQL with named parameters, returning plain dataclasses, so the same statements can be served
-by SQLAlchemy or by the standard library's sqlite3 where start-up time matters.
+Plain SQL with named parameters, returning plain dataclasses, so the same statements are served
+by SQLAlchemy or by the standard library's sqlite3 (see sql.py).
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +20,7 @@ from dispatcher.domain.views import (
 )
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    pass
 
 Rows = Sequence[Sequence[Any]]
 Executor = Callable[[str, Mapping[str, Any]], Rows]
@@ -34,42 +33,6 @@ def as_utc(value: Any) -> datetime | None:
         return None
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def session_executor(session: Session) -> Executor:
-    from sqlalchemy import text
-
-    def execute(sql: str, params: Mapping[str, Any]) -> Rows:
-        return [tuple(row) for row in session.execute(text(sql), dict(params))]
-
-    return execute
-
-
-def session_streamer(session: Session) -> Streamer:
-    from sqlalchemy import text
-
-    def stream(sql: str, params: Mapping[str, Any]) -> Iterator[Sequence[Any]]:
-        statement = text(sql).execution_options(yield_per=5000)
-        for row in session.execute(statement, dict(params)):
-            yield tuple(row)
-
-    return stream
-
-
-def sqlite_streamer(connection: sqlite3.Connection) -> Streamer:
-    def stream(sql: str, params: Mapping[str, Any]) -> Iterable[Sequence[Any]]:
-        return connection.execute(sql, dict(params))
-
-    return stream
-
-
-def sqlite_executor(connection: sqlite3.Connection) -> Executor:
-    """The same statements over the standard library (no ORM import: fast start-up)."""
-
-    def execute(sql: str, params: Mapping[str, Any]) -> Rows:
-        return connection.execute(sql, dict(params)).fetchall()
-
-    return execute
 
 
 EVENT_COLUMNS = (
@@ -124,8 +87,8 @@ URGENCY_ORDER = (
 class ReadQueries:
     """Bounded, indexed reads scoped to one tenant/site."""
 
-    def __init__(self, source: Session | Executor, scope: tuple[str, str]) -> None:
-        self._execute = source if callable(source) else session_executor(source)
+    def __init__(self, execute: Executor, scope: tuple[str, str]) -> None:
+        self._execute = execute
         self._scope = {"tenant": scope[0], "site": scope[1]}
 
     def _rows(self, sql: str, **params: Any) -> Rows:

@@ -1,4 +1,9 @@
-"""Repositories: one per aggregate. They convert rows to domain objects and never commit."""
+"""Repositories: one per aggregate. They convert rows to domain objects and never commit.
+
+Written in plain SQL against `Sql` (see sql.py), so they run unchanged over a SQLAlchemy
+session and over a stdlib sqlite3 connection; the schema itself comes from the migrations
+(`tables.py` mirrors it for Alembic).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from dispatcher.db import tables as t
 from dispatcher.db.chain_reads import ChainReads
-from dispatcher.db.queries import session_executor, session_streamer
+from dispatcher.db.queries import ReadQueries, as_utc
 from dispatcher.db.run_reads import RunReads
+from dispatcher.db.sql import Sql
 from dispatcher.domain.audits import AuditResult
 from dispatcher.domain.events import AuditEvent
 from dispatcher.domain.hashing import canonical_json
@@ -31,126 +33,178 @@ from dispatcher.domain.views import KillSwitchEntry
 Scope = tuple[str, str]  # (tenant, site)
 
 
-class AuditLog(ChainReads):
-    """The append-only event chain of one tenant/site: append, tip and the reads for
-    verification (ChainReads), nothing more."""
-
-    def __init__(self, session: Session, scope: Scope) -> None:
-        dialect = session.get_bind().dialect.name
-        super().__init__(session_streamer(session), scope, dialect=dialect)
-        self._session = session
-        self._tenant, self._site = scope
-
-    def tip(self) -> tuple[int, str] | None:
-        row = self._session.execute(
-            select(t.AuditEventRow.seq, t.AuditEventRow.hash)
-            .where(t.AuditEventRow.tenant_id == self._tenant, t.AuditEventRow.site_id == self._site)
-            .order_by(t.AuditEventRow.seq.desc())
-            .limit(1)
-        ).first()
-        return None if row is None else (row.seq, row.hash)
-
-    def append(self, event: AuditEvent) -> None:
-        self._session.add(
-            t.AuditEventRow(
-                tenant_id=event.tenant,
-                site_id=event.site,
-                seq=event.seq,
-                occurred_at=event.occurred_at,
-                action=event.action,
-                outcome=event.outcome,
-                actor_id=event.actor_id,
-                actor_role=event.actor_role,
-                reason=event.reason,
-                run_id=event.run_id,
-                plan_version=event.plan_version,
-                evidence_hash=event.evidence_hash,
-                detail=canonical_json(event.detail),
-                prev_hash=event.prev_hash,
-                hash=event.hash,
-                body=event.body,
-            )
-        )
-        self._session.flush()
+def _columns(values: Mapping[str, Any]) -> tuple[str, str]:
+    """`(a, b)` and `(:a, :b)` for an INSERT of `values`."""
+    return ", ".join(values), ", ".join(f":{name}" for name in values)
 
 
-def _roles(text: str) -> tuple[str, ...]:
-    return tuple(r for r in text.split(",") if r)
+def _insert(sql: Sql, table: str, values: Mapping[str, Any]) -> None:
+    names, marks = _columns(values)
+    sql.write(f"INSERT INTO {table} ({names}) VALUES ({marks})", values)
 
 
-class SiteRepository:
-    """Tenants, sites and their settings."""
-
-    def __init__(self, session: Session, scope: Scope) -> None:
-        self._session = session
-        self._tenant, self._site = scope
-
-    def config(self) -> SiteConfig | None:
-        row = self._session.get(t.SiteSettings, (self._tenant, self._site))
-        if row is None:
-            return None
-        return SiteConfig(
-            publish_enabled=row.publish_enabled,
-            lock_enabled=row.lock_enabled,
-            shadow_only=row.shadow_only,
-            publish_roles=_roles(row.publish_roles),
-            lock_roles=_roles(row.lock_roles),
-            repair_roles=_roles(row.repair_roles),
-            min_reason_length=row.min_reason_length,
-            lock_requires_other_person=row.lock_requires_other_person,
-            freeze_window_hours=row.freeze_window_hours,
-            drift_baseline=row.drift_baseline,
-            thresholds=DriftThresholds.from_document(json.loads(row.drift_thresholds)),
-        )
-
-    def create(self, config: SiteConfig, now: datetime) -> None:
-        """Create the tenant (if new), the site and its settings."""
-        if self._session.get(t.Tenant, self._tenant) is None:
-            self._session.add(t.Tenant(tenant_id=self._tenant, created_at=now))
-            self._session.flush()
-        self._session.add(t.Site(tenant_id=self._tenant, site_id=self._site, created_at=now))
-        self._session.flush()
-        row = t.SiteSettings(tenant_id=self._tenant, site_id=self._site)
-        _apply_config(row, config, now)
-        self._session.add(row)
-        self._session.flush()
-
-    def save_config(self, config: SiteConfig, now: datetime) -> None:
-        row = self._session.get(t.SiteSettings, (self._tenant, self._site))
-        assert row is not None
-        _apply_config(row, config, now)
-        self._session.flush()
+def _insert_id(sql: Sql, table: str, values: Mapping[str, Any]) -> int:
+    names, marks = _columns(values)
+    rows = sql.rows(f"INSERT INTO {table} ({names}) VALUES ({marks}) RETURNING id", values)
+    return int(rows[0][0])
 
 
-def _apply_config(row: t.SiteSettings, config: SiteConfig, now: datetime) -> None:
-    row.publish_enabled = config.publish_enabled
-    row.lock_enabled = config.lock_enabled
-    row.shadow_only = config.shadow_only
-    row.publish_roles = ",".join(config.publish_roles)
-    row.lock_roles = ",".join(config.lock_roles)
-    row.repair_roles = ",".join(config.repair_roles)
-    row.min_reason_length = config.min_reason_length
-    row.lock_requires_other_person = config.lock_requires_other_person
-    row.freeze_window_hours = config.freeze_window_hours
-    row.drift_baseline = config.drift_baseline
-    row.drift_thresholds = canonical_json(config.thresholds.as_document())
-    row.updated_at = now
+def _insert_many(sql: Sql, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    if rows:
+        names, marks = _columns(rows[0])
+        sql.write_many(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+
+
+def _update(sql: Sql, table: str, where: str, values: Mapping[str, Any], **keys: Any) -> None:
+    assignments = ", ".join(f"{name} = :{name}" for name in values)
+    sql.write(f"UPDATE {table} SET {assignments} WHERE {where}", {**values, **keys})
+
+
+def _ensure_tenant(sql: Sql, tenant: str, now: datetime) -> None:
+    sql.write(
+        "INSERT INTO tenants (tenant_id, created_at) SELECT :tenant, :now "
+        "WHERE NOT EXISTS (SELECT 1 FROM tenants WHERE tenant_id = :tenant)",
+        {"tenant": tenant, "now": now},
+    )
 
 
 def _json(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
+def _roles(text: str) -> tuple[str, ...]:
+    return tuple(r for r in text.split(",") if r)
+
+
+def _required(value: Any) -> datetime:
+    moment = as_utc(value)
+    assert moment is not None
+    return moment
+
+
+class AuditLog(ChainReads):
+    """The append-only event chain of one tenant/site: append, tip and the reads for
+    verification (ChainReads), nothing more."""
+
+    def __init__(self, sql: Sql, scope: Scope) -> None:
+        super().__init__(sql.stream, scope, dialect=sql.dialect)
+        self._sql = sql
+        self._tenant, self._site = scope
+
+    def tip(self) -> tuple[int, str] | None:
+        rows = self._sql.rows(
+            "SELECT seq, hash FROM audit_events WHERE tenant_id = :tenant AND site_id = :site "
+            "ORDER BY seq DESC LIMIT 1",
+            {"tenant": self._tenant, "site": self._site},
+        )
+        return (int(rows[0][0]), str(rows[0][1])) if rows else None
+
+    def append(self, event: AuditEvent) -> None:
+        _insert(
+            self._sql,
+            "audit_events",
+            {
+                "tenant_id": event.tenant,
+                "site_id": event.site,
+                "seq": event.seq,
+                "occurred_at": event.occurred_at,
+                "action": event.action,
+                "outcome": event.outcome,
+                "actor_id": event.actor_id,
+                "actor_role": event.actor_role,
+                "reason": event.reason,
+                "run_id": event.run_id,
+                "plan_version": event.plan_version,
+                "evidence_hash": event.evidence_hash,
+                "detail": canonical_json(event.detail),
+                "prev_hash": event.prev_hash,
+                "hash": event.hash,
+                "body": event.body,
+            },
+        )
+
+
+SITE_SETTINGS = (
+    "publish_enabled, lock_enabled, shadow_only, publish_roles, lock_roles, repair_roles, "
+    "min_reason_length, lock_requires_other_person, freeze_window_hours, drift_baseline, "
+    "drift_thresholds"
+)
+
+
+class SiteRepository:
+    """Tenants, sites and their settings."""
+
+    def __init__(self, sql: Sql, scope: Scope) -> None:
+        self._sql = sql
+        self._tenant, self._site = scope
+
+    def config(self) -> SiteConfig | None:
+        rows = self._sql.rows(
+            f"SELECT {SITE_SETTINGS} FROM site_settings "
+            "WHERE tenant_id = :tenant AND site_id = :site",
+            {"tenant": self._tenant, "site": self._site},
+        )
+        if not rows:
+            return None
+        (publish, lock, shadow, publish_roles, lock_roles, repair_roles, min_reason, other,
+         freeze, baseline, thresholds) = rows[0]  # fmt: skip
+        return SiteConfig(
+            publish_enabled=bool(publish),
+            lock_enabled=bool(lock),
+            shadow_only=bool(shadow),
+            publish_roles=_roles(publish_roles),
+            lock_roles=_roles(lock_roles),
+            repair_roles=_roles(repair_roles),
+            min_reason_length=min_reason,
+            lock_requires_other_person=bool(other),
+            freeze_window_hours=freeze,
+            drift_baseline=baseline,
+            thresholds=DriftThresholds.from_document(json.loads(thresholds)),
+        )
+
+    def create(self, config: SiteConfig, now: datetime) -> None:
+        """Create the tenant (if new), the site and its settings."""
+        _ensure_tenant(self._sql, self._tenant, now)
+        scope = {"tenant_id": self._tenant, "site_id": self._site}
+        _insert(self._sql, "sites", {**scope, "created_at": now})
+        _insert(self._sql, "site_settings", {**scope, **_settings(config, now)})
+
+    def save_config(self, config: SiteConfig, now: datetime) -> None:
+        _update(
+            self._sql,
+            "site_settings",
+            "tenant_id = :tenant AND site_id = :site",
+            _settings(config, now),
+            tenant=self._tenant,
+            site=self._site,
+        )
+
+
+def _settings(config: SiteConfig, now: datetime) -> dict[str, Any]:
+    return {
+        "publish_enabled": config.publish_enabled,
+        "lock_enabled": config.lock_enabled,
+        "shadow_only": config.shadow_only,
+        "publish_roles": ",".join(config.publish_roles),
+        "lock_roles": ",".join(config.lock_roles),
+        "repair_roles": ",".join(config.repair_roles),
+        "min_reason_length": config.min_reason_length,
+        "lock_requires_other_person": config.lock_requires_other_person,
+        "freeze_window_hours": config.freeze_window_hours,
+        "drift_baseline": config.drift_baseline,
+        "drift_thresholds": canonical_json(config.thresholds.as_document()),
+        "updated_at": now,
+    }
+
+
 class RunRepository(RunReads):
     """Runs with their input, plan versions, assignments, audit results and evidence hashes.
 
-    Reads come from RunReads (plain SQL, shared with the standard-library path); writes use the
-    ORM session of the unit of work.
-    """
+    Reads come from RunReads; the writes are here."""
 
-    def __init__(self, session: Session, scope: Scope) -> None:
-        super().__init__(session_executor(session), scope)
-        self._session = session
+    def __init__(self, sql: Sql, scope: Scope) -> None:
+        super().__init__(sql.rows, scope)
+        self._sql = sql
 
     @property
     def _scope(self) -> dict[str, str]:
@@ -159,14 +213,12 @@ class RunRepository(RunReads):
     def next_run_id(self, day: str) -> str:
         """`RUN-YYYYMMDD-NNN`: the next free counter for that (Vienna) date at this site."""
         prefix = f"RUN-{day}-"
-        existing = self._session.scalars(
-            select(t.Run.run_id).where(
-                t.Run.tenant_id == self._tenant,
-                t.Run.site_id == self._site,
-                t.Run.run_id.like(prefix + "%"),
-            )
-        ).all()
-        numbers = [int(r[len(prefix) :]) for r in existing if r[len(prefix) :].isdigit()]
+        existing = self._sql.rows(
+            "SELECT run_id FROM runs WHERE tenant_id = :tenant AND site_id = :site "
+            "AND run_id LIKE :prefix",
+            {"tenant": self._tenant, "site": self._site, "prefix": prefix + "%"},
+        )
+        numbers = [int(r[len(prefix) :]) for (r,) in existing if r[len(prefix) :].isdigit()]
         return f"{prefix}{max(numbers, default=0) + 1:03d}"
 
     def add_run(
@@ -181,185 +233,199 @@ class RunRepository(RunReads):
         runtime_ms: int | None,
         solver_error: str | None = None,
     ) -> int:
-        row = t.Run(
-            **self._scope,
-            run_id=run_id,
-            week=week,
-            created_at=created_at,
-            origin=origin,
-            solver_name=solver["name"],
-            solver_version=solver.get("version"),
-            solver_seed=solver.get("seed"),
-            declared_output_hash=solver.get("declared_output_hash"),
-            solver_error=solver_error,
-            solver_meta=canonical_json(dict(solver_meta)),
-            runtime_ms=runtime_ms,
+        return _insert_id(
+            self._sql,
+            "runs",
+            {
+                **self._scope,
+                "run_id": run_id,
+                "week": week,
+                "created_at": created_at,
+                "origin": origin,
+                "solver_name": solver["name"],
+                "solver_version": solver.get("version"),
+                "solver_seed": solver.get("seed"),
+                "declared_output_hash": solver.get("declared_output_hash"),
+                "solver_error": solver_error,
+                "solver_meta": canonical_json(dict(solver_meta)),
+                "runtime_ms": runtime_ms,
+            },
         )
-        self._session.add(row)
-        self._session.flush()
-        return row.id
 
     def add_input(self, run_pk: int, week_input: WeekInput, added_in_version: int = 1) -> None:
-        scope = self._scope
-        self._session.add_all(
-            t.TourInstance(
+        scope = {**self._scope, "run_pk": run_pk}
+        instances = [
+            {
                 **scope,
-                run_pk=run_pk,
-                instance_id=i.instance_id,
-                tour_id=i.tour.tour_id,
-                n=i.n,
-                day=i.tour.day,
-                start_minute=i.tour.start,
-                end_minute=i.tour.end,
-                depot=i.tour.depot,
-                skill=i.tour.skill,
-                notes=i.tour.notes,
-            )
+                "instance_id": i.instance_id,
+                "tour_id": i.tour.tour_id,
+                "n": i.n,
+                "day": i.tour.day,
+                "start_minute": i.tour.start,
+                "end_minute": i.tour.end,
+                "depot": i.tour.depot,
+                "skill": i.tour.skill,
+                "notes": i.tour.notes,
+            }
             for i in week_input.instances()
-        )
+        ]
+        _insert_many(self._sql, "tour_instances", instances)
         self.add_drivers(run_pk, week_input.drivers, added_in_version)
-        self._session.add_all(
-            t.Availability(
+        availability = [
+            {
                 **scope,
-                run_pk=run_pk,
-                driver_id=a.driver_id,
-                date=a.date,
-                status=str(a.status),
-                note=a.note,
-            )
+                "driver_id": a.driver_id,
+                "date": a.date,
+                "status": str(a.status),
+                "note": a.note,
+            }
             for a in week_input.availability
-        )
-        self._session.flush()
+        ]
+        _insert_many(self._sql, "availability", availability)
 
     def add_drivers(self, run_pk: int, drivers: Iterable[Driver], added_in_version: int) -> None:
-        self._session.add_all(
-            t.Driver(
+        rows = [
+            {
                 **self._scope,
-                run_pk=run_pk,
-                driver_id=d.driver_id,
-                name=d.name,
-                skills="|".join(sorted(d.skills)),
-                active=d.active,
-                max_weekly_minutes=d.max_weekly_minutes,
-                depot=d.depot,
-                added_in_version=added_in_version,
-            )
+                "run_pk": run_pk,
+                "driver_id": d.driver_id,
+                "name": d.name,
+                "skills": "|".join(sorted(d.skills)),
+                "active": d.active,
+                "max_weekly_minutes": d.max_weekly_minutes,
+                "depot": d.depot,
+                "added_in_version": added_in_version,
+            }
             for d in drivers
-        )
-        self._session.flush()
+        ]
+        _insert_many(self._sql, "drivers", rows)
 
     def add_version(
         self, run_pk: int, new: NewVersion, plan: Plan, audits: Sequence[AuditResult], at: datetime
     ) -> int:
-        row = t.PlanVersion(
-            **self._scope,
-            run_pk=run_pk,
-            version=new.version,
-            parent_version=new.parent_version,
-            created_at=at,
-            origin=new.origin,
-            repair_request_id=new.repair_request_id,
-            config_json=canonical_json(dict(new.config)),
-            solver_json=canonical_json(dict(new.solver)),
-            boundary_json=canonical_json(
-                None if new.boundary is None else new.boundary.as_document()
-            ),
-            absences_json=canonical_json([a.as_document() for a in new.absences]),
-            kpis_json=canonical_json(new.kpis.as_document()),
-            drift_json=canonical_json(new.drift.as_document()),
-            repair_json=None if new.repair is None else canonical_json(dict(new.repair)),
-            status=new.status,
-            status_reason=new.status_reason,
-            audits_passed=new.audits_passed,
-            coverage_bp=new.kpis.coverage_bp,
-            drivers_used=new.kpis.drivers_used,
-            drift_level=new.drift.level,
-            verified_at=at,
+        version_pk = _insert_id(
+            self._sql,
+            "plan_versions",
+            {
+                **self._scope,
+                "run_pk": run_pk,
+                "version": new.version,
+                "parent_version": new.parent_version,
+                "created_at": at,
+                "origin": new.origin,
+                "repair_request_id": new.repair_request_id,
+                "config_json": canonical_json(dict(new.config)),
+                "solver_json": canonical_json(dict(new.solver)),
+                "boundary_json": canonical_json(
+                    None if new.boundary is None else new.boundary.as_document()
+                ),
+                "absences_json": canonical_json([a.as_document() for a in new.absences]),
+                "kpis_json": canonical_json(new.kpis.as_document()),
+                "drift_json": canonical_json(new.drift.as_document()),
+                "repair_json": None if new.repair is None else canonical_json(dict(new.repair)),
+                "status": new.status,
+                "status_reason": new.status_reason,
+                "audits_passed": new.audits_passed,
+                "coverage_bp": new.kpis.coverage_bp,
+                "drivers_used": new.kpis.drivers_used,
+                "drift_level": new.drift.level,
+                "verified_at": at,
+            },
         )
-        self._session.add(row)
-        self._session.flush()
-        scope = self._scope
-        self._session.add_all(
-            t.Assignment(**scope, version_pk=row.id, instance_id=i, driver_id=d)
-            for i, d in plan.items()
-        )
-        self._session.add_all(
-            t.AuditResult(
+        scope = {**self._scope, "version_pk": version_pk}
+        assignments = [
+            {**scope, "instance_id": instance, "driver_id": driver}
+            for instance, driver in plan.items()
+        ]
+        _insert_many(self._sql, "assignments", assignments)
+        results = [
+            {
                 **scope,
-                version_pk=row.id,
-                audit=a.name,
-                position=position,
-                passed=a.passed,
-                violation_count=len(a.violations),
-                violations=canonical_json([v.as_document() for v in a.violations]),
-                note=a.note,
-            )
+                "audit": a.name,
+                "position": position,
+                "passed": a.passed,
+                "violation_count": len(a.violations),
+                "violations": canonical_json([v.as_document() for v in a.violations]),
+                "note": a.note,
+            }
             for position, a in enumerate(audits, start=1)
+        ]
+        _insert_many(self._sql, "audit_results", results)
+        _insert(
+            self._sql,
+            "evidence_records",
+            {**scope, "evidence_hash": new.evidence_hash, "created_at": at},
         )
-        self._session.add(
-            t.EvidenceRecord(
-                **scope, version_pk=row.id, evidence_hash=new.evidence_hash, created_at=at
-            )
-        )
-        self._session.flush()
-        return row.id
+        return version_pk
 
     def record_verification(self, version_pk: int, status: str, reason: str, at: datetime) -> None:
-        row = self._session.get(t.PlanVersion, version_pk)
-        assert row is not None
-        if (row.status, row.status_reason) != (status, reason):
-            row.status, row.status_reason = status, reason
-        row.verified_at = at
-        self._session.flush()
+        _update(
+            self._sql,
+            "plan_versions",
+            "id = :pk",
+            {"status": status, "status_reason": reason, "verified_at": at},
+            pk=version_pk,
+        )
 
 
 class UserRepository:
     """The tenant's user registry."""
 
-    def __init__(self, session: Session, scope: Scope) -> None:
-        self._session = session
+    COLUMNS = "user_id, name, roles, active"
+
+    def __init__(self, sql: Sql, scope: Scope) -> None:
+        self._sql = sql
         self._tenant = scope[0]
 
+    @staticmethod
+    def _user(row: Sequence[Any]) -> User:
+        return User(row[0], row[1], _roles(row[2]), bool(row[3]))
+
     def get(self, user_id: str) -> User | None:
-        row = self._session.get(t.User, (self._tenant, user_id))
-        if row is None:
-            return None
-        return User(row.user_id, row.name, _roles(row.roles), row.active)
+        rows = self._sql.rows(
+            f"SELECT {self.COLUMNS} FROM users WHERE tenant_id = :tenant AND user_id = :user",
+            {"tenant": self._tenant, "user": user_id},
+        )
+        return self._user(rows[0]) if rows else None
 
     def add(self, user: User, now: datetime) -> None:
-        if self._session.get(t.Tenant, self._tenant) is None:
-            self._session.add(t.Tenant(tenant_id=self._tenant, created_at=now))
-            self._session.flush()
-        self._session.add(
-            t.User(
-                tenant_id=self._tenant,
-                user_id=user.user_id,
-                name=user.name,
-                roles=",".join(user.roles),
-                active=user.active,
-                created_at=now,
-            )
+        _ensure_tenant(self._sql, self._tenant, now)
+        _insert(
+            self._sql,
+            "users",
+            {
+                "tenant_id": self._tenant,
+                "user_id": user.user_id,
+                "name": user.name,
+                "roles": ",".join(user.roles),
+                "active": user.active,
+                "created_at": now,
+            },
         )
-        self._session.flush()
 
     def set_active(self, user_id: str, active: bool) -> None:
-        row = self._session.get(t.User, (self._tenant, user_id))
-        assert row is not None
-        row.active = active
-        self._session.flush()
+        _update(
+            self._sql,
+            "users",
+            "tenant_id = :tenant AND user_id = :user",
+            {"active": active},
+            tenant=self._tenant,
+            user=user_id,
+        )
 
     def list(self) -> list[User]:
-        rows = self._session.scalars(
-            select(t.User).where(t.User.tenant_id == self._tenant).order_by(t.User.user_id)
+        rows = self._sql.rows(
+            f"SELECT {self.COLUMNS} FROM users WHERE tenant_id = :tenant ORDER BY user_id",
+            {"tenant": self._tenant},
         )
-        return [User(r.user_id, r.name, _roles(r.roles), r.active) for r in rows]
+        return [self._user(row) for row in rows]
 
 
 class DecisionRepository:
     """Publish and lock marks, approvals: the writes a human decision makes."""
 
-    def __init__(self, session: Session, scope: Scope) -> None:
-        self._session = session
+    def __init__(self, sql: Sql, scope: Scope) -> None:
+        self._sql = sql
         self._tenant, self._site = scope
 
     def mark_published(
@@ -372,22 +438,18 @@ class DecisionRepository:
         evidence_hash: str,
         override_reason: str | None,
     ) -> None:
-        row = self._session.get(t.PlanVersion, version_pk)
-        assert row is not None
-        row.published_at = at
-        row.published_by = by
-        row.published_role = role
-        row.published_evidence_hash = evidence_hash
-        row.override_reason = override_reason
-        self._session.flush()
+        values = {
+            "published_at": at,
+            "published_by": by,
+            "published_role": role,
+            "published_evidence_hash": evidence_hash,
+            "override_reason": override_reason,
+        }
+        _update(self._sql, "plan_versions", "id = :pk", values, pk=version_pk)
 
     def mark_locked(self, run_pk: int, *, by: str, at: datetime, version: int) -> None:
-        row = self._session.get(t.Run, run_pk)
-        assert row is not None
-        row.locked_at = at
-        row.locked_by = by
-        row.locked_version = version
-        self._session.flush()
+        values = {"locked_at": at, "locked_by": by, "locked_version": version}
+        _update(self._sql, "runs", "id = :pk", values, pk=run_pk)
 
     def add_approval(
         self,
@@ -403,183 +465,207 @@ class DecisionRepository:
         event_seq: int,
         at: datetime,
     ) -> None:
-        self._session.add(
-            t.Approval(
-                tenant_id=self._tenant,
-                site_id=self._site,
-                run_pk=run_pk,
-                version=version,
-                action=action,
-                approver_id=approver_id,
-                role=role,
-                reason=reason,
-                override_reason=override_reason,
-                evidence_hash=evidence_hash,
-                event_seq=event_seq,
-                created_at=at,
-            )
+        _insert(
+            self._sql,
+            "approvals",
+            {
+                "tenant_id": self._tenant,
+                "site_id": self._site,
+                "run_pk": run_pk,
+                "version": version,
+                "action": action,
+                "approver_id": approver_id,
+                "role": role,
+                "reason": reason,
+                "override_reason": override_reason,
+                "evidence_hash": evidence_hash,
+                "event_seq": event_seq,
+                "created_at": at,
+            },
         )
-        self._session.flush()
+
+
+KILL_SWITCH_SCOPES = {
+    "global": "scope = 'global'",
+    "site": "(scope = 'site' AND tenant_id = :tenant AND site_id = :site)",
+}
 
 
 class KillSwitchLog:
     """The platform-wide kill-switch history: append and read, per scope."""
 
-    def __init__(self, session: Session, scope: Scope) -> None:
-        self._session = session
+    def __init__(self, sql: Sql, scope: Scope) -> None:
+        self._sql = sql
         self._tenant, self._site = scope
 
-    def _scope_filter(self, scope: str) -> Any:
-        if scope == "global":
-            return t.KillSwitchChange.scope == "global"
-        return (
-            (t.KillSwitchChange.scope == "site")
-            & (t.KillSwitchChange.tenant_id == self._tenant)
-            & (t.KillSwitchChange.site_id == self._site)
-        )
+    def _params(self, **extra: Any) -> dict[str, Any]:
+        return {"tenant": self._tenant, "site": self._site, **extra}
 
     def is_active(self, scope: str) -> bool:
-        row = self._session.scalars(
-            select(t.KillSwitchChange)
-            .where(self._scope_filter(scope))
-            .order_by(t.KillSwitchChange.id.desc())
-            .limit(1)
-        ).first()
-        return bool(row and row.active)
+        rows = self._sql.rows(
+            f"SELECT active FROM kill_switch_history WHERE {KILL_SWITCH_SCOPES[scope]} "
+            "ORDER BY id DESC LIMIT 1",
+            self._params(),
+        )
+        return bool(rows and rows[0][0])
 
     def append(self, scope: str, *, active: bool, by: str, reason: str, at: datetime) -> None:
         site_bound = scope == "site"
-        self._session.add(
-            t.KillSwitchChange(
-                scope=scope,
-                tenant_id=self._tenant if site_bound else None,
-                site_id=self._site if site_bound else None,
-                active=active,
-                actor_id=by,
-                reason=reason,
-                changed_at=at,
-            )
+        _insert(
+            self._sql,
+            "kill_switch_history",
+            {
+                "scope": scope,
+                "tenant_id": self._tenant if site_bound else None,
+                "site_id": self._site if site_bound else None,
+                "active": active,
+                "actor_id": by,
+                "reason": reason,
+                "changed_at": at,
+            },
         )
-        self._session.flush()
 
     def history(self, limit: int = 20) -> list[KillSwitchEntry]:
-        rows = self._session.scalars(
-            select(t.KillSwitchChange)
-            .where(self._scope_filter("global") | self._scope_filter("site"))
-            .order_by(t.KillSwitchChange.id.desc())
-            .limit(limit)
+        rows = self._sql.rows(
+            "SELECT scope, tenant_id, site_id, active, actor_id, reason, changed_at "
+            f"FROM kill_switch_history WHERE {KILL_SWITCH_SCOPES['global']} "
+            f"OR {KILL_SWITCH_SCOPES['site']} "
+            "ORDER BY id DESC LIMIT :limit",
+            self._params(limit=limit),
         )
         return [
             KillSwitchEntry(
-                r.scope,
-                f"{r.tenant_id}/{r.site_id}" if r.scope == "site" else "all sites",
-                r.active,
-                r.actor_id,
-                r.reason,
-                r.changed_at,
+                scope,
+                f"{tenant}/{site}" if scope == "site" else "all sites",
+                bool(active),
+                actor,
+                reason,
+                _required(changed),
             )
-            for r in rows
+            for scope, tenant, site, active, actor, reason, changed in rows
         ]
+
+
+REPAIR_COLUMNS = (
+    "q.request_id, q.run_pk, r.run_id, q.base_version, q.week, q.driver_id, q.driver_name, "
+    "q.absence_type, q.scope, q.requester, q.urgency, q.notes, q.status, q.created_at, "
+    "q.proposal, q.proposed_at, q.proposal_version, q.resolved_at, q.resolved_by, "
+    "q.resolution_reason, q.applied_version"
+)
+REPAIR_FROM = "repair_requests q LEFT JOIN runs r ON r.id = q.run_pk"
+
+
+def _repair(row: Sequence[Any]) -> RepairRecord:
+    return RepairRecord(
+        request_id=row[0],
+        run_pk=row[1],
+        run_id=row[2] or "",
+        base_version=row[3],
+        week=row[4],
+        driver_id=row[5],
+        driver_name=row[6],
+        absence_type=row[7],
+        scope=json.loads(row[8]),
+        requester=row[9],
+        urgency=row[10],
+        notes=row[11],
+        status=row[12],
+        created_at=_required(row[13]),
+        proposal=_json(row[14]),
+        proposed_at=as_utc(row[15]),
+        proposal_version=row[16],
+        resolved_at=as_utc(row[17]),
+        resolved_by=row[18],
+        resolution_reason=row[19],
+        applied_version=row[20],
+    )
 
 
 class RepairRepository:
     """Repair requests and their proposals."""
 
-    def __init__(self, session: Session, scope: Scope) -> None:
-        self._session = session
+    def __init__(self, sql: Sql, scope: Scope) -> None:
+        self._sql = sql
         self._tenant, self._site = scope
+
+    def _where(self) -> str:
+        return "q.tenant_id = :tenant AND q.site_id = :site"
+
+    def _params(self, **extra: Any) -> dict[str, Any]:
+        return {"tenant": self._tenant, "site": self._site, **extra}
 
     def id_taken(self, request_id: str) -> bool:
         """Request ids are unique per tenant (not only per site)."""
-        found = self._session.scalar(
-            select(t.RepairRequest.id).where(
-                t.RepairRequest.tenant_id == self._tenant, t.RepairRequest.request_id == request_id
-            )
+        rows = self._sql.rows(
+            "SELECT 1 FROM repair_requests WHERE tenant_id = :tenant AND request_id = :request",
+            {"tenant": self._tenant, "request": request_id},
         )
-        return found is not None
+        return bool(rows)
 
     def add(self, record: RepairRecord) -> None:
-        self._session.add(
-            t.RepairRequest(
-                tenant_id=self._tenant,
-                site_id=self._site,
-                request_id=record.request_id,
-                run_pk=record.run_pk,
-                base_version=record.base_version,
-                week=record.week,
-                driver_id=record.driver_id,
-                driver_name=record.driver_name,
-                absence_type=record.absence_type,
-                scope=canonical_json(dict(record.scope)),
-                requester=record.requester,
-                urgency=record.urgency,
-                notes=record.notes,
-                status=record.status,
-                created_at=record.created_at,
-            )
-        )
-        self._session.flush()
-
-    def _row(self, request_id: str) -> t.RepairRequest | None:
-        return self._session.scalars(
-            select(t.RepairRequest).where(
-                t.RepairRequest.tenant_id == self._tenant,
-                t.RepairRequest.site_id == self._site,
-                t.RepairRequest.request_id == request_id,
-            )
-        ).first()
-
-    def _record(self, row: t.RepairRequest) -> RepairRecord:
-        run_id = self._session.scalar(select(t.Run.run_id).where(t.Run.id == row.run_pk))
-        return RepairRecord(
-            request_id=row.request_id,
-            run_pk=row.run_pk,
-            run_id=run_id or "",
-            base_version=row.base_version,
-            week=row.week,
-            driver_id=row.driver_id,
-            driver_name=row.driver_name,
-            absence_type=row.absence_type,
-            scope=json.loads(row.scope),
-            requester=row.requester,
-            urgency=row.urgency,
-            notes=row.notes,
-            status=row.status,
-            created_at=row.created_at,
-            proposal=_json(row.proposal),
-            proposed_at=row.proposed_at,
-            proposal_version=row.proposal_version,
-            resolved_at=row.resolved_at,
-            resolved_by=row.resolved_by,
-            resolution_reason=row.resolution_reason,
-            applied_version=row.applied_version,
+        _insert(
+            self._sql,
+            "repair_requests",
+            {
+                "tenant_id": self._tenant,
+                "site_id": self._site,
+                "request_id": record.request_id,
+                "run_pk": record.run_pk,
+                "base_version": record.base_version,
+                "week": record.week,
+                "driver_id": record.driver_id,
+                "driver_name": record.driver_name,
+                "absence_type": record.absence_type,
+                "scope": canonical_json(dict(record.scope)),
+                "requester": record.requester,
+                "urgency": record.urgency,
+                "notes": record.notes,
+                "status": record.status,
+                "created_at": record.created_at,
+            },
         )
 
     def get(self, request_id: str) -> RepairRecord | None:
-        row = self._row(request_id)
-        return None if row is None else self._record(row)
+        rows = self._sql.rows(
+            f"SELECT {REPAIR_COLUMNS} FROM {REPAIR_FROM} "
+            f"WHERE {self._where()} AND q.request_id = :request",
+            self._params(request=request_id),
+        )
+        return _repair(rows[0]) if rows else None
 
     def list(self, *, week: str | None = None, status: str | None = None) -> list[RepairRecord]:
-        query = select(t.RepairRequest).where(
-            t.RepairRequest.tenant_id == self._tenant, t.RepairRequest.site_id == self._site
-        )
+        sql = f"SELECT {REPAIR_COLUMNS} FROM {REPAIR_FROM} WHERE {self._where()}"
+        params = self._params()
         if week is not None:
-            query = query.where(t.RepairRequest.week == week)
+            sql += " AND q.week = :week"
+            params["week"] = week
         if status is not None:
-            query = query.where(t.RepairRequest.status == status)
-        rows = self._session.scalars(query.order_by(t.RepairRequest.created_at, t.RepairRequest.id))
-        return [self._record(r) for r in rows]
+            sql += " AND q.status = :status"
+            params["status"] = status
+        rows = self._sql.rows(sql + " ORDER BY q.created_at, q.id", params)
+        return [_repair(row) for row in rows]
+
+    def _update(self, request_id: str, values: Mapping[str, Any]) -> None:
+        _update(
+            self._sql,
+            "repair_requests",
+            "tenant_id = :tenant AND site_id = :site AND request_id = :request",
+            values,
+            **self._params(request=request_id),
+        )
 
     def save_proposal(
         self, request_id: str, proposal: Mapping[str, Any], version: int, at: datetime
     ) -> None:
-        row = self._row(request_id)
-        assert row is not None
-        row.proposal = canonical_json(dict(proposal))
-        row.proposal_version = version
-        row.proposed_at = at
-        row.status = "PROPOSED"
-        self._session.flush()
+        self._update(
+            request_id,
+            {
+                "proposal": canonical_json(dict(proposal)),
+                "proposal_version": version,
+                "proposed_at": at,
+                "status": "PROPOSED",
+            },
+        )
 
     def resolve(
         self,
@@ -591,11 +677,36 @@ class RepairRepository:
         at: datetime,
         applied_version: int | None = None,
     ) -> None:
-        row = self._row(request_id)
-        assert row is not None
-        row.status = status
-        row.resolved_by = by
-        row.resolution_reason = reason
-        row.resolved_at = at
-        row.applied_version = applied_version
-        self._session.flush()
+        self._update(
+            request_id,
+            {
+                "status": status,
+                "resolved_by": by,
+                "resolution_reason": reason,
+                "resolved_at": at,
+                "applied_version": applied_version,
+            },
+        )
+
+
+class Repositories:
+    """Every repository over one `Sql`: what both units of work expose to services."""
+
+    audit_log: AuditLog
+    sites: SiteRepository
+    runs: RunRepository
+    users: UserRepository
+    decisions: DecisionRepository
+    kill_switch: KillSwitchLog
+    repairs: RepairRepository
+    queries: ReadQueries
+
+    def _bind(self, sql: Sql, scope: Scope) -> None:
+        self.audit_log = AuditLog(sql, scope)
+        self.sites = SiteRepository(sql, scope)
+        self.runs = RunRepository(sql, scope)
+        self.users = UserRepository(sql, scope)
+        self.decisions = DecisionRepository(sql, scope)
+        self.kill_switch = KillSwitchLog(sql, scope)
+        self.repairs = RepairRepository(sql, scope)
+        self.queries = ReadQueries(sql.rows, scope)

@@ -13,16 +13,8 @@ from sqlalchemy.orm import Session
 
 from dispatcher.db.engine import write_engine
 from dispatcher.db.lite import database_error
-from dispatcher.db.queries import ReadQueries
-from dispatcher.db.repositories import (
-    AuditLog,
-    DecisionRepository,
-    KillSwitchLog,
-    RepairRepository,
-    RunRepository,
-    SiteRepository,
-    UserRepository,
-)
+from dispatcher.db.repositories import Repositories
+from dispatcher.db.sql import SessionSql
 from dispatcher.domain.errors import DispatcherError
 
 Clock = Callable[[], datetime]
@@ -37,7 +29,7 @@ def translate_database_error(exc: DBAPIError) -> DispatcherError:
     )
 
 
-class SqlUnitOfWork:
+class SqlUnitOfWork(Repositories):
     """SQLAlchemy unit of work. `write=True` takes the write lock at BEGIN (SQLite IMMEDIATE)."""
 
     def __init__(
@@ -57,15 +49,7 @@ class SqlUnitOfWork:
         bind = write_engine(self.engine) if self._write else self.engine
         self.session = Session(bind=bind, expire_on_commit=False, autoflush=True)
         self._committed = False
-        scope = (self.tenant, self.site)
-        self.audit_log = AuditLog(self.session, scope)
-        self.sites = SiteRepository(self.session, scope)
-        self.runs = RunRepository(self.session, scope)
-        self.users = UserRepository(self.session, scope)
-        self.decisions = DecisionRepository(self.session, scope)
-        self.kill_switch = KillSwitchLog(self.session, scope)
-        self.repairs = RepairRepository(self.session, scope)
-        self.queries = ReadQueries(self.session, scope)
+        self._bind(SessionSql(self.session), (self.tenant, self.site))
         try:
             self.session.connection()  # BEGIN now, so a writer waits for the lock up front
         except DBAPIError as exc:
