@@ -16,7 +16,7 @@ from dispatcher.db.lite import LiteUnitOfWork
 from dispatcher.db.ports import RunReadingUnit
 from dispatcher.db.unit_of_work import SqlUnitOfWork
 from dispatcher.domain.errors import DatabaseBusy, NotFound
-from dispatcher.services.runs import show_run
+from dispatcher.services.review import show_run
 from tests.conftest import FIXED_NOW, Cli
 
 LATER = datetime(2026, 1, 14, 9, 30, 15, 123456, tzinfo=UTC)

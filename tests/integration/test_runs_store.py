@@ -12,7 +12,8 @@ import pytest
 from dispatcher.domain.errors import InvalidInput
 from dispatcher.services.audit import verify_audit_chain
 from dispatcher.services.evidence import check_evidence
-from dispatcher.services.runs import import_run, list_runs, show_run
+from dispatcher.services.review import show_run
+from dispatcher.services.runs import import_run, list_runs
 from tests.conftest import UowFactory
 from tests.samples import VALID_ASSIGNMENTS, output_hash_of, run_doc
 

@@ -110,7 +110,7 @@ def show_run(
     dispatcher show-run RUN-20260113-001 --details
     """
     from dispatcher.cli import wiring
-    from dispatcher.services.runs import show_run as gather
+    from dispatcher.services.review import show_run as gather
 
     settings = settings_of(ctx)
     detail = gather(wiring.unit_of_work(settings, write=True), run_id, version)

@@ -30,7 +30,7 @@ from dispatcher.domain.records import RunRecord, VersionRecord
 from dispatcher.services.audit import record_event
 from dispatcher.services.authorization import refuse
 from dispatcher.services.evidence import Verification, verify_version
-from dispatcher.services.runs import load_run, load_version
+from dispatcher.services.review import load_run, load_version
 from dispatcher.services.site import current_config, ensure_site
 
 

@@ -22,7 +22,7 @@ from dispatcher.domain.evidence import (
     evidence_hash,
     output_hash,
 )
-from dispatcher.domain.hashing import canonical_json
+from dispatcher.domain.hashing import canonical_json, digest_text
 from dispatcher.domain.model import (
     DAY_NAMES,
     Absence,
@@ -35,7 +35,6 @@ from dispatcher.domain.model import (
     instance_sort_key,
 )
 from dispatcher.domain.records import NewVersion, RunRecord, VersionRecord
-from dispatcher.domain.repair import ABSENCE_TYPES
 from dispatcher.domain.status import StatusDecision, derive_status
 from dispatcher.services.results import EvidenceCheck, EvidenceExport
 
@@ -66,6 +65,8 @@ def creation_context(
 
 def open_absences(uow: UnitOfWork, week: str, exclude: str | None = None) -> tuple[Absence, ...]:
     """Open repair requests of the week as absences: they block candidates, count in Coverage."""
+    from dispatcher.domain.repair import ABSENCE_TYPES  # the repair domain only when needed
+
     parsed = Week.parse(week)
     found: list[Absence] = []
     for record in uow.repairs.list(week=week):
@@ -242,7 +243,8 @@ def verify_version(uow: RunReadingUnit, run: RunRecord, version: VersionRecord) 
         drift=version.drift,
         repair=version.repair,
     )
-    rebuilt = evidence_hash(facts)
+    document = evidence_document(facts)
+    rebuilt = digest_text(canonical_json(document))
     problems: list[str] = []
     if rebuilt != version.evidence_hash:
         problems.append("evidence does not match its sealed hash")
@@ -280,13 +282,13 @@ def verify_version(uow: RunReadingUnit, run: RunRecord, version: VersionRecord) 
         tuple(problems),
         assessment,
         decision,
-        evidence_document(facts),
+        document,
     )
 
 
 def check_evidence(uow: UnitOfWork, run_id: str, version: int | None = None) -> EvidenceCheck:
     """`evidence verify`: rebuild, hash, recompute; records the verification result."""
-    from dispatcher.services.runs import load_run, load_version
+    from dispatcher.services.review import load_run, load_version
 
     with uow:
         run = load_run(uow, run_id)
@@ -310,7 +312,7 @@ def export_evidence(
     uow: UnitOfWork, run_id: str, out_dir: Path, version: int | None = None
 ) -> EvidenceExport:
     """Write evidence.json (byte-exact), roster.txt, approvals.json and manifest.json."""
-    from dispatcher.services.runs import load_run, load_version
+    from dispatcher.services.review import load_run, load_version
 
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise InvalidInput(f"Output directory {out_dir} is not empty; choose a new one")

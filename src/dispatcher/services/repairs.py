@@ -50,7 +50,7 @@ from dispatcher.domain.solver import Progress
 from dispatcher.services.audit import record_event
 from dispatcher.services.authorization import refuse
 from dispatcher.services.evidence import create_version, creation_context, open_absences
-from dispatcher.services.runs import load_run, load_version
+from dispatcher.services.review import load_run, load_version
 from dispatcher.services.site import current_config, ensure_site
 
 VIENNA = ZoneInfo("Europe/Vienna")

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from dispatcher.db.ports import UnitOfWork
 from dispatcher.domain.views import EventRow
 from dispatcher.services.results import RunDetail
+from dispatcher.services.review import load_run, load_version, show_run
 from dispatcher.services.roster import RosterView, roster_view
-from dispatcher.services.runs import load_run, load_version, show_run
 
 HOURS = 30  # 00:00 to 06:00 next day
 

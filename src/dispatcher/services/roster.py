@@ -9,7 +9,7 @@ from dispatcher.domain.audits import Roster
 from dispatcher.domain.errors import InvalidInput, NotFound
 from dispatcher.domain.model import Instance, format_clock, instance_sort_key
 from dispatcher.domain.parsing import DAY_ALIASES
-from dispatcher.services.runs import load_run, load_version
+from dispatcher.services.review import load_run, load_version
 
 
 @dataclass(frozen=True)
