@@ -15,7 +15,15 @@ SCRIPT = Path(sys.executable).parent / "dispatcher"
 
 def _env(db: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISPATCHER_", "_DISPATCHER"))}
-    env.update({"DISPATCHER_DB": str(db), "NO_COLOR": "1", "COLUMNS": "120"}, **extra)
+    env.update(
+        {
+            "DISPATCHER_DB": str(db),
+            "NO_COLOR": "1",
+            "COLUMNS": "120",
+            "XDG_CACHE_HOME": str(db.parent / "cache"),
+        },
+        **extra,
+    )
     return env
 
 

@@ -1,5 +1,5 @@
 """Console-script entry point, with fast paths (no Typer import) for TAB completion of ids and
-command names and for `--version`."""
+command names, for `--version`, and for `--help` already rendered once (help_cache.py)."""
 
 from __future__ import annotations
 
@@ -55,12 +55,22 @@ def _fast_version() -> bool:
 def main() -> None:
     if _fast_completion() or _fast_version():
         return
+    args = sys.argv[1:]
+    wants_help = bool(args) and args[-1] in ("--help", "-h")
+    if wants_help:
+        from dispatcher.cli import help_cache
+
+        if help_cache.replay(args):
+            return
     if "_DISPATCHER_COMPLETE" in os.environ:
         from dispatcher.cli.app import app
     else:
         from dispatcher.cli.command_table import command_word
         from dispatcher.cli.root import build_app
 
-        word = command_word(sys.argv[1:])
+        word = command_word(args)
         app = build_app(None if word is None else [word])
-    app(prog_name="dispatcher")
+    if wants_help:
+        help_cache.render_and_record(args, lambda: app(prog_name="dispatcher"))
+    else:
+        app(prog_name="dispatcher")
