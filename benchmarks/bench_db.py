@@ -66,7 +66,8 @@ def _weeks() -> Iterator[date]:
 
 
 def _history(con: sqlite3.Connection, runs: int) -> list[tuple[str, str]]:
-    """Runs (and their single plan version) for past weeks at every site, newest site last."""
+    """Past weeks at every site: a run with its plan version, published and locked (with both
+    approvals), and one sick call that was rejected."""
     run_template = _row(con, "runs", "run_id = ?", TEMPLATE_RUN)
     version_template = _row(con, "plan_versions", "run_pk = ?", run_template["id"])
     next_id = con.execute("SELECT MAX(id) FROM runs").fetchone()[0] + 1
@@ -85,6 +86,8 @@ def _history(con: sqlite3.Connection, runs: int) -> list[tuple[str, str]]:
     version_rows: list[dict[str, Any]] = []
     made: list[tuple[str, str]] = []
     locks: list[tuple[str, int]] = []
+    approvals: list[dict[str, Any]] = []
+    repairs: list[dict[str, Any]] = []
     for monday in _weeks():
         for site in SITES:
             if len(made) == runs:
@@ -103,6 +106,48 @@ def _history(con: sqlite3.Connection, runs: int) -> list[tuple[str, str]]:
                 }
             )
             locks.append((_stamp(created + timedelta(days=2)), next_id))
+            for action, who, role, offset in (
+                ("publish", "disp001", "dispatcher", 1),
+                ("lock", "ops001", "ops_lead", 2),
+            ):
+                approvals.append(
+                    {
+                        "tenant_id": TENANT,
+                        "site_id": site,
+                        "run_pk": next_id,
+                        "version": 1,
+                        "action": action,
+                        "approver_id": who,
+                        "role": role,
+                        "reason": "Week reviewed; all audits pass.",
+                        "override_reason": None,
+                        "evidence_hash": version_template["published_evidence_hash"],
+                        "event_seq": len(made) * 2 + offset,
+                        "created_at": _stamp(created + timedelta(days=offset)),
+                    }
+                )
+            repairs.append(
+                {
+                    "tenant_id": TENANT,
+                    "site_id": site,
+                    "request_id": f"REP-{site}-{len(made) + 1:06d}",
+                    "run_pk": next_id,
+                    "base_version": 1,
+                    "week": f"{year}-W{week:02d}",
+                    "driver_id": "D001",
+                    "driver_name": None,
+                    "absence_type": "sick",
+                    "scope": '{"absence_days":[2]}',
+                    "requester": "disp001",
+                    "urgency": "normal",
+                    "notes": None,
+                    "status": "REJECTED",
+                    "created_at": _stamp(created + timedelta(days=3)),
+                    "resolved_at": _stamp(created + timedelta(days=3, hours=1)),
+                    "resolved_by": "disp001",
+                    "resolution_reason": "Driver came back the same morning.",
+                }
+            )
             version_rows.append(
                 {
                     **version_template,
@@ -121,6 +166,8 @@ def _history(con: sqlite3.Connection, runs: int) -> list[tuple[str, str]]:
             next_version += 1
     _insert(con, "runs", run_rows)
     _insert(con, "plan_versions", version_rows)
+    _insert(con, "approvals", approvals)
+    _insert(con, "repair_requests", repairs)
     con.executemany(  # locked last: the triggers refuse versions of a locked run
         "UPDATE runs SET locked_at = ?, locked_by = 'ops001', locked_version = 1 WHERE id = ?",
         locks,

@@ -56,11 +56,15 @@ def _median_ms(
     env: dict[str, str],
     repeat: int,
     warmup: int,
+    before: Callable[[], None] | None = None,
 ) -> float:
-    """Median wall time of `repeat` runs after `warmup` runs; `argv(i)` varies per run."""
+    """Median wall time of `repeat` runs after `warmup` runs; `argv(i)` varies per run and
+    `before()` runs untimed before each."""
     samples = []
     for i in range(warmup + repeat):
         args = argv(i) if callable(argv) else argv
+        if before is not None:
+            before()
         start = time.perf_counter()
         proc = subprocess.run(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         elapsed = (time.perf_counter() - start) * 1000
@@ -73,7 +77,11 @@ def _median_ms(
 
 def _env(db: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISPATCHER_", "_DISPATCHER"))}
-    env.update({"DISPATCHER_DB": str(db), "NO_COLOR": "1", "COLUMNS": "100"}, **extra)
+    cache = str(db.parent / "cache")
+    env.update(
+        {"DISPATCHER_DB": str(db), "NO_COLOR": "1", "COLUMNS": "100", "XDG_CACHE_HOME": cache},
+        **extra,
+    )
     return env
 
 
@@ -139,6 +147,11 @@ def measure(args: argparse.Namespace, work: Path) -> tuple[list[Figure], list[st
     d = str(script)
     add("dispatcher --version", _median_ms([d, "--version"], env, repeat, warmup), 8)
     add("dispatcher --help", _median_ms([d, "--help"], env, repeat, warmup), 8)
+    cache = work / "cache"
+    first = _median_ms(
+        [d, "--help"], env, repeat, warmup, before=lambda: shutil.rmtree(cache, ignore_errors=True)
+    )
+    add("dispatcher --help, first time (rendered, then cached)", first, None)
     tab_commands = _env(
         big.path, _DISPATCHER_COMPLETE="complete_bash", COMP_WORDS="dispatcher s", COMP_CWORD="1"
     )

@@ -242,6 +242,7 @@ class RepairRequest(Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "request_id"),
         Index(None, "tenant_id", "site_id", "week", "status"),
+        Index(None, "tenant_id", "site_id", "status"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     tenant_id: Mapped[str] = mapped_column(String(ID))
@@ -270,6 +271,7 @@ class RepairRequest(Base):
 
 class Approval(Base):
     __tablename__ = "approvals"
+    __table_args__ = (Index(None, "run_pk", "action", "event_seq"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     tenant_id: Mapped[str] = mapped_column(String(ID))
     site_id: Mapped[str] = mapped_column(String(ID))
