@@ -42,17 +42,19 @@ def _ids(sql: str, incomplete: str) -> list[str]:
     return [row[0] for row in rows]
 
 
+RUN_ID_SQL = (
+    "SELECT run_id FROM runs WHERE tenant_id = ? AND site_id = ? AND run_id LIKE ? "
+    "ORDER BY created_at DESC, run_id DESC LIMIT 50"
+)
+REQUEST_ID_SQL = (
+    "SELECT request_id FROM repair_requests WHERE tenant_id = ? AND site_id = ? "
+    "AND request_id LIKE ? ORDER BY created_at DESC LIMIT 50"
+)
+
+
 def complete_run_id(incomplete: str) -> list[str]:
-    return _ids(
-        "SELECT run_id FROM runs WHERE tenant_id = ? AND site_id = ? AND run_id LIKE ? "
-        "ORDER BY created_at DESC, run_id DESC LIMIT 50",
-        incomplete,
-    )
+    return _ids(RUN_ID_SQL, incomplete)
 
 
 def complete_request_id(incomplete: str) -> list[str]:
-    return _ids(
-        "SELECT request_id FROM repair_requests WHERE tenant_id = ? AND site_id = ? "
-        "AND request_id LIKE ? ORDER BY created_at DESC LIMIT 50",
-        incomplete,
-    )
+    return _ids(REQUEST_ID_SQL, incomplete)
