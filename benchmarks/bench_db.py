@@ -66,8 +66,9 @@ def _weeks() -> Iterator[date]:
 
 
 def _history(con: sqlite3.Connection, runs: int) -> list[tuple[str, str]]:
-    """Past weeks at every site: a run with its plan version, published and locked (with both
-    approvals), and one sick call that was rejected."""
+    """Past weeks (2021-2025) at as many sites as `runs` needs (40 for 10,000; WIEN alone for
+    100): a run with its plan version, published and locked (with both approvals), and one sick
+    call that was rejected."""
     run_template = _row(con, "runs", "run_id = ?", TEMPLATE_RUN)
     version_template = _row(con, "plan_versions", "run_pk = ?", run_template["id"])
     next_id = con.execute("SELECT MAX(id) FROM runs").fetchone()[0] + 1
@@ -88,8 +89,10 @@ def _history(con: sqlite3.Connection, runs: int) -> list[tuple[str, str]]:
     locks: list[tuple[str, int]] = []
     approvals: list[dict[str, Any]] = []
     repairs: list[dict[str, Any]] = []
-    for monday in _weeks():
-        for site in SITES:
+    weeks = list(_weeks())
+    sites = SITES[: min(len(SITES), max(1, -(-runs // len(weeks))))]  # as few as fit the runs
+    for monday in weeks:
+        for site in sites:
             if len(made) == runs:
                 break
             year, week, _ = monday.isocalendar()

@@ -9,8 +9,7 @@ from rich import box
 from rich.table import Table
 
 from dispatcher.cli.output import level_text, percent, status_text, stdout
-from dispatcher.domain.audits import AUDIT_NAMES, format_hours
-from dispatcher.domain.model import DAY_NAMES
+from dispatcher.domain.names import AUDIT_NAMES, DAY_NAMES, format_hours
 
 if TYPE_CHECKING:  # annotations only: importing services here would load the ORM
     from dispatcher.config import Settings

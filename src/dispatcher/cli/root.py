@@ -71,7 +71,7 @@ def root(
     ] = False,
 ) -> None:
     """Resolve --db, --tenant and --site (flag, then environment, then default) once."""
-    from dispatcher.domain.model import normalize_scope
+    from dispatcher.domain.ids import normalize_scope
 
     ctx.obj = Settings(
         db=db or str(default_db_path()),

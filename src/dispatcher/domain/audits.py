@@ -21,15 +21,16 @@ from dispatcher.domain.model import (
     format_clock,
     instance_sort_key,
 )
+from dispatcher.domain.names import AUDIT_NAMES as AUDIT_NAMES
+from dispatcher.domain.names import COVERAGE as COVERAGE
+from dispatcher.domain.names import FATIGUE as FATIGUE
+from dispatcher.domain.names import OVERLAP as OVERLAP
+from dispatcher.domain.names import REPRODUCIBILITY as REPRODUCIBILITY
+from dispatcher.domain.names import REST as REST
+from dispatcher.domain.names import SPAN_REGULAR as SPAN_REGULAR
+from dispatcher.domain.names import SPAN_SPLIT as SPAN_SPLIT
+from dispatcher.domain.names import format_hours as format_hours
 
-COVERAGE, OVERLAP, REST = "Coverage", "Overlap", "Rest"
-SPAN_REGULAR, SPAN_SPLIT, FATIGUE, REPRODUCIBILITY = (
-    "Span regular",
-    "Span split/3er",
-    "Fatigue",
-    "Reproducibility",
-)
-AUDIT_NAMES = (COVERAGE, OVERLAP, REST, SPAN_REGULAR, SPAN_SPLIT, FATIGUE, REPRODUCIBILITY)
 NO_BOUNDARY_NOTE = "previous week: none locked"
 NO_PRODUCER_HASH_NOTE = "no producer hash; recorded hash is the reference"
 
@@ -57,12 +58,6 @@ class Rules:
 
 
 RULES = Rules()
-
-
-def format_hours(minutes: int) -> str:
-    """Hours with one decimal, rounded half up, without floats."""
-    tenths = (abs(minutes) * 10 + 30) // 60
-    return f"{'-' if minutes < 0 else ''}{tenths // 10}.{tenths % 10}"
 
 
 # --- duty days ----------------------------------------------------------------------------------

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from dispatcher.domain.kpis import Kpis
+from dispatcher.domain.levels import BLOCK, OK, UNKNOWN, WARN
 from dispatcher.domain.model import DriftThresholds
 
-OK, WARN, BLOCK, UNKNOWN = "OK", "WARN", "BLOCK", "UNKNOWN"
+__all__ = ["BLOCK", "OK", "UNKNOWN", "WARN"]
 
 
 @dataclass(frozen=True)

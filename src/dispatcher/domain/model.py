@@ -10,11 +10,10 @@ from enum import StrEnum
 from typing import Any
 
 from dispatcher.domain.errors import InvalidInput
+from dispatcher.domain.names import DAY_NAMES as DAY_NAMES
 
-DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MINUTES_PER_DAY = 1440
 MINUTES_PER_WEEK = 7 * MINUTES_PER_DAY
-ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
 WEEK_PATTERN = re.compile(r"(\d{4})-W(\d{2})")
 ROLES = ("dispatcher", "ops_lead", "platform_admin")
 
@@ -307,14 +306,6 @@ def initial_site_config(tenant: str, site: str) -> SiteConfig:
     if (tenant, site) in PILOT_SITES:
         return SiteConfig(publish_enabled=True, lock_enabled=True, shadow_only=False)
     return SiteConfig()
-
-
-def normalize_scope(value: str, what: str) -> str:
-    """Tenant and site ids are case-insensitive and stored upper case."""
-    text = value.strip().upper()
-    if not ID_PATTERN.fullmatch(text):
-        raise InvalidInput(f"Invalid {what} {value!r}: use letters, digits, '_', '.', '-'")
-    return text
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 from dispatcher.domain.errors import InvalidInput
+from dispatcher.domain.ids import ID_PATTERN
 from dispatcher.domain.model import (
     DEFAULT_WEEKLY_CAP,
-    ID_PATTERN,
     Absence,
     AvailabilityStatus,
     Driver,

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from dispatcher.domain.audits import AuditResult
-from dispatcher.domain.drift import BLOCK, UNKNOWN, WARN
+from dispatcher.domain.levels import BLOCK, UNKNOWN, WARN
+
+if TYPE_CHECKING:
+    from dispatcher.domain.audits import AuditResult
 
 PASS, STATUS_WARN, FAIL, BLOCKED, PENDING = "PASS", "WARN", "FAIL", "BLOCKED", "PENDING"
 STATUSES = (PASS, STATUS_WARN, FAIL, BLOCKED, PENDING)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dispatcher.db.queries import ReadQueries
 from dispatcher.domain.errors import InvalidInput
-from dispatcher.domain.model import Week, initial_site_config
 from dispatcher.domain.status import STATUSES
 from dispatcher.domain.views import RunSummary, SiteFlags, StatusOverview
 
@@ -13,6 +12,8 @@ def runs_listing(
     queries: ReadQueries, *, week: str | None = None, status: str | None = None, limit: int = 20
 ) -> list[RunSummary]:
     if week is not None:
+        from dispatcher.domain.model import Week
+
         week = str(Week.parse(week))
     if status is not None:
         status = status.upper()
@@ -24,6 +25,8 @@ def runs_listing(
 def overview(queries: ReadQueries, tenant: str, site: str) -> StatusOverview:
     flags = queries.site_flags()
     if flags is None:
+        from dispatcher.domain.model import initial_site_config
+
         config = initial_site_config(tenant, site)
         flags = SiteFlags(False, config.publish_enabled, config.lock_enabled, config.shadow_only)
     latest = queries.list_runs(limit=1)

@@ -8,8 +8,8 @@ from typing import Any
 from dispatcher.db.ports import UnitOfWork
 from dispatcher.domain.errors import InvalidInput
 from dispatcher.domain.events import Action, EventDraft
+from dispatcher.domain.ids import ID_PATTERN
 from dispatcher.domain.model import (
-    ID_PATTERN,
     ROLES,
     DriftThresholds,
     SiteConfig,

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from dispatcher.db.ports import UnitOfWork
 from dispatcher.domain.errors import Conflict, InvalidInput, NotFound
 from dispatcher.domain.events import Action, EventDraft
-from dispatcher.domain.model import ID_PATTERN, ROLES, User
+from dispatcher.domain.ids import ID_PATTERN
+from dispatcher.domain.model import ROLES, User
 from dispatcher.services.audit import record_event
 from dispatcher.services.authorization import ADMIN, require_admin
 from dispatcher.services.site import current_config
