@@ -53,6 +53,39 @@ def _fast_version() -> bool:
 
 
 def main() -> None:
+    """Run the command, then leave at once with its exit code (see `_leave`)."""
+    try:
+        _run()
+        code = 0
+    except SystemExit as exc:
+        code = _exit_code(exc)
+    _leave(code)
+
+
+def _exit_code(exc: SystemExit) -> int:
+    if exc.code is None or isinstance(exc.code, int):
+        return exc.code or 0
+    sys.stderr.write(f"{exc.code}\n")  # what the interpreter does with a message
+    return 1
+
+
+def _leave(code: int) -> None:
+    """Flush and exit without the interpreter's teardown.
+
+    Freeing every module and object one by one at exit costs about 25 ms per command, and this
+    process holds nothing that needs it: units of work close their connections, files are
+    written inside `with` blocks, worker pools are joined before commands return. Only a normal
+    return or SystemExit comes here; an unexpected exception still takes the usual way out.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            code = code or 1
+    os._exit(code)
+
+
+def _run() -> None:
     if _fast_completion() or _fast_version():
         return
     args = sys.argv[1:]
