@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 from dispatcher.db.queries import Executor, Rows, as_utc
@@ -127,16 +126,16 @@ class RunReads:
         return run_record(rows[0]) if rows else None
 
     def week_input(self, run: RunRecord, version: int) -> WeekInput:
-        tours: dict[str, Tour] = {}
-        counts: dict[str, int] = {}
-        for tour_id, n, day, start, end, depot, skill, notes in self._rows(
-            "SELECT tour_id, n, day, start_minute, end_minute, depot, skill, notes "
-            "FROM tour_instances WHERE run_pk = :run ORDER BY tour_id, n",
-            run=run.pk,
-        ):
-            counts[tour_id] = max(counts.get(tour_id, 0), n)
-            if tour_id not in tours:
-                tours[tour_id] = Tour(tour_id, day, start, end, 1, depot, skill, notes)
+        tours = tuple(
+            Tour(tour_id, day, start, end, count, depot, skill, notes)
+            for tour_id, count, day, start, end, depot, skill, notes in self._rows(
+                "SELECT tour_id, MAX(n), day, start_minute, end_minute, depot, skill, notes "
+                "FROM tour_instances WHERE run_pk = :run "
+                "GROUP BY tour_id, day, start_minute, end_minute, depot, skill, notes "
+                "ORDER BY tour_id",
+                run=run.pk,
+            )
+        )
         drivers = tuple(
             Driver(
                 driver_id, name, tuple(s for s in skills.split("|") if s), bool(active), cap, depot
@@ -158,7 +157,7 @@ class RunReads:
         )
         return WeekInput(
             Week.parse(run.week),
-            tuple(replace(tour, count=counts[tid]) for tid, tour in tours.items()),
+            tours,
             drivers,
             availability,
         )
