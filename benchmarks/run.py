@@ -20,6 +20,7 @@ HERE = Path(__file__).parent
 DOC = HERE.parent / "docs" / "performance.md"
 SECTIONS = ("startup.py", "repair.py", "solve.py")
 LOG_HEADING = "## Bench log (appended by `make bench`)"
+LOG_NOTE = "Each `make bench` run appends its full output here, newest last."
 
 
 def machine() -> str:
@@ -57,7 +58,7 @@ def main() -> None:
         return
     text = DOC.read_text(encoding="utf-8")
     if LOG_HEADING not in text:
-        text = text.rstrip() + f"\n\n{LOG_HEADING}\n"
+        text = text.rstrip() + f"\n\n{LOG_HEADING}\n\n{LOG_NOTE}\n"
     DOC.write_text(text.rstrip() + "\n\n" + "\n".join(out).rstrip() + "\n", encoding="utf-8")
     print(f"Appended to {DOC}")
 
