@@ -19,3 +19,21 @@ def modules_after(code: str) -> set[str]:
 
 def top_level(names: set[str]) -> set[str]:
     return {name.split(".")[0] for name in names}
+
+
+def dispatcher_traced(args: list[str], env: dict[str, str]) -> tuple[int, str, set[str]]:
+    """Exit code, stdout and the top-level modules loaded by `python -m dispatcher ARGS` in a
+    fresh interpreter (read from `-X importtime`)."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "dispatcher", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    loaded = {
+        line.rsplit("|", 1)[-1].strip().split(".")[0]
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    return proc.returncode, proc.stdout, loaded

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dispatcher.cli.root
 from tests.e2e.test_installed_script import HEAVY
+from tests.helpers import dispatcher_traced
 
 SCRIPT = Path(sys.executable).parent / "dispatcher"
 
@@ -20,20 +21,7 @@ def _env(cache: Path, **extra: str) -> dict[str, str]:
 
 
 def _help(args: list[str], env: dict[str, str]) -> tuple[int, str, set[str]]:
-    """Exit code, stdout and the top-level modules loaded, for `dispatcher ARGS` via the entry."""
-    proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "dispatcher", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-    loaded = {
-        line.rsplit("|", 1)[-1].strip().split(".")[0]
-        for line in proc.stderr.splitlines()
-        if line.startswith("import time:")
-    }
-    return proc.returncode, proc.stdout, loaded
+    return dispatcher_traced(args, env)
 
 
 def _typer(args: list[str], env: dict[str, str]) -> str:

@@ -9,6 +9,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tests.helpers import dispatcher_traced
+
 HEAVY = {"sqlalchemy", "alembic", "ortools", "highspy", "pydantic", "cryptography", "numpy"}
 SCRIPT = Path(sys.executable).parent / "dispatcher"
 
@@ -28,19 +30,8 @@ def _env(db: Path, **extra: str) -> dict[str, str]:
 
 
 def _loaded(args: list[str], env: dict[str, str]) -> tuple[str, set[str]]:
-    proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "dispatcher", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-    names = {
-        line.rsplit("|", 1)[-1].strip().split(".")[0]
-        for line in proc.stderr.splitlines()
-        if line.startswith("import time:")
-    }
-    return proc.stdout, names
+    _, out, names = dispatcher_traced(args, env)
+    return out, names
 
 
 def test_version_loads_no_heavy_module(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from dispatcher.db.repositories import Repositories
+from dispatcher.db.repositories import UnitOfWorkBase
 from dispatcher.db.sql import SqliteSql
 from dispatcher.domain.errors import DatabaseBusy, DispatcherError, IntegrityDamage
 
@@ -48,7 +48,7 @@ def _translate(exc: sqlite3.Error) -> DispatcherError:
     )
 
 
-class LiteUnitOfWork(Repositories):
+class LiteUnitOfWork(UnitOfWorkBase):
     """One sqlite3 transaction; `write=True` takes the write lock at BEGIN (IMMEDIATE)."""
 
     def __init__(
@@ -61,16 +61,9 @@ class LiteUnitOfWork(Repositories):
         write: bool,
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
     ) -> None:
+        super().__init__(tenant, site, clock, write=write)
         self.path = path
         self._busy_timeout_ms = busy_timeout_ms
-        self.tenant = tenant
-        self.site = site
-        self._clock = clock
-        self._write = write
-        self._committed = False
-
-    def now(self) -> datetime:
-        return self._clock()
 
     def __enter__(self) -> Self:
         try:
@@ -87,7 +80,6 @@ class LiteUnitOfWork(Repositories):
         except sqlite3.Error as exc:
             self._connection.close()
             raise _translate(exc) from None
-        self._committed = False
         self._bind(SqliteSql(self._connection), (self.tenant, self.site))
         return self
 

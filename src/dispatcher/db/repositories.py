@@ -8,7 +8,7 @@ session and over a stdlib sqlite3 connection; the schema itself comes from the m
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -689,8 +689,21 @@ class RepairRepository:
         )
 
 
-class Repositories:
-    """Every repository over one `Sql`: what both units of work expose to services."""
+class UnitOfWorkBase:
+    """What both units of work share: scope, clock, write intent, and every repository over one
+    `Sql` once a transaction is open (`_bind`)."""
+
+    def __init__(
+        self, tenant: str, site: str, clock: Callable[[], datetime], *, write: bool
+    ) -> None:
+        self.tenant = tenant
+        self.site = site
+        self._clock = clock
+        self._write = write
+        self._committed = False
+
+    def now(self) -> datetime:
+        return self._clock()
 
     audit_log: AuditLog
     sites: SiteRepository
@@ -702,6 +715,7 @@ class Repositories:
     queries: ReadQueries
 
     def _bind(self, sql: Sql, scope: Scope) -> None:
+        self._committed = False
         self.audit_log = AuditLog(sql, scope)
         self.sites = SiteRepository(sql, scope)
         self.runs = RunRepository(sql, scope)

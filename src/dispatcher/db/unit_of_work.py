@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from dispatcher.db.engine import write_engine
 from dispatcher.db.lite import database_error
-from dispatcher.db.repositories import Repositories
+from dispatcher.db.repositories import UnitOfWorkBase
 from dispatcher.db.sql import SessionSql
 from dispatcher.domain.errors import DispatcherError
 
@@ -29,26 +29,18 @@ def translate_database_error(exc: DBAPIError) -> DispatcherError:
     )
 
 
-class SqlUnitOfWork(Repositories):
+class SqlUnitOfWork(UnitOfWorkBase):
     """SQLAlchemy unit of work. `write=True` takes the write lock at BEGIN (SQLite IMMEDIATE)."""
 
     def __init__(
         self, engine: Engine, tenant: str, site: str, clock: Clock, *, write: bool
     ) -> None:
+        super().__init__(tenant, site, clock, write=write)
         self.engine = engine
-        self.tenant = tenant
-        self.site = site
-        self._clock = clock
-        self._write = write
-        self._committed = False
-
-    def now(self) -> datetime:
-        return self._clock()
 
     def __enter__(self) -> Self:
         bind = write_engine(self.engine) if self._write else self.engine
         self.session = Session(bind=bind, expire_on_commit=False, autoflush=True)
-        self._committed = False
         self._bind(SessionSql(self.session), (self.tenant, self.site))
         try:
             self.session.connection()  # BEGIN now, so a writer waits for the lock up front
