@@ -131,7 +131,7 @@ def run_list(runs: list[RunSummary], settings: Settings) -> None:
         box=box.HORIZONTALS,
         show_edge=False,
         pad_edge=False,
-        padding=(0, 1, 0, 0),
+        padding=(0, 0, 0, 0),
     )
     for name in ("Run ID", "Week", "Status"):
         table.add_column(name, no_wrap=True)
