@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from dispatcher.cli.context import settings_of
 from dispatcher.cli.errors import EXIT_FAILED
 from dispatcher.cli.options import JsonFlag, LimitOpt
+
+if TYPE_CHECKING:
+    from dispatcher.domain.checkpoints import Checkpoint
 
 audit_app = typer.Typer(
     help="The audit trail: every gate decision and change, append-only and hash-chained.",
@@ -47,22 +51,147 @@ def log(
     render.audit_log(events, settings)
 
 
+KeyOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--key", help="Ed25519 signing key file (PEM or 64 hex) [env DISPATCHER_SIGNING_KEY]."
+    ),
+]
+
+
+def _read_checkpoint(path: Path) -> Checkpoint:
+    from dispatcher.domain.checkpoints import parse_checkpoint
+    from dispatcher.domain.errors import InvalidInput
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidInput(f"Checkpoint file {path} not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"Cannot read checkpoint file {path}: {exc}") from None
+    return parse_checkpoint(text, str(path))
+
+
+def _write_new(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Create `path` with `data`; never overwrite (one-line error instead)."""
+    import os
+
+    from dispatcher.domain.errors import InvalidInput
+
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except FileExistsError:
+        raise InvalidInput(f"{path} already exists; choose another file") from None
+    except OSError as exc:
+        raise InvalidInput(f"Cannot write {path}: {exc.strerror}") from None
+    with os.fdopen(descriptor, "wb") as out:
+        out.write(data)
+
+
 @audit_app.command("verify")
-def verify(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+def verify(
+    ctx: typer.Context,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            "--checkpoint",
+            help="Also prove the chain still contains the event this signed checkpoint holds "
+            "(detects a cut tail).",
+        ),
+    ] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--public-key",
+            help="Trusted Ed25519 public key for --checkpoint (PEM or 64 hex) "
+            "[env DISPATCHER_VERIFY_KEY; else the signing key's].",
+        ),
+    ] = None,
+    key: KeyOpt = None,
+    as_json: JsonFlag = False,
+) -> None:
     """Recompute the whole hash chain of this site; exit 1 at the first broken event.
 
-    Example: dispatcher audit verify
+    With --checkpoint, also check the signed checkpoint and that the chain still extends it.
+    Example: dispatcher audit verify --checkpoint wien-2026-w03.json --public-key audit.pub
     """
     from dispatcher.cli import render, wiring
-    from dispatcher.services.audit import verify_audit_chain
 
     settings = settings_of(ctx)
-    report = verify_audit_chain(wiring.unit_of_work(settings))
+    if checkpoint is not None:
+        from dispatcher.services.checkpoints import check_checkpoint, trusted_key
+
+        signed = _read_checkpoint(checkpoint)
+        trusted = trusted_key(public_key, key)
+        check = check_checkpoint(wiring.unit_of_work(settings), signed, trusted)
+        report, problem = check.report, check.problem
+    else:
+        from dispatcher.services.audit import verify_audit_chain
+
+        report, problem = verify_audit_chain(wiring.unit_of_work(settings)), None
     if as_json:
         from dispatcher.cli.output import emit_json
 
-        emit_json(asdict(report))
+        document = asdict(report)
+        if checkpoint is not None:
+            document["checkpoint"] = {"file": str(checkpoint), "ok": problem is None}
+            document["checkpoint_problem"] = problem
+        emit_json(document)
     else:
         render.chain_report(report, settings)
-    if not report.ok:
+        if checkpoint is not None:
+            render.checkpoint_result(str(checkpoint), problem)
+    if not report.ok or problem is not None:
         raise typer.Exit(EXIT_FAILED)
+
+
+@audit_app.command("checkpoint")
+def checkpoint(
+    ctx: typer.Context,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Where to write it [default: checkpoint-SITE-SEQ.json]."),
+    ] = None,
+    key: KeyOpt = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Sign the tip of this site's audit chain (after verifying it) into a checkpoint file.
+
+    Keep checkpoints away from the database: `audit verify --checkpoint FILE` later proves no
+    event was cut from the end since. Example: dispatcher audit checkpoint --key audit.key
+    """
+    from dispatcher.cli import wiring
+    from dispatcher.services.checkpoints import create_checkpoint, signing_key
+
+    settings = settings_of(ctx)
+    signer = signing_key(key)
+    signed = create_checkpoint(wiring.unit_of_work(settings), signer)
+    target = out or Path(f"checkpoint-{signed.site}-{signed.seq}.json")
+    _write_new(target, signed.as_json().encode("utf-8"))
+    if as_json:
+        from dispatcher.cli.output import emit_json
+
+        emit_json({"file": str(target), **asdict(signed)})
+        return
+    typer.echo(
+        f"Checkpoint of {signed.tenant}/{signed.site} at seq {signed.seq} ({signed.hash}) "
+        f"signed by key {signed.public_key[:16]}..., written to {target}"
+    )
+
+
+@audit_app.command("keygen")
+def keygen(
+    out: Annotated[Path, typer.Option("--out", help="Private key file to create (mode 600).")],
+) -> None:
+    """Create an Ed25519 key for checkpoints: OUT (private, keep it off the database host) and
+    OUT.pub (public, for whoever verifies).
+
+    Example: dispatcher audit keygen --out /secure/audit.key
+    """
+    from dispatcher.services.checkpoints import new_key_pem
+
+    pem, public = new_key_pem()
+    public_file = Path(f"{out}.pub")
+    _write_new(out, pem, 0o600)
+    _write_new(public_file, (public + "\n").encode("ascii"))
+    typer.echo(f"Private key: {out} (mode 600)\nPublic key:  {public_file} ({public})")

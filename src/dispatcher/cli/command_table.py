@@ -43,7 +43,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "users": ("add", "disable", "list"),
     "site": ("show", "init", "set"),
     "evidence": ("verify", "export"),
-    "audit": ("log", "verify"),
+    "audit": ("log", "verify", "checkpoint", "keygen"),
     "db": ("upgrade", "current"),
 }
 

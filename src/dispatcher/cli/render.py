@@ -74,6 +74,15 @@ def chain_report(report: ChainReport, settings: Settings) -> None:
     sys.stderr.write(f"Error: audit chain broken at seq {report.broken_seq}: {report.problem}\n")
 
 
+def checkpoint_result(name: str, problem: str | None) -> None:
+    if problem is None:
+        stdout().print(f"[green]Checkpoint {name} verified[/green]: the chain still extends it")
+        return
+    import sys
+
+    sys.stderr.write(f"Error: checkpoint {name}: {problem}\n")
+
+
 # --- runs ---------------------------------------------------------------------------------------
 
 

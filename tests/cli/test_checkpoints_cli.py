@@ -1,0 +1,163 @@
+"""Signed checkpoints: a cut, replaced or re-signed tail is detected; keys stay outside the db."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Cli
+
+
+def _keygen(cli: Cli, path: Path) -> str:
+    made = cli("audit", "keygen", "--out", str(path))
+    assert made.exit_code == 0, made.output
+    assert (path.stat().st_mode & 0o777) == 0o600
+    return Path(f"{path}.pub").read_text().strip()
+
+
+def _checkpoint(cli: Cli, key: Path, out: Path) -> dict[str, object]:
+    made = cli("audit", "checkpoint", "--key", str(key), "--out", str(out))
+    assert made.exit_code == 0, made.output
+    document: dict[str, object] = json.loads(out.read_text())
+    return document
+
+
+def _verify(cli: Cli, checkpoint: Path, public: Path) -> tuple[int, str]:
+    result = cli("audit", "verify", "--checkpoint", str(checkpoint), "--public-key", str(public))
+    return result.exit_code, result.output
+
+
+def _cut_tail(db: Path, events: int) -> None:
+    with closing(sqlite3.connect(db)) as con:
+        for (name,) in con.execute(
+            "SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name='audit_events'"
+        ).fetchall():
+            con.execute(f"DROP TRIGGER {name}")
+        (tip,) = con.execute("SELECT MAX(seq) FROM audit_events").fetchone()
+        con.execute("DELETE FROM audit_events WHERE seq > ?", (tip - events,))
+        con.commit()
+
+
+def test_an_untouched_chain_extends_its_checkpoint(site: Cli, tmp_path: Path) -> None:
+    key = tmp_path / "audit.key"
+    public = _keygen(site, key)
+    document = _checkpoint(site, key, tmp_path / "cp.json")
+    assert document["public_key"] == public and document["site"] == "WIEN"
+    assert _verify(site, tmp_path / "cp.json", Path(f"{key}.pub"))[0] == 0
+    # The chain grows; the old checkpoint still holds.
+    assert site("kill-switch", "status").exit_code == 0
+    disabled = site("users", "disable", "disp002", "--by", "admin01", "--reason", "Left the team")
+    assert disabled.exit_code == 0, disabled.output
+    code, output = _verify(site, tmp_path / "cp.json", Path(f"{key}.pub"))
+    assert code == 0 and "still extends it" in output
+
+
+def test_a_cut_tail_is_detected(site: Cli, tmp_path: Path, db_path: Path) -> None:
+    key = tmp_path / "audit.key"
+    _keygen(site, key)
+    document = _checkpoint(site, key, tmp_path / "cp.json")
+    _cut_tail(db_path, 2)
+    plain = site("audit", "verify")
+    assert plain.exit_code == 0, (
+        "a shorter chain is still a valid chain: the reason for checkpoints"
+    )
+    code, output = _verify(site, tmp_path / "cp.json", Path(f"{key}.pub"))
+    assert code == 1
+    assert f"signed seq {document['seq']}: events were removed from the end" in output
+
+
+def test_a_replaced_tail_is_detected(site: Cli, tmp_path: Path, db_path: Path) -> None:
+    key = tmp_path / "audit.key"
+    _keygen(site, key)
+    document = _checkpoint(site, key, tmp_path / "cp.json")
+    _cut_tail(db_path, 1)
+    # New, valid events take the cut event's place.
+    disabled = site("users", "disable", "disp002", "--by", "admin01", "--reason", "Left the team")
+    assert disabled.exit_code == 0, disabled.output
+    assert site("audit", "verify").exit_code == 0
+    code, output = _verify(site, tmp_path / "cp.json", Path(f"{key}.pub"))
+    assert code == 1 and f"event {document['seq']} is not the one the checkpoint signed" in output
+
+
+@pytest.mark.parametrize("change", ["signature", "seq", "other-key"])
+def test_a_forged_checkpoint_is_refused(site: Cli, tmp_path: Path, change: str) -> None:
+    key, other = tmp_path / "audit.key", tmp_path / "other.key"
+    _keygen(site, key)
+    _keygen(site, other)
+    path = tmp_path / "cp.json"
+    document = _checkpoint(site, key, path)
+    if change == "signature":
+        signature = str(document["signature"])
+        document["signature"] = ("0" if signature[0] != "0" else "1") + signature[1:]
+        path.write_text(json.dumps(document))
+        expected = "signature does not match its content"
+    elif change == "seq":
+        document["seq"] = int(str(document["seq"])) - 1
+        path.write_text(json.dumps(document))
+        expected = "signature does not match its content"
+    else:
+        _checkpoint(site, other, path.with_name("other.json"))
+        path = path.with_name("other.json")
+        expected = "signed with another key"
+    code, output = _verify(site, path, Path(f"{key}.pub"))
+    assert code == 1 and expected in output
+
+
+def test_keys_from_the_environment(
+    site: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed = "11" * 32
+    monkeypatch.setenv("DISPATCHER_SIGNING_KEY", seed)
+    made = site("audit", "checkpoint", "--out", str(tmp_path / "cp.json"))
+    assert made.exit_code == 0, made.output
+    # With only the signing key configured, verify derives the public key from it.
+    assert site("audit", "verify", "--checkpoint", str(tmp_path / "cp.json")).exit_code == 0
+    public = json.loads((tmp_path / "cp.json").read_text())["public_key"]
+    monkeypatch.delenv("DISPATCHER_SIGNING_KEY")
+    monkeypatch.setenv("DISPATCHER_VERIFY_KEY", public)
+    assert site("audit", "verify", "--checkpoint", str(tmp_path / "cp.json")).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["audit", "checkpoint"], "No signing key: pass --key FILE or set DISPATCHER_SIGNING_KEY"),
+        (["audit", "checkpoint", "--key", "missing.key"], "Key file missing.key not found"),
+        (["audit", "verify", "--checkpoint", "missing.json"], "not found"),
+        (["audit", "verify", "--checkpoint", "BAD"], "is not a checkpoint file"),
+        (["audit", "checkpoint", "--key", "BAD"], "is not an Ed25519 private key"),
+    ],
+)
+def test_bad_keys_and_files_are_one_line_errors(
+    site: Cli, tmp_path: Path, args: list[str], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "BAD").write_text("this is not a key or a checkpoint\n")
+    result = site(*args)
+    assert result.exit_code == 1
+    assert result.stdout == "" and result.stderr.count("\n") == 1
+    assert message in result.stderr
+    assert not list(tmp_path.glob("checkpoint-*.json"))
+
+
+def test_checkpoint_refuses_to_overwrite_or_sign_a_broken_chain(
+    site: Cli, tmp_path: Path, db_path: Path
+) -> None:
+    key = tmp_path / "audit.key"
+    _keygen(site, key)
+    out = tmp_path / "cp.json"
+    out.write_text("keep me")
+    kept = site("audit", "checkpoint", "--key", str(key), "--out", str(out))
+    assert kept.exit_code == 1 and "already exists" in kept.stderr
+    assert out.read_text() == "keep me"
+    with closing(sqlite3.connect(db_path)) as con:
+        con.execute("DROP TRIGGER audit_events_no_update")
+        con.execute("UPDATE audit_events SET reason = 'edited' WHERE seq = 2")
+        con.commit()
+    refused = site("audit", "checkpoint", "--key", str(key), "--out", str(tmp_path / "new.json"))
+    assert refused.exit_code == 1 and "not signing it" in refused.stderr
+    assert not (tmp_path / "new.json").exists()
