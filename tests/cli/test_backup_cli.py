@@ -1,0 +1,121 @@
+"""db backup and db restore: consistent copies, proven by integrity, chains and evidence."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Cli
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _tamper(db: Path, sql: str) -> None:
+    with closing(sqlite3.connect(db)) as con:
+        for (name,) in con.execute(
+            "SELECT name FROM sqlite_master WHERE type='trigger'"
+        ).fetchall():
+            con.execute(f"DROP TRIGGER {name}")
+        con.execute(sql)
+        con.commit()
+
+
+def _events(db: Path) -> list[tuple[int, str]]:
+    with closing(sqlite3.connect(db)) as con:
+        return con.execute("SELECT seq, hash FROM audit_events ORDER BY seq").fetchall()
+
+
+def test_backup_is_a_consistent_copy_while_a_writer_is_busy(
+    site: Cli, db_path: Path, tmp_path: Path
+) -> None:
+    before = _events(db_path)
+    with closing(sqlite3.connect(db_path, isolation_level=None)) as writer:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("UPDATE users SET name = 'uncommitted' WHERE user_id = 'disp001'")
+        made = site("db", "backup", str(tmp_path / "copy.db"), "--json")
+        writer.execute("COMMIT")
+    assert made.exit_code == 0, made.output
+    report = json.loads(made.stdout)
+    assert report["ok"] and report["integrity"] == "ok" and report["evidence_checked"] == 1
+    assert [(c["site"], c["events"], c["problem"]) for c in report["chains"]] == [
+        ("WIEN", len(before), None)
+    ]
+    assert _events(tmp_path / "copy.db") == before
+    with closing(sqlite3.connect(tmp_path / "copy.db")) as con:
+        names = {row[0] for row in con.execute("SELECT name FROM users")}
+    assert "uncommitted" not in names
+
+
+def test_restore_brings_back_a_verified_database(site: Cli, db_path: Path, tmp_path: Path) -> None:
+    backup = tmp_path / "copy.db"
+    assert site("db", "backup", str(backup)).exit_code == 0
+    before = _events(db_path)
+    _tamper(db_path, "UPDATE audit_events SET reason = 'rewritten' WHERE seq = 2")
+    assert site("audit", "verify").exit_code == 1
+    refused = site("db", "restore", str(backup))
+    assert refused.exit_code == 1 and "add --force" in refused.stderr
+    restored = site("db", "restore", str(backup), "--force")
+    assert restored.exit_code == 0, restored.output
+    assert "LTS/WIEN: " in restored.stdout and "intact" in restored.stdout
+    assert site("audit", "verify").exit_code == 0
+    assert _events(db_path) == before
+    assert site("show-run", "--json", _run_id(site)).exit_code == 0
+
+
+def _run_id(cli: Cli) -> str:
+    return str(json.loads(cli("list-runs", "--json").stdout)[0]["run_id"])
+
+
+@pytest.mark.parametrize(
+    ("sql", "problem"),
+    [
+        ("UPDATE audit_events SET actor_id = 'intruder' WHERE seq = 3", "audit chain LTS/WIEN"),
+        (
+            "UPDATE assignments SET driver_id = 'D002' WHERE rowid = (SELECT MIN(rowid) FROM "
+            "assignments WHERE driver_id <> 'D002')",
+            "evidence of LTS/WIEN",
+        ),
+        ("UPDATE alembic_version SET version_num = 'a1f0c3d2e001'", "schema revision"),
+    ],
+    ids=["chain", "evidence", "revision"],
+)
+def test_a_damaged_backup_is_refused_and_the_database_untouched(
+    site: Cli, db_path: Path, tmp_path: Path, sql: str, problem: str
+) -> None:
+    backup = tmp_path / "copy.db"
+    assert site("db", "backup", str(backup)).exit_code == 0
+    _tamper(backup, sql)
+    before = _digest(db_path)
+    result = site("db", "restore", str(backup), "--force")
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and problem in result.stderr
+    assert "nothing restored" in result.stderr
+    assert _digest(db_path) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["db", "backup", "EXISTS"], "already exists; choose a new backup file"),
+        (["db", "backup", "nowhere/copy.db"], "Folder nowhere does not exist"),
+        (["db", "restore", "missing.db"], "Backup missing.db not found"),
+        (["db", "restore", "EXISTS"], "is not a SQLite database"),
+        (["--db", "postgresql+psycopg://x/y", "db", "backup", "a.db"], "for PostgreSQL use"),
+    ],
+)
+def test_bad_paths_are_one_line_errors(
+    site: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "EXISTS").write_text("not a database\n")
+    result = site(*args)
+    assert result.exit_code == 1
+    assert result.stdout == "" and result.stderr.count("\n") == 1
+    assert message in result.stderr
