@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-dev
 DEMO_DB ?= demo/dispatcher.db
 
 .DEFAULT_GOAL := help
-.PHONY: help venv install demo test lint typecheck pytest docs bench clean
+.PHONY: help venv install demo test lint typecheck pytest docs bench stress clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -46,6 +46,9 @@ docs: $(STAMP) ## Regenerate docs/cli.md from the app
 
 bench: $(STAMP) ## Benchmarks (timings; never part of make test)
 	$(BIN)/python benchmarks/run.py
+
+stress: $(STAMP) ## Reliability suites at full size (kills, ...); figures into docs/reliability.md
+	$(BIN)/python benchmarks/stress.py
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache demo
