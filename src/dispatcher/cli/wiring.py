@@ -50,13 +50,22 @@ def engine(settings: Settings, *, migrate: bool = True) -> Engine:
             if migrate:
                 ensure_schema(built)
         except OSError as exc:
-            reason = exc.strerror or str(exc)
+            reason = _with_cause(settings, exc.strerror or str(exc))
             raise DatabaseUnavailable(f"Cannot open database {settings.db}: {reason}") from None
         except DBAPIError as exc:
-            reason = str(exc.orig) if exc.orig is not None else str(exc)
+            reason = _with_cause(settings, str(exc.orig) if exc.orig is not None else str(exc))
             raise DatabaseUnavailable(f"Cannot open database {settings.db}: {reason}") from None
         _engines[settings.url] = built
     return _engines[settings.url]
+
+
+def _with_cause(settings: Settings, reason: str) -> str:
+    """Add why a SQLite file cannot be written, when that is the cause."""
+    from dispatcher.db.lite import unwritable_reason
+
+    path = settings.sqlite_path
+    cause = None if path is None or not path.exists() else unwritable_reason(path)
+    return reason if cause is None else f"{reason} ({cause})"
 
 
 def unit_of_work(settings: Settings, *, write: bool = False) -> LiteUnitOfWork | SqlUnitOfWork:

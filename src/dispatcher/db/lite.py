@@ -8,8 +8,10 @@ Connections are configured exactly like the engine's (`SQLITE_PRAGMAS`, explicit
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable
+from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -17,7 +19,12 @@ from typing import Self
 
 from dispatcher.db.repositories import UnitOfWorkBase
 from dispatcher.db.sql import SqliteSql
-from dispatcher.domain.errors import DatabaseBusy, DispatcherError, IntegrityDamage
+from dispatcher.domain.errors import (
+    DatabaseBusy,
+    DatabaseUnavailable,
+    DispatcherError,
+    IntegrityDamage,
+)
 
 BUSY_TIMEOUT_MS = 5000
 SQLITE_PRAGMAS = (
@@ -29,10 +36,36 @@ SQLITE_PRAGMAS = (
 Clock = Callable[[], datetime]
 
 
+def unwritable_reason(path: Path) -> str | None:
+    """Why SQLite could not write `path`, which also needs PATH-wal and PATH-shm beside it."""
+    try:
+        with path.open("r+b"):
+            pass
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return "the file is read-only"
+    probe = path.parent / f".{path.name}.write-test-{os.getpid()}"
+    try:
+        probe.touch(exist_ok=False)
+        probe.unlink()
+    except OSError:
+        return "its folder is read-only (SQLite creates -wal and -shm files beside the database)"
+    return None
+
+
 def database_error(text: str, *, integrity: bool, operational: bool) -> DispatcherError:
     """A driver error as ours, with a sentence a dispatcher can act on."""
-    if operational and "locked" in text.lower():
+    lowered = text.lower()
+    if operational and "locked" in lowered:
         return DatabaseBusy("Database is busy (another dispatcher command is writing); try again")
+    if "disk is full" in lowered:
+        return IntegrityDamage("Database disk is full; nothing was changed: free space, try again")
+    if "disk i/o error" in lowered:
+        return IntegrityDamage(
+            "Database could not be written (disk I/O error: disk full or failing?); "
+            "nothing was changed"
+        )
     if integrity:
         return IntegrityDamage(f"Database refused the change: {text}")
     if operational and "readonly" in text.replace(" ", "").lower():
@@ -71,7 +104,7 @@ class LiteUnitOfWork(UnitOfWorkBase):
                 self.path, timeout=self._busy_timeout_ms / 1000, isolation_level=None
             )
         except sqlite3.Error as exc:
-            raise _translate(exc) from None
+            raise self._opening_error(exc) from None
         try:
             for pragma in SQLITE_PRAGMAS:
                 self._connection.execute(f"PRAGMA {pragma}")
@@ -79,15 +112,28 @@ class LiteUnitOfWork(UnitOfWorkBase):
             self._connection.execute("BEGIN IMMEDIATE" if self._write else "BEGIN")
         except sqlite3.Error as exc:
             self._connection.close()
-            raise _translate(exc) from None
+            raise self._opening_error(exc) from None
         self._bind(SqliteSql(self._connection), (self.tenant, self.site))
         return self
+
+    def _rollback(self) -> None:
+        """Roll back what is left: after an I/O or disk-full error SQLite may already have rolled
+        the transaction back itself, and a second error must not hide the first."""
+        if self._connection.in_transaction:
+            with suppress(sqlite3.Error):
+                self._connection.execute("ROLLBACK")
+
+    def _opening_error(self, exc: sqlite3.Error) -> DispatcherError:
+        reason = unwritable_reason(self.path)
+        if reason is None:
+            return _translate(exc)
+        return DatabaseUnavailable(f"Cannot open database {self.path}: {exc} ({reason})")
 
     def commit(self) -> None:
         try:
             self._connection.execute("COMMIT")
         except sqlite3.Error as exc:
-            self._connection.execute("ROLLBACK")
+            self._rollback()
             raise _translate(exc) from None
         self._committed = True
 
@@ -98,8 +144,8 @@ class LiteUnitOfWork(UnitOfWorkBase):
         tb: TracebackType | None,
     ) -> None:
         try:
-            if not self._committed and self._connection.in_transaction:
-                self._connection.execute("ROLLBACK")
+            if not self._committed:
+                self._rollback()
         finally:
             self._connection.close()
         if isinstance(exc, sqlite3.Error):
