@@ -99,6 +99,11 @@ class LiteUnitOfWork(UnitOfWorkBase):
         self._busy_timeout_ms = busy_timeout_ms
 
     def __enter__(self) -> Self:
+        self._begin_with_retries(self._begin)
+        self._bind(SqliteSql(self._connection), (self.tenant, self.site))
+        return self
+
+    def _begin(self) -> None:
         try:
             self._connection = sqlite3.connect(
                 self.path, timeout=self._busy_timeout_ms / 1000, isolation_level=None
@@ -113,8 +118,6 @@ class LiteUnitOfWork(UnitOfWorkBase):
         except sqlite3.Error as exc:
             self._connection.close()
             raise self._opening_error(exc) from None
-        self._bind(SqliteSql(self._connection), (self.tenant, self.site))
-        return self
 
     def _rollback(self) -> None:
         """Roll back what is left: after an I/O or disk-full error SQLite may already have rolled

@@ -8,6 +8,8 @@ session and over a stdlib sqlite3 connection; the schema itself comes from the m
 from __future__ import annotations
 
 import json
+import random
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -17,6 +19,7 @@ from dispatcher.db.queries import ReadQueries, as_utc
 from dispatcher.db.run_reads import RunReads
 from dispatcher.db.sql import Sql
 from dispatcher.domain.audits import AuditResult
+from dispatcher.domain.errors import DatabaseBusy
 from dispatcher.domain.events import AuditEvent
 from dispatcher.domain.hashing import canonical_json
 from dispatcher.domain.model import (
@@ -31,6 +34,8 @@ from dispatcher.domain.records import NewVersion, RepairRecord
 from dispatcher.domain.views import KillSwitchEntry
 
 Scope = tuple[str, str]  # (tenant, site)
+BEGIN_ATTEMPTS = 4  # each waits up to the busy timeout (5 s) for the write lock
+BEGIN_BACKOFF_S = 0.05
 
 
 def _columns(values: Mapping[str, Any]) -> tuple[str, str]:
@@ -704,6 +709,20 @@ class UnitOfWorkBase:
 
     def now(self) -> datetime:
         return self._clock()
+
+    def _begin_with_retries(self, begin: Callable[[], None]) -> None:
+        """Run `begin` (open and BEGIN, nothing else yet) and retry it while the database is busy:
+        each attempt already waits up to the busy timeout for the write lock; between attempts
+        the wait doubles, with jitter so that waiting writers do not wake up together. After the
+        last attempt the one-line DatabaseBusy error reaches the user."""
+        for attempt in range(BEGIN_ATTEMPTS):
+            try:
+                begin()
+                return
+            except DatabaseBusy:
+                if attempt == BEGIN_ATTEMPTS - 1:
+                    raise
+                time.sleep(BEGIN_BACKOFF_S * 2**attempt * (1 + random.random()))
 
     audit_log: AuditLog
     sites: SiteRepository

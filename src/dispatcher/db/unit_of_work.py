@@ -39,15 +39,18 @@ class SqlUnitOfWork(UnitOfWorkBase):
         self.engine = engine
 
     def __enter__(self) -> Self:
+        self._begin_with_retries(self._begin)
+        self._bind(SessionSql(self.session), (self.tenant, self.site))
+        return self
+
+    def _begin(self) -> None:
         bind = write_engine(self.engine) if self._write else self.engine
         self.session = Session(bind=bind, expire_on_commit=False, autoflush=True)
-        self._bind(SessionSql(self.session), (self.tenant, self.site))
         try:
             self.session.connection()  # BEGIN now, so a writer waits for the lock up front
         except DBAPIError as exc:
             self.session.close()
             raise translate_database_error(exc) from None
-        return self
 
     def commit(self) -> None:
         try:
