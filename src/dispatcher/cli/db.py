@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from dispatcher.cli.context import settings_of
-from dispatcher.cli.options import JsonFlag
+from dispatcher.cli.options import MAX_COUNT, JsonFlag
 
 if TYPE_CHECKING:
     from dispatcher.config import Settings
@@ -64,6 +64,7 @@ EvidenceRunsOpt = Annotated[
     typer.Option(
         "--evidence-runs",
         min=0,
+        max=MAX_COUNT,
         help="Re-verify the evidence of this many newest runs per site (0: none).",
     ),
 ]

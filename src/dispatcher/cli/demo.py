@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from dispatcher.cli.context import settings_of
+from dispatcher.cli.options import SeedOpt
 
 if TYPE_CHECKING:
     from dispatcher.db.unit_of_work import SqlUnitOfWork
@@ -19,7 +20,7 @@ demo_app = typer.Typer()
 @demo_app.command("demo")
 def demo(
     ctx: typer.Context,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed; same seed, same site.")] = 2026,
+    seed: SeedOpt = 2026,
     fresh: Annotated[
         bool, typer.Option("--fresh", help="Delete the database file first (SQLite only).")
     ] = False,

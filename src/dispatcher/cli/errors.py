@@ -18,10 +18,16 @@ EXIT_FAILED = 1
 EXIT_BLOCKED = 2
 
 
+def one_line(text: str) -> str:
+    """The message as one visible line: control, format and separator characters (a pasted
+    newline, a carriage return, a right-to-left override) are shown escaped, not obeyed."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def report(exc: DispatcherError) -> int:
     """Print one stderr line for `exc` and return its exit code."""
     blocked = isinstance(exc, GateBlocked)
-    sys.stderr.write(f"{'Blocked' if blocked else 'Error'}: {exc.message}\n")
+    sys.stderr.write(f"{'Blocked' if blocked else 'Error'}: {one_line(exc.message)}\n")
     return EXIT_BLOCKED if blocked else EXIT_FAILED
 
 
@@ -29,7 +35,7 @@ def _usage_line(exc: ClickException) -> str:
     message = exc.format_message().strip().replace("\n", " ")
     if isinstance(exc, ClickUsageError) and exc.ctx is not None:
         message += f" (see '{exc.ctx.command_path} --help')"
-    return message
+    return one_line(message)
 
 
 class RootGroup(TyperGroup):

@@ -10,15 +10,12 @@ import typer
 
 from dispatcher.cli.context import settings_of
 from dispatcher.cli.errors import EXIT_FAILED
-from dispatcher.cli.options import JsonFlag, RunIdArg
+from dispatcher.cli.options import JsonFlag, RunIdArg, VersionOpt
 
 evidence_app = typer.Typer(
     help="Evidence packs: rebuild from stored rows, compare with the sealed hash, export.",
     no_args_is_help=True,
 )
-VersionOpt = Annotated[
-    int | None, typer.Option("--version", "-v", min=1, help="Plan version (default: current).")
-]
 
 
 @evidence_app.command("verify")

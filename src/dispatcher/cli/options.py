@@ -15,7 +15,18 @@ RunIdArg = Annotated[
         metavar="RUN", help="Run id such as RUN-20260113-001.", autocompletion=complete_run_id
     ),
 ]
-LimitOpt = Annotated[int, typer.Option("--limit", "-n", min=1, help="Show at most this many rows.")]
+MAX_COUNT = 100_000  # bounds for counts and numbers typed by people (SQLite holds 64 bits)
+LimitOpt = Annotated[
+    int, typer.Option("--limit", "-n", min=1, max=MAX_COUNT, help="Show at most this many rows.")
+]
+VersionOpt = Annotated[
+    int | None,
+    typer.Option("--version", "-v", min=1, max=MAX_COUNT, help="Plan version (default: current)."),
+]
+SeedOpt = Annotated[
+    int,
+    typer.Option("--seed", min=0, max=2**31 - 1, help="Seed; the same seed gives the same result."),
+]
 ApproverOpt = Annotated[
     str | None, typer.Option("--approver", help="Your user id in the registry, e.g. disp001.")
 ]

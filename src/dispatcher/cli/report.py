@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from dispatcher.cli.context import settings_of
-from dispatcher.cli.options import RunIdArg
+from dispatcher.cli.options import RunIdArg, VersionOpt
 from dispatcher.cli.output import percent
 
 if TYPE_CHECKING:
@@ -24,9 +24,7 @@ def report(
     ctx: typer.Context,
     run_id: RunIdArg,
     out: Annotated[Path, typer.Option("--out", help="HTML file to write (must not exist yet).")],
-    version: Annotated[
-        int | None, typer.Option("--version", "-v", min=1, help="Plan version (default: current).")
-    ] = None,
+    version: VersionOpt = None,
 ) -> None:
     """Write a shareable HTML report: status and why, the 7 audits, KPIs and drift with the last
     weeks' headcount and coverage, coverage by hour per day, the week matrix, approvals and the
@@ -34,13 +32,10 @@ def report(
     dispatcher report RUN-20260112-002 --out report-w03.html
     """
     from dispatcher.cli import wiring
-    from dispatcher.domain.errors import InvalidInput
+    from dispatcher.services.files import check_new_file
     from dispatcher.services.report import report_data
 
-    if out.exists():
-        raise InvalidInput(f"{out} already exists; choose another --out")
-    if not out.parent.is_dir():
-        raise InvalidInput(f"Directory {out.parent} does not exist")
+    check_new_file(out)
     settings = settings_of(ctx)
     data = report_data(
         wiring.unit_of_work(settings, write=True), wiring.unit_of_work(settings), run_id, version

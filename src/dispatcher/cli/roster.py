@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from dispatcher.cli.context import settings_of
-from dispatcher.cli.options import JsonFlag, RunIdArg
+from dispatcher.cli.options import MAX_COUNT, JsonFlag, RunIdArg, VersionOpt
 
 roster_app = typer.Typer()
 
@@ -17,9 +17,7 @@ roster_app = typer.Typer()
 def roster(
     ctx: typer.Context,
     run_id: RunIdArg,
-    version: Annotated[
-        int | None, typer.Option("--version", "-v", min=1, help="Plan version (default: current).")
-    ] = None,
+    version: VersionOpt = None,
     driver: Annotated[str | None, typer.Option("--driver", help="Only this driver.")] = None,
     day: Annotated[
         str | None, typer.Option("--day", help="Only drivers working this day (Mon-Sun).")
@@ -27,9 +25,12 @@ def roster(
     timeline: Annotated[
         bool, typer.Option("--timeline", help="With --day: one bar line per driver on a 24 h axis.")
     ] = False,
-    page: Annotated[int, typer.Option("--page", min=1, help="Page of --page-size drivers.")] = 1,
+    page: Annotated[
+        int, typer.Option("--page", min=1, max=MAX_COUNT, help="Page of --page-size drivers.")
+    ] = 1,
     page_size: Annotated[
-        int, typer.Option("--page-size", min=0, help="Drivers per page (0: all).")
+        int,
+        typer.Option("--page-size", min=0, max=MAX_COUNT, help="Drivers per page (0: all)."),
     ] = 40,
     as_json: JsonFlag = False,
 ) -> None:

@@ -8,17 +8,25 @@ from typing import Annotated
 import typer
 
 from dispatcher.cli.context import settings_of
-from dispatcher.cli.options import JsonFlag, LimitOpt, RunIdArg
+from dispatcher.cli.options import JsonFlag, LimitOpt, RunIdArg, SeedOpt, VersionOpt
 
 runs_app = typer.Typer()
 
 WeekOpt = Annotated[str | None, typer.Option("--week", help="ISO week such as 2026-W03.")]
 
 
+MAX_INPUT_MB = 64  # a week of a large depot is well under 1 MB; this bounds memory and time
+
+
 def read_input_file(path: Path) -> bytes:
     from dispatcher.domain.errors import InvalidInput
 
     try:
+        size = path.stat().st_size
+        if size > MAX_INPUT_MB * 2**20:
+            raise InvalidInput(
+                f"File {path} is {size / 2**20:.0f} MB; input files are limited to {MAX_INPUT_MB} MB"
+            )
         return path.read_bytes()
     except FileNotFoundError:
         raise InvalidInput(f"File {path} not found") from None
@@ -96,9 +104,7 @@ def list_runs(
 def show_run(
     ctx: typer.Context,
     run_id: RunIdArg,
-    version: Annotated[
-        int | None, typer.Option("--version", "-v", min=1, help="Plan version (default: current).")
-    ] = None,
+    version: VersionOpt = None,
     details: Annotated[
         bool, typer.Option("--details", help="List every violation, not only counts.")
     ] = False,
@@ -134,9 +140,7 @@ def solve(
     availability: Annotated[
         Path | None, typer.Option("--availability", help="Availability CSV (absences).")
     ] = None,
-    seed: Annotated[
-        int, typer.Option("--seed", help="Tie-break seed; same seed, same roster.")
-    ] = 0,
+    seed: SeedOpt = 0,
     time_limit: Annotated[
         float, typer.Option("--time-limit", help="Solver budget (deterministic seconds).")
     ] = 120.0,

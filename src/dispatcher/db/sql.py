@@ -13,6 +13,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from dispatcher.domain.errors import InvalidInput
+
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
@@ -28,10 +30,15 @@ def sqlite_timestamp(moment: datetime) -> str:
 
 
 def _sqlite_params(params: Params) -> dict[str, Any]:
-    return {
-        name: sqlite_timestamp(value) if isinstance(value, datetime) else value
-        for name, value in params.items()
-    }
+    return {name: _sqlite_value(value) for name, value in params.items()}
+
+
+def _sqlite_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return sqlite_timestamp(value)
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+        raise InvalidInput(f"Number {value} is too large")
+    return value
 
 
 class Sql(Protocol):

@@ -19,3 +19,18 @@ def normalize_scope(value: str, what: str) -> str:
     if not ID_PATTERN.fullmatch(text):
         raise InvalidInput(f"Invalid {what} {value!r}: use letters, digits, '_', '.', '-'")
     return text
+
+
+def ascii_digits(text: str) -> bool:
+    """Only 0-9: `str.isdigit` also accepts superscripts and other scripts' digits, some of
+    which `int()` then refuses."""
+    return text.isascii() and text.isdigit()
+
+
+def as_text(value: object) -> str:
+    """`str(value)`, except that an integer too long to print (over 4,300 digits) is refused
+    with ValueError's message rather than raised past the parser."""
+    try:
+        return str(value)
+    except ValueError:
+        raise ValueError("a number with too many digits") from None

@@ -148,7 +148,7 @@ class Instance:
 
 def instance_sort_key(instance_id: str) -> tuple[str, int]:
     tour_id, _, n = instance_id.rpartition("#")
-    return (tour_id, int(n)) if n.isdigit() else (instance_id, 0)
+    return (tour_id, int(n)) if n.isascii() and n.isdigit() else (instance_id, 0)
 
 
 # --- drivers and availability ------------------------------------------------------------------

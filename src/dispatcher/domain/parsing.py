@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 from dispatcher.domain.errors import InvalidInput
-from dispatcher.domain.ids import ID_PATTERN
+from dispatcher.domain.ids import ID_PATTERN, as_text, ascii_digits
 from dispatcher.domain.model import (
     DEFAULT_WEEKLY_CAP,
     Absence,
@@ -78,7 +78,7 @@ def parse_time(value: Any) -> int:
     hours, sep, minutes = text.partition(":")
     if not sep or not (1 <= len(hours) <= 2) or len(minutes) != 2:
         raise FieldProblem(f"bad time {text!r} (use HH:MM, 00:00-23:59)")
-    if not (hours.isdigit() and minutes.isdigit()):
+    if not (ascii_digits(hours) and ascii_digits(minutes)):
         raise FieldProblem(f"bad time {text!r} (use HH:MM, 00:00-23:59)")
     h, m = int(hours), int(minutes)
     if h > 23 or m > 59:
@@ -88,7 +88,7 @@ def parse_time(value: Any) -> int:
 
 def parse_count(value: Any) -> int:
     text = _text(value)
-    if not text.isdigit() or not 1 <= int(text) <= 99:
+    if not ascii_digits(text) or not 1 <= int(text) <= 99:
         raise FieldProblem(f"count {text!r} outside 1-99")
     return int(text)
 
@@ -109,7 +109,7 @@ def parse_weekly_hours(value: Any) -> int:
     if isinstance(value, bool):
         raise FieldProblem("max_weekly_hours must be a number")
     try:
-        hours = Decimal(str(value).strip())
+        hours = Decimal(_str(value).strip())
     except InvalidOperation:
         raise FieldProblem(f"max_weekly_hours {value!r} is not a number") from None
     if not hours.is_finite() or not (0 < hours <= 55):
@@ -142,13 +142,20 @@ def _text(value: Any) -> str:
         raise FieldProblem("missing value")
     if isinstance(value, dict | list):
         raise FieldProblem("expected a single value")
-    return str(value).strip()
+    return _str(value).strip()
+
+
+def _str(value: Any) -> str:
+    try:
+        return as_text(value)
+    except ValueError as exc:
+        raise FieldProblem(str(exc)) from None
 
 
 def _optional(value: Any) -> str | None:
     if value is None:
         return None
-    text = str(value).strip()
+    text = _str(value).strip()
     return text or None
 
 
@@ -334,6 +341,10 @@ def load_json(data: bytes, name: str) -> dict[str, Any]:
         value = json.loads(_decode(data, name), parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"{name} line {exc.lineno}: malformed JSON ({exc.msg})") from None
+    except RecursionError:
+        raise InvalidInput(f"{name}: JSON nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise InvalidInput(f"{name}: unreadable JSON ({exc})") from None
     if not isinstance(value, dict):
         raise InvalidInput(f"{name}: expected a JSON object at the top level")
     return value
@@ -465,7 +476,7 @@ def _solver_info(doc: Mapping[str, Any], name: str) -> SolverInfo:
 def _integer(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise FieldProblem("expected an integer")
-    text = str(value).strip()
-    if not text.lstrip("-").isdigit() or abs(int(text)) > 2**62:
+    text = _str(value).strip()
+    if not ascii_digits(text.removeprefix("-")) or abs(int(text)) > 2**62:
         raise FieldProblem(f"{text!r} is not an integer")
     return int(text)

@@ -30,6 +30,7 @@ from dispatcher.domain.records import RunRecord, VersionRecord
 from dispatcher.services.audit import record_event
 from dispatcher.services.authorization import refuse
 from dispatcher.services.evidence import Verification, verify_version
+from dispatcher.services.files import check_new_file
 from dispatcher.services.review import load_run, load_version
 from dispatcher.services.site import current_config, ensure_site
 
@@ -244,12 +245,9 @@ def export_run(
     """Write a locked plan for the dispatch system; refused while the kill switch is active."""
     if fmt not in ("csv", "json"):
         raise InvalidInput(f"Unknown format {fmt!r}: use csv or json")
+    check_new_file(out)
     manifest_path = out.with_name(out.name + ".manifest.json")
-    for path in (out, manifest_path):
-        if path.exists():
-            raise InvalidInput(f"{path} already exists; choose another --out")
-    if not out.parent.is_dir():
-        raise InvalidInput(f"Directory {out.parent} does not exist")
+    check_new_file(manifest_path)
     with uow:
         run = load_run(uow, run_id)
         actor = (by or "").strip() or None

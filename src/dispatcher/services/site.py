@@ -8,7 +8,7 @@ from typing import Any
 from dispatcher.db.ports import UnitOfWork
 from dispatcher.domain.errors import InvalidInput
 from dispatcher.domain.events import Action, EventDraft
-from dispatcher.domain.ids import ID_PATTERN
+from dispatcher.domain.ids import ID_PATTERN, ascii_digits
 from dispatcher.domain.model import (
     ROLES,
     DriftThresholds,
@@ -75,7 +75,7 @@ def _parse_setting(name: str, text: str) -> Any:
             raise InvalidInput("Setting drift_baseline: use auto or a run id")
         return value.upper()
     low, high = INT_SETTINGS.get(name, (0, 10**6))
-    if not value.isdigit() or not low <= int(value) <= high:
+    if not ascii_digits(value) or not low <= int(value) <= high:
         raise InvalidInput(f"Setting {name}: expected a whole number from {low} to {high}")
     return int(value)
 
