@@ -1,9 +1,16 @@
-"""Shared fixtures: an isolated environment, a migrated template database, a CLI runner."""
+"""Shared fixtures: an isolated environment, a migrated template database, a CLI runner.
+
+Tests that take `cli`, `settings` or `uow_factory` run twice, on SQLite and on a real
+PostgreSQL server (as the non-owner application login, under row-level security). A test that
+also takes `db_path`, or is marked `sqlite_only` (backup files, the stdlib fast path), handles
+the SQLite file itself and runs on SQLite only.
+"""
 
 from __future__ import annotations
 
 import shutil
 import sqlite3
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
@@ -18,6 +25,7 @@ from dispatcher.config import Settings
 from dispatcher.db.engine import make_engine
 from dispatcher.db.migrate import upgrade_to_head
 from dispatcher.db.unit_of_work import SqlUnitOfWork
+from tests.pgserver import APP_LOGIN, OWNER, PgServer
 from tests.samples import write_run
 
 FIXED_NOW = datetime(2026, 1, 13, 8, 0, tzinfo=UTC)
@@ -36,11 +44,61 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+PG_TEMPLATE = "dispatcher_template"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        sqlite_only = "db_path" in metafunc.fixturenames or any(
+            metafunc.definition.iter_markers("sqlite_only")
+        )
+        backends = [pytest.param("sqlite")]
+        if not sqlite_only:
+            backends.append(pytest.param("postgres", marks=pytest.mark.postgres))
+        metafunc.parametrize("backend", backends)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """One PostgreSQL server for the session, with the roles of docs/deployment.md and a
+    template database migrated to head by its owner; tests get copies."""
+    server = PgServer()
+    try:
+        server.start()
+        server.admin_sql(f"CREATE DATABASE {PG_TEMPLATE} OWNER {OWNER}")
+        engine = make_engine(server.url(OWNER, PG_TEMPLATE))
+        upgrade_to_head(engine)
+        engine.dispose()
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture
-def db_path(tmp_path: Path, template_db: Path) -> Path:
+def pg_database(pg_server: PgServer) -> Iterator[str]:
+    """A fresh database copied from the migrated template; its name."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    pg_server.admin_sql(f"CREATE DATABASE {name} TEMPLATE {PG_TEMPLATE} OWNER {OWNER}")
+    yield name
+    wiring.reset()
+    pg_server.admin_sql(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def db(backend: str, tmp_path: Path, template_db: Path, request: pytest.FixtureRequest) -> str:
+    """The test's database as --db takes it: a SQLite file, or the application login's URL."""
+    if backend == "postgres":
+        server: PgServer = request.getfixturevalue("pg_server")
+        return server.url(APP_LOGIN, request.getfixturevalue("pg_database"))
     path = tmp_path / "dispatcher.db"
     shutil.copyfile(template_db, path)
-    return path
+    return str(path)
+
+
+@pytest.fixture
+def db_path(db: str, backend: str) -> Path:
+    assert backend == "sqlite"
+    return Path(db)
 
 
 @pytest.fixture(autouse=True)
@@ -58,8 +116,8 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[No
 
 
 @pytest.fixture
-def settings(db_path: Path) -> Settings:
-    return Settings(db=str(db_path))
+def settings(db: str) -> Settings:
+    return Settings(db=db)
 
 
 UowFactory = Callable[..., SqlUnitOfWork]
@@ -91,11 +149,11 @@ Cli = Callable[..., CliResult]
 
 
 @pytest.fixture
-def cli(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
+def cli(db: str, monkeypatch: pytest.MonkeyPatch) -> Cli:
     """Run `dispatcher ARGS...` in-process against the test database at a fixed clock."""
     from dispatcher.cli.app import app
 
-    monkeypatch.setenv("DISPATCHER_DB", str(db_path))
+    monkeypatch.setenv("DISPATCHER_DB", db)
     monkeypatch.setenv("DISPATCHER_NOW", FIXED_NOW_TEXT)
     runner = CliRunner()
 

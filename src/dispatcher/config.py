@@ -18,8 +18,22 @@ def default_db_path() -> Path:
 def database_url(db: str) -> str:
     """Turn a --db value (a file path or a SQLAlchemy URL) into a URL."""
     if "://" in db:
+        scheme, rest = db.split("://", 1)
+        if scheme in ("postgresql", "postgres"):  # psycopg (3) is the driver we ship
+            return f"postgresql+psycopg://{rest}"
         return db
     return f"sqlite:///{Path(db).expanduser()}"
+
+
+def shown_database(db: str) -> str:
+    """`db` with the password of a URL replaced by ***."""
+    if "://" not in db or "@" not in db:
+        return db
+    scheme, rest = db.split("://", 1)
+    credentials, host = rest.rsplit("@", 1)
+    if ":" not in credentials:
+        return db
+    return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
 
 
 @dataclass(frozen=True)
@@ -33,6 +47,11 @@ class Settings:
     @property
     def url(self) -> str:
         return database_url(self.db)
+
+    @property
+    def shown(self) -> str:
+        """The database as messages may show it: a URL's password masked."""
+        return shown_database(self.db)
 
     @property
     def is_sqlite(self) -> bool:

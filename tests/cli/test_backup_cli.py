@@ -12,6 +12,8 @@ import pytest
 
 from tests.conftest import Cli
 
+pytestmark = pytest.mark.sqlite_only  # SQLite files; PostgreSQL is backed up with pg_dump
+
 
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -86,6 +87,28 @@ def test_import_missing_file_and_wrong_week(cli: Cli, run_file: Path, tmp_path: 
     assert wrong.stderr == "Error: run.json at week: file is for 2026-W03, --week says 2026-W04\n"
     bad = cli("import-run", str(run_file), "--week", "W03")
     assert bad.stderr == "Error: Invalid week 'W03': expected an ISO week such as 2026-W03\n"
+
+
+def test_endless_or_oversized_inputs_are_refused_without_reading_them(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """A device, a pipe without a writer, a folder or a file past the limit: one line, exit 1,
+    nothing stored (reading /dev/zero or a FIFO would never end)."""
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    big = tmp_path / "big.json"
+    with big.open("wb") as handle:
+        handle.truncate(64 * 2**20 + 1)  # sparse: no disk used
+    expected = {
+        "/dev/zero": "Error: File /dev/zero is not a regular file\n",
+        str(fifo): f"Error: File {fifo} is not a regular file\n",
+        str(tmp_path): f"Error: {tmp_path} is a directory, not a file\n",
+        str(big): f"Error: File {big} is larger than 64 MB, the limit for it\n",
+    }
+    for path, message in expected.items():
+        result = cli("import-run", path)
+        assert (result.exit_code, result.stdout, result.stderr) == (1, "", message)
+    assert "No runs" in cli("list-runs").stdout
 
 
 def test_list_runs_empty_state_table_and_filters(cli: Cli, run_file: Path) -> None:

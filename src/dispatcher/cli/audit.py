@@ -62,12 +62,12 @@ KeyOpt = Annotated[
 def _read_checkpoint(path: Path) -> Checkpoint:
     from dispatcher.domain.checkpoints import parse_checkpoint
     from dispatcher.domain.errors import InvalidInput
+    from dispatcher.services.files import read_bounded
 
+    data = read_bounded(path, "Checkpoint file", 1)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InvalidInput(f"Checkpoint file {path} not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise InvalidInput(f"Cannot read checkpoint file {path}: {exc}") from None
     return parse_checkpoint(text, str(path))
 

@@ -31,10 +31,10 @@ def upgrade(ctx: typer.Context) -> None:
     settings = settings_of(ctx)
     before, after = upgrade_database(wiring.engine(settings, migrate=False))
     if before.current == after.current:
-        typer.echo(f"Database {settings.db} is at the newest revision {after.current}.")
+        typer.echo(f"Database {settings.shown} is at the newest revision {after.current}.")
     else:
         typer.echo(
-            f"Database {settings.db} upgraded: {before.current or 'empty'} -> {after.current}"
+            f"Database {settings.shown} upgraded: {before.current or 'empty'} -> {after.current}"
         )
 
 

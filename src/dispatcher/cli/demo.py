@@ -69,7 +69,9 @@ def demo(
 
     with output.progress("Building the demo site...", quiet=not solve) as report:
         result = build_demo(uow_at, seed, target, solve=solve, progress=report)
-    typer.echo(f"Demo site {settings.tenant}/{settings.site} built in {settings.db} (seed {seed}).")
+    typer.echo(
+        f"Demo site {settings.tenant}/{settings.site} built in {settings.shown} (seed {seed})."
+    )
     for run in result.runs:
         typer.echo(
             f"  {run.run_id}  {run.week}  {run.status:<5} {run.instances} instances, "

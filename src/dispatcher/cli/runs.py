@@ -19,21 +19,9 @@ MAX_INPUT_MB = 64  # a week of a large depot is well under 1 MB; this bounds mem
 
 
 def read_input_file(path: Path) -> bytes:
-    from dispatcher.domain.errors import InvalidInput
+    from dispatcher.services.files import read_bounded
 
-    try:
-        size = path.stat().st_size
-        if size > MAX_INPUT_MB * 2**20:
-            raise InvalidInput(
-                f"File {path} is {size / 2**20:.0f} MB; input files are limited to {MAX_INPUT_MB} MB"
-            )
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise InvalidInput(f"File {path} not found") from None
-    except IsADirectoryError:
-        raise InvalidInput(f"{path} is a directory, not a file") from None
-    except OSError as exc:
-        raise InvalidInput(f"Cannot read {path}: {exc.strerror}") from None
+    return read_bounded(path, "File", MAX_INPUT_MB)
 
 
 @runs_app.command("import-run")

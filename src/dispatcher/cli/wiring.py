@@ -51,10 +51,10 @@ def engine(settings: Settings, *, migrate: bool = True) -> Engine:
                 ensure_schema(built)
         except OSError as exc:
             reason = _with_cause(settings, exc.strerror or str(exc))
-            raise DatabaseUnavailable(f"Cannot open database {settings.db}: {reason}") from None
+            raise DatabaseUnavailable(f"Cannot open database {settings.shown}: {reason}") from None
         except DBAPIError as exc:
             reason = _with_cause(settings, str(exc.orig) if exc.orig is not None else str(exc))
-            raise DatabaseUnavailable(f"Cannot open database {settings.db}: {reason}") from None
+            raise DatabaseUnavailable(f"Cannot open database {settings.shown}: {reason}") from None
         _engines[settings.url] = built
     return _engines[settings.url]
 

@@ -24,6 +24,7 @@ from dispatcher.domain.errors import (
     DatabaseUnavailable,
     DispatcherError,
     IntegrityDamage,
+    InvalidInput,
 )
 
 BUSY_TIMEOUT_MS = 5000
@@ -54,9 +55,27 @@ def unwritable_reason(path: Path) -> str | None:
     return None
 
 
-def database_error(text: str, *, integrity: bool, operational: bool) -> DispatcherError:
+# PostgreSQL error classes worth their own sentence (SQLSTATE codes).
+PG_BUSY = {"55P03", "40001", "40P01"}  # lock timeout, serialization failure, deadlock
+PG_OUT_OF_RANGE = {"22003", "22P02"}  # numeric value out of range, invalid text for a number
+
+
+def database_error(
+    text: str, *, integrity: bool, operational: bool, sqlstate: str | None = None
+) -> DispatcherError:
     """A driver error as ours, with a sentence a dispatcher can act on."""
     lowered = text.lower()
+    if sqlstate in PG_BUSY:
+        return DatabaseBusy("Database is busy (another dispatcher command is writing); try again")
+    if sqlstate in PG_OUT_OF_RANGE:
+        return InvalidInput(f"Value refused by the database: {text}")
+    if sqlstate is not None and sqlstate[:2] in ("08", "57"):
+        return DatabaseUnavailable(f"Database connection lost: {text}")
+    if sqlstate == "42501":
+        return IntegrityDamage(
+            f"Database refused the change: {text} (this login lacks the right; "
+            "see docs/deployment.md)"
+        )
     if operational and "locked" in lowered:
         return DatabaseBusy("Database is busy (another dispatcher command is writing); try again")
     if "disk is full" in lowered:

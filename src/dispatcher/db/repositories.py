@@ -67,8 +67,8 @@ def _update(sql: Sql, table: str, where: str, values: Mapping[str, Any], **keys:
 
 def _ensure_tenant(sql: Sql, tenant: str, now: datetime) -> None:
     sql.write(
-        "INSERT INTO tenants (tenant_id, created_at) SELECT :tenant, :now "
-        "WHERE NOT EXISTS (SELECT 1 FROM tenants WHERE tenant_id = :tenant)",
+        "INSERT INTO tenants (tenant_id, created_at) VALUES (:tenant, :now) "
+        "ON CONFLICT (tenant_id) DO NOTHING",
         {"tenant": tenant, "now": now},
     )
 

@@ -6,7 +6,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from dispatcher.db.revision import SCHEMA_HEAD
-from dispatcher.domain.errors import IntegrityDamage
+from dispatcher.domain.errors import DatabaseUnavailable, IntegrityDamage
 
 __all__ = ["SCHEMA_HEAD", "ensure_schema", "stored_revision"]
 
@@ -21,7 +21,8 @@ def stored_revision(engine: Engine) -> str | None:
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Create or upgrade the schema on first use; refuse a database from a newer dispatcher."""
+    """Create or upgrade a SQLite schema on first use; refuse a database from a newer dispatcher,
+    and a PostgreSQL schema that its owner has not upgraded yet."""
     revision = stored_revision(engine)
     if revision == SCHEMA_HEAD:
         return
@@ -30,5 +31,12 @@ def ensure_schema(engine: Engine) -> None:
     if revision is not None and revision not in known_revisions():
         raise IntegrityDamage(
             f"Database schema revision {revision} is unknown to this dispatcher (newer version?)"
+        )
+    if engine.dialect.name != "sqlite":
+        # A shared server changes schema deliberately, by its owner, not on a dispatcher's call.
+        raise DatabaseUnavailable(
+            f"Database schema is at {revision or 'nothing (empty database)'}, this dispatcher "
+            f"needs {SCHEMA_HEAD}: the schema owner runs `dispatcher db upgrade` first "
+            "(docs/deployment.md)"
         )
     upgrade_to_head(engine)

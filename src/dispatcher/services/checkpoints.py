@@ -17,6 +17,7 @@ from dispatcher.db.ports import ChainReadingUnit
 from dispatcher.domain.checkpoints import Checkpoint, extension_problem, signed_payload
 from dispatcher.domain.errors import IntegrityDamage, InvalidInput
 from dispatcher.domain.events import ChainReport, format_timestamp, verify_sealed
+from dispatcher.services.files import read_bounded
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -40,12 +41,11 @@ class CheckpointCheck:
 
 
 def _read(path: Path, what: str) -> str:
+    data = read_bounded(path, f"{what} file", 1)
     try:
-        return path.read_text(encoding="ascii").strip()
-    except FileNotFoundError:
-        raise InvalidInput(f"{what} file {path} not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"Cannot read {what} file {path}: {exc}") from None
+        return data.decode("ascii").strip()
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"Cannot read {what.lower()} file {path}: {exc}") from None
 
 
 def _raw_hex(text: str) -> bytes | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from dispatcher.db import migrate
 from dispatcher.db.schema import stored_revision
@@ -23,7 +24,12 @@ class SchemaState:
 def upgrade_database(engine: Engine) -> tuple[SchemaState, SchemaState]:
     """Upgrade to head; returns the state before and after."""
     before = schema_state(engine)
-    migrate.upgrade_to_head(engine)
+    try:
+        migrate.upgrade_to_head(engine)
+    except DBAPIError as exc:
+        from dispatcher.db.unit_of_work import translate_database_error
+
+        raise translate_database_error(exc) from None
     return before, schema_state(engine)
 
 

@@ -1,7 +1,9 @@
-"""Output paths given by the user: checked before any work, so a refusal leaves nothing behind."""
+"""Files named by the user: inputs read with a size bound, output paths checked before any
+work, so a refusal leaves nothing behind."""
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 from dispatcher.domain.errors import InvalidInput
@@ -18,3 +20,25 @@ def check_new_file(path: Path, option: str = "--out") -> None:
             raise InvalidInput(f"Directory {path.parent} does not exist")
     except OSError as exc:  # e.g. a name too long for the file system
         raise InvalidInput(f"Cannot use {option} {path}: {exc.strerror}") from None
+
+
+def read_bounded(path: Path, what: str, limit_mb: int) -> bytes:
+    """The bytes of the regular file `path`, refused beyond `limit_mb` MB. Reads at most one
+    byte past the limit, so a device or a file that grows while read cannot exhaust memory."""
+    limit = limit_mb * 2**20
+    try:
+        if stat.S_ISDIR(mode := path.stat().st_mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(mode):  # a device or pipe could block or never end
+            raise InvalidInput(f"{what} {path} is not a regular file")
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)
+    except FileNotFoundError:
+        raise InvalidInput(f"{what} {path} not found") from None
+    except IsADirectoryError:
+        raise InvalidInput(f"{path} is a directory, not a file") from None
+    except OSError as exc:
+        raise InvalidInput(f"Cannot read {what.lower()} {path}: {exc.strerror}") from None
+    if len(data) > limit:
+        raise InvalidInput(f"{what} {path} is larger than {limit_mb} MB, the limit for it")
+    return data
