@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-dev
 DEMO_DB ?= demo/dispatcher.db
 
 .DEFAULT_GOAL := help
-.PHONY: help venv install demo test lint typecheck pytest docs bench stress clean
+.PHONY: help venv install demo test lint typecheck pytest postgres docs bench stress clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -36,8 +36,15 @@ lint: $(STAMP) ## ruff check and format check
 typecheck: $(STAMP) ## mypy --strict over src and tests
 	$(BIN)/mypy
 
-pytest: $(STAMP) ## The whole pytest suite
+pytest: $(STAMP) postgres ## The whole pytest suite (SQLite and a throwaway PostgreSQL server)
 	$(BIN)/pytest -q
+
+# The tests start their own PostgreSQL server from Debian's package; install it when missing.
+postgres: ## Install the PostgreSQL server binaries the tests use (apt), if missing
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null; then :; \
+	else echo "Installing PostgreSQL (Debian package postgresql) for the tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; fi
 
 test: lint typecheck pytest ## Lint, types and the whole test suite (what CI runs)
 

@@ -102,4 +102,4 @@ class PgServer:
         ) as con:
             for statement in (s.strip() for s in sql.split(";")):
                 if statement:
-                    con.execute(statement)  # type: ignore[call-overload]
+                    con.execute(statement.encode())

@@ -1,6 +1,8 @@
-"""PostgreSQL: the guards SQLite has as triggers, row-level security per tenant and site, and
-the grants of the application roles. Nothing to do on SQLite (one file is one deployment, and
-its triggers came with the initial schema).
+"""Many sites on one server. On both backends: the register of repair-request ids (ids are
+unique per tenant, while a site may read only its own requests). On PostgreSQL only: the guards
+SQLite has as triggers, row-level security per tenant and site, and the grants of the
+application roles (on SQLite one file is one deployment, and its triggers came with the initial
+schema).
 
 Roles (created by the DBA beforehand, see docs/deployment.md; created here only when the
 migrating role may create roles, as in a developer's cluster):
@@ -25,6 +27,7 @@ Create Date: 2026-11-25 10:00:00
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "c4e8d2a6f003"
@@ -62,6 +65,8 @@ SCOPES: dict[str, tuple[str, str]] = {
         ),
         (SITE, SITE),
     ),
+    # Ids only, no personal data: every site of the tenant reads them, each writes its own.
+    "repair_request_ids": (TENANT, SITE),
     "kill_switch_history": (
         f"scope = 'global' OR ({SITE})",
         f"(scope = 'global' AND tenant_id IS NULL AND site_id IS NULL)"
@@ -244,6 +249,17 @@ END $$"""
 
 
 def upgrade() -> None:
+    op.create_table(
+        "repair_request_ids",
+        sa.Column("tenant_id", sa.String(40), nullable=False),
+        sa.Column("request_id", sa.String(40), nullable=False),
+        sa.Column("site_id", sa.String(40), nullable=False),
+        sa.PrimaryKeyConstraint("tenant_id", "request_id", name="pk_repair_request_ids"),
+    )
+    op.execute(
+        "INSERT INTO repair_request_ids (tenant_id, request_id, site_id) "
+        "SELECT tenant_id, request_id, site_id FROM repair_requests"
+    )
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute(ENSURE_ROLES)
@@ -265,8 +281,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
+    if op.get_bind().dialect.name == "postgresql":
+        _downgrade_postgres()
+    op.drop_table("repair_request_ids")
+
+
+def _downgrade_postgres() -> None:
     for table in SCOPES:
         for policy in ("rows", "scope_read", "scope_insert", "scope_update"):
             op.execute(f"DROP POLICY IF EXISTS {table}_{policy} ON {table}")

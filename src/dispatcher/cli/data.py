@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dispatcher.domain.audits import AuditResult
 from dispatcher.domain.records import RepairRecord
 from dispatcher.domain.views import RunSummary, StatusOverview
 from dispatcher.services.results import RunDetail
+
+if TYPE_CHECKING:
+    from dispatcher.services.platform import AllSitesOverview
 
 
 def _ts(value: datetime | None) -> str | None:
@@ -56,6 +59,14 @@ def status(overview: StatusOverview) -> dict[str, Any]:
         "pending_repairs": [
             {**asdict(r), "created_at": _ts(r.created_at)} for r in overview.pending_repairs
         ],
+    }
+
+
+def all_sites(result: AllSitesOverview) -> dict[str, Any]:
+    return {
+        "sites": [status(overview) for overview in result.sites],
+        "by": result.by,
+        "event_seq": result.event_seq,
     }
 
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # annotations only: importing services here would load the OR
     from dispatcher.domain.views import EventRow, RunSummary, StatusOverview
     from dispatcher.services.decisions import CheckReport, DecisionResult
     from dispatcher.services.kill_switch import KillSwitchReport
+    from dispatcher.services.platform import AllSitesOverview
     from dispatcher.services.repairs import RepairDetail
     from dispatcher.services.results import ImportResult, RunDetail
     from dispatcher.services.roster import Cell as RosterCell
@@ -199,6 +200,45 @@ def status(overview: StatusOverview) -> None:
             f"{repair.request_id}  {repair.week}  {repair.driver_id}  {repair.absence_type}  "
             f"{repair.urgency}  {repair.status}"
         )
+
+
+def all_sites(result: AllSitesOverview) -> None:
+    """One line per site: switches, latest run, pending repairs."""
+    console = stdout()
+    if not result.sites:
+        console.print("No sites yet: a site is created by its first import-run.")
+    else:
+        table = Table(
+            title="ALL SITES",
+            caption=LEGEND,
+            title_justify="left",
+            caption_justify="left",
+            box=box.HORIZONTALS,
+            show_edge=False,
+            pad_edge=False,
+            padding=(0, 1, 0, 0),
+        )
+        for name in ("Site", "Kill", "Publish", "Lock", "Latest run", "Week", "Status"):
+            table.add_column(name, no_wrap=True)
+        table.add_column("Repairs", justify="right", no_wrap=True)
+        for site in result.sites:
+            run, flags = site.latest_run, site.site_flags
+            table.add_row(
+                f"{site.tenant}/{site.site}",
+                "🚫 ACTIVE" if site.kill_switch.active else "off",
+                _yes_no(flags.publish_enabled and not flags.shadow_only),
+                _yes_no(flags.lock_enabled and not flags.shadow_only),
+                "-" if run is None else run.run_id,
+                "-" if run is None else run.week,
+                "-" if run is None else status_text(run.status),
+                str(len(site.pending_repairs)),
+            )
+        console.print(table)
+    console.print(f"[dim]Recorded as audit event #{result.event_seq} ({result.by}).[/dim]")
+
+
+def _yes_no(value: bool) -> str:
+    return "yes" if value else "[yellow]no[/yellow]"
 
 
 def _audit_rows(detail: RunDetail) -> list[tuple[str, bool, str]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from dispatcher.cli.context import settings_of
@@ -9,17 +11,41 @@ from dispatcher.cli.options import JsonFlag
 
 status_app = typer.Typer()
 
+AllSitesFlag = Annotated[
+    bool,
+    typer.Option(
+        "--all-sites",
+        help="Every site of every tenant, one line each (platform_admin: needs --by and "
+        "--reason; recorded in the audit log).",
+    ),
+]
+ViewerOpt = Annotated[
+    str | None, typer.Option("--by", help="With --all-sites: your user id (platform_admin).")
+]
+ViewReasonOpt = Annotated[
+    str | None, typer.Option("--reason", help="With --all-sites: why (recorded).")
+]
+
 
 @status_app.command("status")
-def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+def status(
+    ctx: typer.Context,
+    all_sites: AllSitesFlag = False,
+    by: ViewerOpt = None,
+    reason: ViewReasonOpt = None,
+    as_json: JsonFlag = False,
+) -> None:
     """Kill switch, publish/lock switches, shadow mode, the latest run and pending repairs.
 
-    Example: dispatcher status
+    Example: dispatcher status --all-sites --by admin01 --reason "Monday check of every depot"
     """
     from dispatcher.cli import wiring
     from dispatcher.services.reads import overview as read_overview
 
     settings = settings_of(ctx)
+    if all_sites or by is not None or reason is not None:
+        _all_sites(ctx, all_sites, by, reason, as_json)
+        return
     with wiring.read_queries(settings) as queries:
         if queries is not None:
             overview = read_overview(queries, settings.tenant, settings.site)
@@ -36,3 +62,27 @@ def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     from dispatcher.cli import render
 
     render.status(overview)
+
+
+def _all_sites(
+    ctx: typer.Context, all_sites: bool, by: str | None, reason: str | None, as_json: bool
+) -> None:
+    from dispatcher.cli import wiring
+    from dispatcher.domain.errors import InvalidInput
+    from dispatcher.services.platform import all_sites_overview
+
+    if not all_sites:
+        raise InvalidInput("--by and --reason belong to --all-sites")
+    if by is None or reason is None:
+        raise InvalidInput("--all-sites needs --by (a platform_admin) and --reason")
+    uow = wiring.unit_of_work(settings_of(ctx), write=True)
+    result = all_sites_overview(uow, by=by, reason=reason)
+    if as_json:
+        from dispatcher.cli import data
+        from dispatcher.cli.output import emit_json
+
+        emit_json(data.all_sites(result))
+        return
+    from dispatcher.cli import render
+
+    render.all_sites(result)

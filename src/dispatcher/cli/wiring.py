@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from dispatcher.config import Settings
-from dispatcher.domain.errors import InvalidInput
+from dispatcher.domain.errors import DatabaseUnavailable, InvalidInput
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -42,21 +42,31 @@ def engine(settings: Settings, *, migrate: bool = True) -> Engine:
 
     from dispatcher.db.engine import make_engine
     from dispatcher.db.schema import ensure_schema
-    from dispatcher.domain.errors import DatabaseUnavailable
 
     if settings.url not in _engines:
         try:
             built = make_engine(settings.url)
+        except OSError as exc:
+            raise _unavailable(settings, exc.strerror or str(exc)) from None
+        try:
             if migrate:
                 ensure_schema(built)
-        except OSError as exc:
-            reason = _with_cause(settings, exc.strerror or str(exc))
-            raise DatabaseUnavailable(f"Cannot open database {settings.shown}: {reason}") from None
-        except DBAPIError as exc:
-            reason = _with_cause(settings, str(exc.orig) if exc.orig is not None else str(exc))
-            raise DatabaseUnavailable(f"Cannot open database {settings.shown}: {reason}") from None
+        except BaseException as exc:
+            built.dispose()  # close what the failed check opened
+            if isinstance(exc, OSError):
+                raise _unavailable(settings, exc.strerror or str(exc)) from None
+            if isinstance(exc, DBAPIError):
+                reason = str(exc.orig) if exc.orig is not None else str(exc)
+                raise _unavailable(settings, reason) from None
+            raise
         _engines[settings.url] = built
     return _engines[settings.url]
+
+
+def _unavailable(settings: Settings, reason: str) -> DatabaseUnavailable:
+    return DatabaseUnavailable(
+        f"Cannot open database {settings.shown}: {_with_cause(settings, reason)}"
+    )
 
 
 def _with_cause(settings: Settings, reason: str) -> str:

@@ -57,6 +57,9 @@ class UnitOfWork(Transaction, Protocol):
     repairs: RepairRepository
     queries: ReadQueries
 
+    def widen_to_all_sites(self) -> bool: ...
+    def queries_for(self, tenant: str, site: str) -> ReadQueries: ...
+
 
 class VerifiedRuns(Protocol):
     """Reading a run back and stamping its re-verification (what show-run needs)."""

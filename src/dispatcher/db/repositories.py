@@ -167,6 +167,13 @@ class SiteRepository:
             thresholds=DriftThresholds.from_document(json.loads(thresholds)),
         )
 
+    def all(self) -> list[tuple[str, str]]:
+        """Every (tenant, site) this transaction may see, in order."""
+        rows = self._sql.rows(
+            "SELECT tenant_id, site_id FROM sites ORDER BY tenant_id, site_id", {}
+        )
+        return [(str(tenant), str(site)) for tenant, site in rows]
+
     def create(self, config: SiteConfig, now: datetime) -> None:
         """Create the tenant (if new), the site and its settings."""
         _ensure_tenant(self._sql, self._tenant, now)
@@ -600,14 +607,20 @@ class RepairRepository:
         return {"tenant": self._tenant, "site": self._site, **extra}
 
     def id_taken(self, request_id: str) -> bool:
-        """Request ids are unique per tenant (not only per site)."""
+        """Request ids are unique per tenant (not only per site): asked of the id register,
+        which every site of the tenant may read."""
         rows = self._sql.rows(
-            "SELECT 1 FROM repair_requests WHERE tenant_id = :tenant AND request_id = :request",
+            "SELECT 1 FROM repair_request_ids WHERE tenant_id = :tenant AND request_id = :request",
             {"tenant": self._tenant, "request": request_id},
         )
         return bool(rows)
 
     def add(self, record: RepairRecord) -> None:
+        _insert(
+            self._sql,
+            "repair_request_ids",
+            {"tenant_id": self._tenant, "request_id": record.request_id, "site_id": self._site},
+        )
         _insert(
             self._sql,
             "repair_requests",
@@ -733,8 +746,18 @@ class UnitOfWorkBase:
     repairs: RepairRepository
     queries: ReadQueries
 
+    def widen_to_all_sites(self) -> bool:
+        """Let the rest of this transaction read every tenant's sites; whether it may. SQLite:
+        one file, no policies, yes. PostgreSQL answers for itself (unit_of_work.py)."""
+        return True
+
+    def queries_for(self, tenant: str, site: str) -> ReadQueries:
+        """Read queries for another site, in this transaction (after `widen_to_all_sites`)."""
+        return ReadQueries(self._sql.rows, (tenant, site))
+
     def _bind(self, sql: Sql, scope: Scope) -> None:
         self._committed = False
+        self._sql = sql
         self.audit_log = AuditLog(sql, scope)
         self.sites = SiteRepository(sql, scope)
         self.runs = RunRepository(sql, scope)

@@ -237,6 +237,16 @@ class EvidenceRecord(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
+class RepairRequestId(Base):
+    """Request ids are unique per tenant, but a site reads only its own requests (row-level
+    security on PostgreSQL): this register holds just the ids, readable tenant-wide."""
+
+    __tablename__ = "repair_request_ids"
+    tenant_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    site_id: Mapped[str] = mapped_column(String(ID))
+
+
 class RepairRequest(Base):
     __tablename__ = "repair_requests"
     __table_args__ = (

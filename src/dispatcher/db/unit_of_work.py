@@ -91,11 +91,13 @@ class SqlUnitOfWork(UnitOfWorkBase):
             key = chain_lock_key(self.tenant, self.site)
             connection.execute(text(CHAIN_LOCK_SQL), {"key": key})
 
-    def widen_to_all_sites(self) -> None:
-        """Let this transaction read every site (PostgreSQL: only a platform-role login is
-        widened, the policies decide; SQLite has one file and no policies)."""
-        if self.dialect == "postgresql":
-            self.session.execute(text(ALL_SITES_SQL))
+    def widen_to_all_sites(self) -> bool:
+        """Ask PostgreSQL to let this transaction read every site: the read policies grant it
+        only to a login that is a member of dispatcher_platform; the answer says whether."""
+        if self.dialect != "postgresql":
+            return True
+        self.session.execute(text(ALL_SITES_SQL))
+        return bool(self.session.execute(text("SELECT dispatcher_all_sites()")).scalar())
 
     def commit(self) -> None:
         try:

@@ -30,6 +30,7 @@ class Action(StrEnum):
     SITE_UPDATE = "site.update"
     USER_ADD = "user.add"
     USER_DISABLE = "user.disable"
+    SITES_VIEW = "sites.view"
 
 
 class Outcome(StrEnum):
