@@ -15,6 +15,14 @@ def default_db_path() -> Path:
     return Path(default_db_file())
 
 
+def readonly_uri(path: Path | str) -> str:
+    """A read-only SQLite URI for `path`; `?`, `#` and `%` in the name are escaped, or SQLite
+    would read them as the URI's query or fragment and open another file."""
+    from urllib.parse import quote
+
+    return f"file:{quote(str(path))}?mode=ro"
+
+
 def database_url(db: str) -> str:
     """Turn a --db value (a file path or a SQLAlchemy URL) into a URL."""
     if "://" in db:

@@ -110,6 +110,8 @@ def test_a_damaged_backup_is_refused_and_the_database_untouched(
         (["db", "restore", "missing.db"], "Backup missing.db not found"),
         (["db", "restore", "EXISTS"], "is not a SQLite database"),
         (["--db", "postgresql+psycopg://x/y", "db", "backup", "a.db"], "for PostgreSQL use"),
+        (["db", "backup", "x" * 300], "as the backup file: File name too long"),
+        (["evidence", "export", "RUN-20260113-001", "--out", "x" * 300], "File name too long"),
     ],
 )
 def test_bad_paths_are_one_line_errors(
@@ -121,3 +123,15 @@ def test_bad_paths_are_one_line_errors(
     assert result.exit_code == 1
     assert result.stdout == "" and result.stderr.count("\n") == 1
     assert message in result.stderr
+
+
+def test_a_backup_name_with_uri_characters_is_the_file_checked(
+    site: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`#`, `?` and `%` would cut a file: URI short and check another file."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a").write_text("a decoy that is not a database\n")
+    result = site("db", "backup", "a#b?c%20d.db")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "a#b?c%20d.db").read_bytes()[:16] == b"SQLite format 3\x00"
+    assert "integrity ok" in result.stdout

@@ -141,6 +141,8 @@ def test_hostile_values(path: list[str], name: str, demo: Path, tmp_path: Path) 
     @given(st.sampled_from(HOSTILE) | st.text(max_size=30).filter(lambda t: "\x00" not in t))
     def check(value: str) -> None:
         out = tmp_path / "out-file"
+        if out.is_dir():  # a successful `evidence export` makes a folder
+            shutil.rmtree(out)
         out.unlink(missing_ok=True)
         args = _args(path, name, value, tmp_path)
         result = runner.invoke(app, args, env=env, prog_name="dispatcher")

@@ -9,6 +9,7 @@ import os
 import sqlite3
 from contextlib import closing
 
+from dispatcher.config import readonly_uri
 from dispatcher.defaults import DEFAULT_SITE, DEFAULT_TENANT, default_db_file
 
 
@@ -35,7 +36,7 @@ def _ids(sql: str, incomplete: str) -> list[str]:
         return []
     tenant, site = _scope()
     try:
-        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)) as con:
+        with closing(sqlite3.connect(readonly_uri(path), uri=True, timeout=1)) as con:
             rows = con.execute(sql, (tenant, site, incomplete.upper() + "%")).fetchall()
     except sqlite3.Error:
         return []

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from dispatcher.config import Settings
+from dispatcher.config import Settings, readonly_uri
 from dispatcher.domain.errors import DatabaseUnavailable, InvalidInput
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ def _open_current(settings: Settings) -> sqlite3.Connection | None:
     if path is None or not path.is_file():
         return None
     try:
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        connection = sqlite3.connect(readonly_uri(path), uri=True, timeout=5)
     except sqlite3.Error:
         return None
     if _current_sqlite(connection):

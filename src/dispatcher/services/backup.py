@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from dispatcher.config import readonly_uri
 from dispatcher.db.lite import LiteUnitOfWork
 from dispatcher.db.revision import SCHEMA_HEAD
 from dispatcher.domain.errors import IntegrityDamage, InvalidInput
@@ -71,7 +72,7 @@ def _sqlite_file(path: Path, what: str) -> None:
 def _copy(source: Path, target: Path) -> None:
     try:
         with (
-            closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)) as src,
+            closing(sqlite3.connect(readonly_uri(source), uri=True, timeout=30)) as src,
             closing(sqlite3.connect(target, timeout=30)) as dst,
         ):
             src.backup(dst)
@@ -81,7 +82,7 @@ def _copy(source: Path, target: Path) -> None:
 
 def check_copy(path: Path, clock: Clock, evidence_runs: int = 5) -> CopyCheck:
     """Integrity, revision, every chain, and the evidence of the newest runs of every site."""
-    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
+    with closing(sqlite3.connect(readonly_uri(path), uri=True)) as con:
         integrity = "; ".join(row[0] for row in con.execute("PRAGMA integrity_check"))
         try:
             revision = con.execute("SELECT version_num FROM alembic_version").fetchone()[0]
@@ -116,11 +117,19 @@ def check_copy(path: Path, clock: Clock, evidence_runs: int = 5) -> CopyCheck:
 def backup(source: Path, target: Path, clock: Clock, evidence_runs: int = 5) -> CopyCheck:
     """Copy the live database to a new file, then check the copy."""
     _sqlite_file(source, "Database")
-    if target.exists():
-        raise InvalidInput(f"{target} already exists; choose a new backup file")
-    if not target.parent.is_dir():
-        raise InvalidInput(f"Folder {target.parent} does not exist")
-    _copy(source, target)
+    try:
+        if target.exists() or target.is_symlink():
+            raise InvalidInput(f"{target} already exists; choose a new backup file")
+        if not target.parent.is_dir():
+            raise InvalidInput(f"Folder {target.parent} does not exist")
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise InvalidInput(f"Cannot use {target} as the backup file: {exc.strerror}") from None
+    try:
+        _copy(source, target)
+    except BaseException:
+        for leftover in (target, target.with_name(target.name + "-journal")):
+            leftover.unlink(missing_ok=True)  # no half-written backup stays behind
+        raise
     return check_copy(target, clock, evidence_runs)
 
 

@@ -314,8 +314,13 @@ def export_evidence(
     """Write evidence.json (byte-exact), roster.txt, approvals.json and manifest.json."""
     from dispatcher.services.review import load_run, load_version
 
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise InvalidInput(f"Output directory {out_dir} is not empty; choose a new one")
+    try:
+        if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+            raise InvalidInput(f"Output directory {out_dir} is not empty; choose a new one")
+        if not out_dir.parent.is_dir():
+            raise InvalidInput(f"Directory {out_dir.parent} does not exist")
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise InvalidInput(f"Cannot use --out {out_dir}: {exc.strerror}") from None
     with uow:
         run = load_run(uow, run_id)
         record = load_version(uow, run, version)
@@ -345,9 +350,7 @@ def export_evidence(
         },
     }
     files["manifest.json"] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name, data in files.items():
-        (out_dir / name).write_bytes(data)
+    _write_folder(out_dir, files)
     return EvidenceExport(
         run.run_id,
         record.version,
@@ -383,3 +386,21 @@ def _cell(day: DutyDay) -> str:
     start = format_clock(day.instances[0].tour.start)
     end = format_clock(day.last_end % 1440)
     return f"{start}-{end} {day.block_type}"
+
+
+def _write_folder(out_dir: Path, files: dict[str, bytes]) -> None:
+    """Write every file or none: on a failure (disk full, name too long) whatever was written,
+    and the folder if this call made it, is removed again."""
+    made = not out_dir.exists()
+    written: list[Path] = []
+    try:
+        out_dir.mkdir(exist_ok=True)
+        for name, data in files.items():
+            written.append(out_dir / name)
+            written[-1].write_bytes(data)
+    except OSError as exc:
+        for path in written:
+            path.unlink(missing_ok=True)
+        if made and out_dir.is_dir():
+            out_dir.rmdir()
+        raise InvalidInput(f"Cannot write to {out_dir}: {exc.strerror}; nothing exported") from None
