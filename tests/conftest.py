@@ -3,7 +3,7 @@
 Tests that take `cli`, `settings` or `uow_factory` run twice, on SQLite and on a real
 PostgreSQL server (as the non-owner application login, under row-level security). A test that
 also takes `db_path`, or is marked `sqlite_only` (backup files, the stdlib fast path), handles
-the SQLite file itself and runs on SQLite only.
+the SQLite file itself and runs on SQLite only; a test marked `postgres` runs on PostgreSQL only.
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         sqlite_only = "db_path" in metafunc.fixturenames or any(
             metafunc.definition.iter_markers("sqlite_only")
         )
-        backends = [pytest.param("sqlite")]
+        postgres_only = any(metafunc.definition.iter_markers("postgres"))
+        backends = [] if postgres_only else [pytest.param("sqlite")]
         if not sqlite_only:
             backends.append(pytest.param("postgres", marks=pytest.mark.postgres))
         metafunc.parametrize("backend", backends)

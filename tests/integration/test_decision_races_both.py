@@ -1,0 +1,128 @@
+"""Publishers, lockers and the kill switch racing as separate processes, on SQLite and on
+PostgreSQL (where writers of one site queue on the site's advisory lock): at most one publish
+and one lock get through, each decision is in the chain exactly once, the chain verifies, and
+what the run shows agrees with the events."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from dispatcher.domain.events import Action, EventDraft
+from dispatcher.services.audit import record_event, verify_audit_chain
+from tests.conftest import Cli, UowFactory
+from tests.samples import LOCK_OK, OVERRIDE, PUBLISH_OK, RUN
+
+SCRIPT = Path(sys.executable).parent / "dispatcher"
+PUBLISH = ["publish", RUN, *PUBLISH_OK, *OVERRIDE]
+LOCK = ["lock", RUN, *LOCK_OK]
+KILL = ["kill-switch", "activate", "--by", "admin01", "--reason", "Race test: emergency stop"]
+
+
+def test_racing_publishers_lockers_and_kill_switch_leave_one_story(site: Cli, db: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DISPATCHER_NOW"}
+    env["DISPATCHER_DB"] = db
+    commands = [PUBLISH, PUBLISH, PUBLISH, LOCK, LOCK, KILL]
+    procs = [
+        subprocess.Popen(
+            [str(SCRIPT), *args],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for args in commands
+    ]
+    errors = [p.communicate(timeout=180)[1] for p in procs]
+    outcomes = [(p.returncode, err) for p, err in zip(procs, errors, strict=True)]
+    for (code, err), args in zip(outcomes, commands, strict=True):
+        assert code in (0, 1, 2), (args, err)
+        assert "Traceback" not in err and "database is" not in err.lower(), (args, err)
+    assert outcomes[-1][0] == 0  # the kill switch always goes through
+    verify = site("audit", "verify")
+    assert verify.exit_code == 0, verify.output
+    events = json.loads(site("audit", "log", "--json", "--limit", "200").stdout)
+    decisions = [
+        (e["action"], e["outcome"])
+        for e in events
+        if e["action"] in ("publish", "lock", "kill_switch.activate")
+    ]
+    assert len(decisions) == len(commands)  # every attempt is on record, once
+    allowed = [action for action, outcome in decisions if outcome == "allowed"]
+    assert allowed.count("publish") <= 1 and allowed.count("lock") <= 1
+    assert allowed.count("kill_switch.activate") == 1
+    after_kill = decisions[decisions.index(("kill_switch.activate", "allowed")) + 1 :]
+    assert all(outcome == "blocked" for _, outcome in after_kill), decisions
+    if "lock" in allowed:
+        assert allowed.index("publish") < allowed.index("lock")
+    shown = json.loads(site("show-run", RUN, "--json").stdout)
+    assert shown["published"] == ("publish" in allowed)
+    assert shown["locked"] == ("lock" in allowed)
+    said = sorted({0: "allowed", 2: "blocked"}.get(code, "failed") for code, _ in outcomes[:-1])
+    recorded = sorted(o for a, o in decisions if a != "kill_switch.activate")
+    assert said == recorded  # what each process told its user is what the chain says
+
+
+def _append_slowly(uow_factory: UowFactory, site: str, hold_s: float) -> None:
+    with uow_factory(write=True, site=site) as uow:
+        uow.audit_log.tip()
+        time.sleep(hold_s)  # keep the transaction open: other writers of the site must queue
+        record_event(uow, EventDraft(Action.USER_ADD, detail={"thread": threading.get_ident()}))
+        uow.commit()
+
+
+def test_writers_of_one_site_queue_for_its_chain(uow_factory: UowFactory) -> None:
+    """Six writers start together and each holds its transaction for a moment between reading
+    the tip and appending: without the write lock (BEGIN IMMEDIATE on SQLite, the site's
+    advisory lock on PostgreSQL) they would all append at the same seq."""
+    barrier = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        barrier.wait()
+        try:
+            _append_slowly(uow_factory, "WIEN", 0.05)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    report = verify_audit_chain(uow_factory())
+    assert (report.ok, report.count) == (True, 6)
+
+
+@pytest.mark.postgres
+def test_on_postgres_another_site_does_not_wait(uow_factory: UowFactory) -> None:
+    """The lock is per chain: while a WIEN writer holds its open transaction, GRAZ appends and
+    commits (on SQLite one file has one write lock, so this is PostgreSQL's alone)."""
+    holding, release = threading.Event(), threading.Event()
+    committed: list[str] = []
+
+    def wien() -> None:
+        with uow_factory(write=True, site="WIEN") as uow:
+            record_event(uow, EventDraft(Action.USER_ADD))
+            holding.set()
+            release.wait(timeout=60)
+            uow.commit()
+            committed.append("WIEN")
+
+    thread = threading.Thread(target=wien)
+    thread.start()
+    assert holding.wait(timeout=60)
+    _append_slowly(uow_factory, "GRAZ", 0.0)
+    committed.append("GRAZ")
+    release.set()
+    thread.join(timeout=60)
+    assert committed == ["GRAZ", "WIEN"]
+    assert verify_audit_chain(uow_factory(site="GRAZ")).count == 1
