@@ -93,8 +93,12 @@ class SessionSql:
         from sqlalchemy import text
 
         statement = text(sql).execution_options(yield_per=5000)
-        for row in self._session.execute(statement, self._params(params)):
-            yield tuple(row)
+        result = self._session.execute(statement, self._params(params))
+        try:
+            for row in result:
+                yield tuple(row)
+        finally:
+            result.close()  # also when the reader stops early (a broken chain)
 
     def write(self, sql: str, params: Params) -> None:
         from sqlalchemy import text
