@@ -3,11 +3,15 @@ audit chain or a run's rows: `audit verify` and `evidence verify` find it on Pos
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import psycopg
 import pytest
 
+from dispatcher.cli import wiring
 from tests.conftest import Cli
-from tests.pgserver import SUPERUSER, PgServer
+from tests.pgserver import APP_LOGIN, OWNER, SUPERUSER, PgServer
 from tests.samples import RUN
 
 pytestmark = pytest.mark.postgres
@@ -54,3 +58,45 @@ def test_an_edited_assignment_fails_evidence_verify(
     result = site("evidence", "verify", RUN)
     assert result.exit_code == 1
     assert "does not verify" in result.stderr
+
+
+def test_dump_and_restore_keep_a_chain_that_verifies_against_its_checkpoint(
+    site: Cli,
+    pg_server: PgServer,
+    pg_database: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """docs/deployment.md's backup and restore: a signed checkpoint first, pg_dump as the
+    superuser (row-level security would hide rows from anyone else), pg_restore into a new
+    database, then `audit verify --checkpoint` and `evidence verify` through the site login.
+    A tail cut off the restored chain is caught by the same checkpoint."""
+    key = tmp_path / "audit.key"
+    assert site("audit", "keygen", "--out", str(key)).exit_code == 0
+    checkpoint = tmp_path / "checkpoint.json"
+    made = site("audit", "checkpoint", "--key", str(key), "--out", str(checkpoint))
+    assert made.exit_code == 0, made.output
+    dump = tmp_path / "dispatcher.dump"
+    connection = ["-h", "127.0.0.1", "-p", str(pg_server.port), "-U", SUPERUSER]
+    subprocess.run(
+        [str(pg_server.bin / "pg_dump"), *connection, "-Fc", "-f", str(dump), pg_database],
+        check=True,
+    )
+    pg_server.admin_sql(f"CREATE DATABASE restored OWNER {OWNER}")
+    try:
+        subprocess.run(
+            [str(pg_server.bin / "pg_restore"), *connection, "-d", "restored", str(dump)],
+            check=True,
+        )
+        monkeypatch.setenv("DISPATCHER_DB", pg_server.url(APP_LOGIN, "restored"))
+        public = f"{key}.pub"
+        verified = site("audit", "verify", "--checkpoint", str(checkpoint), "--public-key", public)
+        assert verified.exit_code == 0, verified.output
+        assert site("evidence", "verify", RUN).exit_code == 0
+        assert site("list-runs").stdout.count(RUN) == 1
+        _as_insider(pg_server, "restored", "DELETE FROM audit_events WHERE seq > 3")
+        cut = site("audit", "verify", "--checkpoint", str(checkpoint), "--public-key", public)
+        assert cut.exit_code != 0 and "but the checkpoint signed seq" in cut.output, cut.output
+    finally:
+        wiring.reset()
+        pg_server.admin_sql("DROP DATABASE restored WITH (FORCE)")
