@@ -569,3 +569,41 @@ def test_csv_export_neutralises_formulas_in_names(site: Cli, tmp_path: Path) -> 
     assert site("export", evil, "--out", str(out)).exit_code == 0
     names = {r["driver_name"] for r in csv.DictReader(io.StringIO(out.read_text()))}
     assert '\'=HYPERLINK("http://x")' in names
+
+
+@pytest.mark.sqlite_only  # PostgreSQL also needs a platform login: test_postgres_isolation.py
+def test_status_all_sites_shows_every_site_and_is_audited(
+    site: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    graz = write_run(tmp_path / "graz.json", run_doc(site="GRAZ"))
+    monkeypatch.setenv("DISPATCHER_SITE", "GRAZ")
+    assert site("import-run", str(graz)).exit_code == 0
+    monkeypatch.delenv("DISPATCHER_SITE")
+    usage = site("status", "--by", "admin01")
+    assert (usage.exit_code, usage.stderr) == (
+        1,
+        "Error: --by and --reason belong to --all-sites\n",
+    )
+    half = site("status", "--all-sites", "--by", "admin01")
+    assert half.stderr == "Error: --all-sites needs --by (a platform_admin) and --reason\n"
+    refused = site("status", "--all-sites", "--by", "disp001", "--reason", "Curious about Graz")
+    assert (refused.exit_code, refused.stderr) == (
+        2,
+        "Blocked: Only a registered platform_admin may view all sites\n",
+    )
+    shown = site("status", "--all-sites", "--by", "admin01", "--reason", "Monday check", "--json")
+    assert shown.exit_code == 0, shown.output
+    data = json.loads(shown.stdout)
+    assert [(s["site"], s["latest_run"]["run_id"]) for s in data["sites"]] == [
+        ("GRAZ", "RUN-20260113-001"),
+        ("WIEN", RUN),
+    ]
+    table = site("status", "--all-sites", "--by", "admin01", "--reason", "Monday check").stdout
+    assert "LTS/GRAZ" in table and "LTS/WIEN" in table and "Recorded as audit event #" in table
+    events = json.loads(site("audit", "log", "--json", "--action", "sites.view").stdout)
+    assert [(e["outcome"], e["actor_id"]) for e in events] == [
+        ("blocked", "disp001"),
+        ("allowed", "admin01"),
+        ("allowed", "admin01"),
+    ]
+    assert events[1]["detail"]["sites"] == ["LTS/GRAZ", "LTS/WIEN"]

@@ -126,3 +126,19 @@ def test_on_postgres_another_site_does_not_wait(uow_factory: UowFactory) -> None
     thread.join(timeout=60)
     assert committed == ["GRAZ", "WIEN"]
     assert verify_audit_chain(uow_factory(site="GRAZ")).count == 1
+
+
+@pytest.mark.postgres
+def test_on_postgres_a_writer_kept_waiting_gets_the_busy_line(
+    uow_factory: UowFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dispatcher.db.unit_of_work as unit_of_work
+    from dispatcher.domain.errors import DatabaseBusy
+
+    monkeypatch.setattr(unit_of_work, "LOCK_TIMEOUT", "50ms")
+    with uow_factory(write=True) as holder:
+        record_event(holder, EventDraft(Action.USER_ADD))
+        with pytest.raises(DatabaseBusy, match="another dispatcher command is writing"):
+            _append_slowly(uow_factory, "WIEN", 0.0)
+        holder.commit()
+    assert verify_audit_chain(uow_factory()).count == 1
