@@ -21,6 +21,14 @@ STATUS_STYLE = {
 LEVEL_STYLE = {"OK": "green", "WARN": "yellow", "BLOCK": "red", "UNKNOWN": "cyan"}
 
 
+def esc(value: object) -> str:
+    """`value` as text that Rich prints as typed: a reason like "[urgent] sick call" or a name
+    with "[/]" is data, not markup. Every user- or file-supplied text goes through this."""
+    from rich.markup import escape
+
+    return escape(str(value))
+
+
 def stdout() -> Console:
     from rich.console import Console
 

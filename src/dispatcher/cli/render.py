@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from rich import box
 from rich.table import Table
 
-from dispatcher.cli.output import level_text, percent, status_text, stdout
+from dispatcher.cli.output import esc, level_text, percent, status_text, stdout
 from dispatcher.domain.names import AUDIT_NAMES, DAY_NAMES, format_hours
 
 if TYPE_CHECKING:  # annotations only: importing services here would load the ORM
@@ -38,9 +38,11 @@ def audit_log(events: list[EventRow], settings: Settings) -> None:
         console.print(f"No audit events for {settings.tenant}/{settings.site} match.")
         return
     table = Table(title=f"Audit log - {settings.tenant}/{settings.site}", title_justify="left")
-    for column in ("Seq", "Time (UTC)", "Action", "Outcome", "Actor", "Run"):
+    for column in ("Seq", "Time (UTC)", "Action", "Outcome"):
         table.add_column(column, no_wrap=True, justify="right" if column == "Seq" else "left")
-    table.add_column("Detail", overflow="fold")
+    table.add_column("Actor", overflow="fold")
+    table.add_column("Run", overflow="fold")
+    table.add_column("Detail", overflow="fold", min_width=24, ratio=1)
     for event in events:
         outcome = "[green]allowed[/green]" if event.outcome == "allowed" else "[red]blocked[/red]"
         actor = event.actor_id or "-"
@@ -53,11 +55,11 @@ def audit_log(events: list[EventRow], settings: Settings) -> None:
         table.add_row(
             str(event.seq),
             event.occurred_at[:19].replace("T", " "),
-            event.action,
+            esc(event.action),
             outcome,
-            actor,
-            run,
-            str(detail),
+            esc(actor),
+            esc(run),
+            esc(detail),
         )
     console.print(table)
 
@@ -105,7 +107,7 @@ def import_result(result: ImportResult) -> None:
         f"Imported [bold]{result.run_id}[/bold] v{result.version} for {result.week}: "
         f"{result.instances} tour instances, {result.drivers_used} drivers"
     )
-    console.print(f"Status:   {status_text(result.status)}  ({result.status_reason})")
+    console.print(f"Status:   {status_text(result.status)}  ({esc(result.status_reason)})")
     console.print(
         f"Audits:   {result.audits_passed}/7   Coverage: {percent(result.coverage_bp)}   "
         f"Drift: {level_text(result.drift_level)}"
@@ -169,7 +171,7 @@ def status(overview: StatusOverview) -> None:
     ks, flags = overview.kill_switch, overview.site_flags
     console.rule(f"[bold]SYSTEM STATUS - {overview.tenant}/{overview.site}[/bold]", align="left")
     if ks.active:
-        kill = f"🚫 [red]ACTIVE[/red] ({ks.scope}, by {ks.actor_id}: {ks.reason})"
+        kill = f"🚫 [red]ACTIVE[/red] ({ks.scope}, by {esc(ks.actor_id)}: {esc(ks.reason)})"
     else:
         kill = "✅ Inactive"
     console.print(f"Kill Switch:     {kill}")
@@ -197,8 +199,10 @@ def status(overview: StatusOverview) -> None:
         console.print("No pending repairs")
     for repair in overview.pending_repairs:
         console.print(
-            f"{repair.request_id}  {repair.week}  {repair.driver_id}  {repair.absence_type}  "
-            f"{repair.urgency}  {repair.status}"
+            esc(
+                f"{repair.request_id}  {repair.week}  {repair.driver_id}  {repair.absence_type}  "
+                f"{repair.urgency}  {repair.status}"
+            )
         )
 
 
@@ -234,7 +238,7 @@ def all_sites(result: AllSitesOverview) -> None:
                 str(len(site.pending_repairs)),
             )
         console.print(table)
-    console.print(f"[dim]Recorded as audit event #{result.event_seq} ({result.by}).[/dim]")
+    console.print(f"[dim]Recorded as audit event #{result.event_seq} ({esc(result.by)}).[/dim]")
 
 
 def _yes_no(value: bool) -> str:
@@ -246,7 +250,7 @@ def _audit_rows(detail: RunDetail) -> list[tuple[str, bool, str]]:
     rows = []
     for audit in detail.audits:
         count = len(audit.violations)
-        note = f" ({audit.note})" if audit.note else ""
+        note = f" ({esc(audit.note)})" if audit.note else ""
         if audit.name == "Fatigue":
             triples = len(audit.kinds("CONSECUTIVE_3ER"))
             hours = len(audit.kinds("WEEKLY_HOURS"))
@@ -275,9 +279,9 @@ def run_detail(detail: RunDetail, *, details: bool) -> None:
     console.rule(
         f"[bold]{run.run_id} v{version.version}{current} - {run.week}[/bold]", align="left"
     )
-    console.print(f"Status:    {status_text(detail.status)}  {detail.status_reason}")
+    console.print(f"Status:    {status_text(detail.status)}  {esc(detail.status_reason)}")
     solver = run.solver_name + (f" {run.solver_version}" if run.solver_version else "")
-    console.print(f"Created:   {_ts(run.created_at)} by {run.origin} ({solver})")
+    console.print(f"Created:   {_ts(run.created_at)} by {run.origin} ({esc(solver)})")
     console.print(
         f"Coverage:  {kpis.instances_covered}/{kpis.instances_total} instances "
         f"({percent(kpis.coverage_bp)})"
@@ -298,12 +302,17 @@ def run_detail(detail: RunDetail, *, details: bool) -> None:
             violations.add_column(column, overflow="fold")
         for v in shown:
             violations.add_row(
-                v.audit,
-                v.kind,
-                v.driver_id or "-",
-                ", ".join(v.dates),
-                ", ".join(v.instances),
-                v.message,
+                *map(
+                    esc,
+                    (
+                        v.audit,
+                        v.kind,
+                        v.driver_id or "-",
+                        ", ".join(v.dates),
+                        ", ".join(v.instances),
+                        v.message,
+                    ),
+                )
             )
         console.print(violations)
         if len(shown) < len(failing):
@@ -357,18 +366,18 @@ def run_detail(detail: RunDetail, *, details: bool) -> None:
     verified = "[green]verified[/green]" if detail.evidence_ok else "[red]MISMATCH[/red]"
     console.print(f"Evidence:  {version.evidence_hash} ({verified})")
     for problem in detail.evidence_problems:
-        console.print(f"           [red]{problem}[/red]")
+        console.print(f"           [red]{esc(problem)}[/red]")
     console.print(
         f"Published: {'yes' if version.published else 'no'}"
         + (
-            f"  at {_ts(version.published_at)} by {version.published_by}"
+            f"  at {_ts(version.published_at)} by {esc(version.published_by)}"
             if version.published
             else ""
         )
     )
     console.print(
         f"Locked:    {'yes' if run.locked else 'no'}"
-        + (f"  at {_ts(run.locked_at)} by {run.locked_by}" if run.locked else "")
+        + (f"  at {_ts(run.locked_at)} by {esc(run.locked_by)}" if run.locked else "")
     )
     if detail.superseded_by:
         console.print(f"Superseded by {detail.superseded_by}")
@@ -384,7 +393,7 @@ def run_detail(detail: RunDetail, *, details: bool) -> None:
     checklist.add_column("Check")
     checklist.add_column("Detail")
     for item in detail.checklist:
-        checklist.add_row("✅" if item.ok else "❌", item.label, item.detail)
+        checklist.add_row("✅" if item.ok else "❌", item.label, esc(item.detail))
     console.print(checklist)
     verdict = (
         "[green]Ready to publish[/green]" if detail.ready else "[red]Not ready to publish[/red]"
@@ -399,8 +408,8 @@ def decision(result: DecisionResult) -> None:
     console = stdout()
     verb = "Published" if result.action == "publish" else "Locked"
     console.print(
-        f"[green]{verb}[/green] {result.run_id} v{result.version} by {result.approver_id} "
-        f"({result.role}) at {result.at[:19]}Z"
+        f"[green]{verb}[/green] {result.run_id} v{result.version} by {esc(result.approver_id)} "
+        f"({esc(result.role)}) at {result.at[:19]}Z"
     )
     if result.action == "lock":
         console.print("Plan is immutable, evidence sealed, ready for export.")
@@ -423,7 +432,7 @@ def check_report(report: CheckReport) -> None:
     table.add_column("Message when refused")
     for number, result in enumerate(report.results, start=1):
         mark = "[green]✓[/green]" if result.passed else "[red]✗[/red]"
-        table.add_row(str(number), mark, result.name, "" if result.passed else result.message)
+        table.add_row(str(number), mark, result.name, "" if result.passed else esc(result.message))
     console.print(table)
     failures = [r for r in report.results if not r.passed]
     if not failures:
@@ -431,7 +440,7 @@ def check_report(report: CheckReport) -> None:
     else:
         console.print(
             f"[red]{report.action} would be blocked[/red] ({len(failures)} failing): "
-            f"{failures[0].message}"
+            f"{esc(failures[0].message)}"
         )
 
 
@@ -441,7 +450,7 @@ def kill_switch(report: KillSwitchReport, settings: Settings) -> None:
     if state.active:
         console.print(
             f"Kill switch: 🚫 [red]ACTIVE[/red] for {settings.tenant}/{settings.site} "
-            f"({state.scope}, by {state.actor_id}: {state.reason})"
+            f"({state.scope}, by {esc(state.actor_id)}: {esc(state.reason)})"
         )
     else:
         console.print(f"Kill switch: ✅ inactive for {settings.tenant}/{settings.site}")
@@ -457,7 +466,9 @@ def kill_switch(report: KillSwitchReport, settings: Settings) -> None:
         table.add_column(column, overflow="fold")
     for entry in report.history:
         change = "[red]activated[/red]" if entry.active else "[green]deactivated[/green]"
-        table.add_row(_ts(entry.changed_at), entry.target, change, entry.actor_id, entry.reason)
+        table.add_row(
+            _ts(entry.changed_at), esc(entry.target), change, esc(entry.actor_id), esc(entry.reason)
+        )
     console.print(table)
 
 
@@ -474,7 +485,7 @@ def user_list(users: list[User], settings: Settings) -> None:
         table.add_column(column)
     for user in users:
         active = "[green]yes[/green]" if user.active else "[red]no[/red]"
-        table.add_row(user.user_id, user.name, ", ".join(user.roles), active)
+        table.add_row(esc(user.user_id), esc(user.name), esc(", ".join(user.roles)), active)
     console.print(table)
 
 
@@ -488,7 +499,7 @@ def site_settings(values: dict[str, object], settings: Settings, initialised: bo
     table.add_column("Value")
     for name, value in values.items():
         shown = ", ".join(value) if isinstance(value, list) else str(value)
-        table.add_row(name, shown)
+        table.add_row(name, esc(shown))
     console.print(table)
 
 
@@ -526,7 +537,7 @@ def proposal_summary(proposal: dict[str, Any], *, review_hint: bool = True) -> N
     if proposal["frozen"]:
         console.print(f"Frozen (start within the freeze window): {len(proposal['frozen'])} tours")
     for item in proposal["uncovered"]:
-        console.print(f"[red]Uncovered[/red] {item['instance_id']}: {item['reason']}")
+        console.print(f"[red]Uncovered[/red] {esc(item['instance_id'])}: {esc(item['reason'])}")
     if not complete:
         console.print(f"Extra drivers needed to cover the rest: {proposal['extra_drivers_needed']}")
     if review_hint:
@@ -550,14 +561,19 @@ def repair_list(records: list[RepairRecord], settings: Settings) -> None:
         elif scope == "tours":
             scope = ",".join(r.scope["instances"])
         table.add_row(
-            r.request_id,
-            r.week,
-            r.driver_id,
-            r.absence_type,
-            scope,
-            r.urgency,
-            r.status,
-            f"{r.run_id} v{r.base_version}",
+            *map(
+                esc,
+                (
+                    r.request_id,
+                    r.week,
+                    r.driver_id,
+                    r.absence_type,
+                    scope,
+                    r.urgency,
+                    r.status,
+                    f"{r.run_id} v{r.base_version}",
+                ),
+            )
         )
     console.print(table)
 
@@ -567,14 +583,19 @@ def repair_detail(detail: RepairDetail) -> None:
     r = detail.record
     console.rule(f"[bold]{r.request_id}[/bold] {r.status}", align="left")
     console.print(
-        f"Driver:    {r.driver_id} ({r.driver_name}), {r.absence_type}, urgency {r.urgency}"
+        esc(f"Driver:    {r.driver_id} ({r.driver_name}), {r.absence_type}, urgency {r.urgency}")
     )
     console.print(f"Run:       {r.run_id} v{r.base_version}, week {r.week}")
     console.print(
-        f"Requested: {_ts(r.created_at)} by {r.requester}" + (f" - {r.notes}" if r.notes else "")
+        esc(
+            f"Requested: {_ts(r.created_at)} by {r.requester}"
+            + (f" - {r.notes}" if r.notes else "")
+        )
     )
     if r.resolved_at:
-        console.print(f"Resolved:  {_ts(r.resolved_at)} by {r.resolved_by}: {r.resolution_reason}")
+        console.print(
+            esc(f"Resolved:  {_ts(r.resolved_at)} by {r.resolved_by}: {r.resolution_reason}")
+        )
     if r.proposal is None:
         console.print("No proposal yet: dispatcher run-repair --request " + r.request_id)
         return
@@ -585,7 +606,7 @@ def repair_detail(detail: RepairDetail) -> None:
         )
     for driver in detail.diff:
         table = Table(
-            title=f"{driver.driver_id} {driver.name}: "
+            title=f"{esc(driver.driver_id)} {esc(driver.name)}: "
             f"{_hm(driver.hours_before)} -> {_hm(driver.hours_after)}",
             title_justify="left",
         )
@@ -593,7 +614,7 @@ def repair_detail(detail: RepairDetail) -> None:
         table.add_column("Before")
         table.add_column("After")
         for day, before, after in driver.days:
-            table.add_row(day, before, after)
+            table.add_row(day, esc(before), esc(after))
         console.print(table)
     compare = Table(title="Current plan vs proposal", title_justify="left")
     compare.add_column("")
@@ -691,7 +712,7 @@ def roster_matrix(view: RosterView) -> None:
         if row.violations:
             hours += "\n[red]! " + ", ".join(row.violations) + "[/red]"
         table.add_row(
-            f"{row.driver_id}\n{row.name}", *[_cell(row.cells.get(d)) for d in days], hours
+            esc(f"{row.driver_id}\n{row.name}"), *[_cell(row.cells.get(d)) for d in days], hours
         )
     console.print(table)
     _uncovered(view)
@@ -763,10 +784,10 @@ def repair_roster(detail: RepairDetail) -> None:
         table.add_column(day)
     table.add_column("Hours", justify="right")
     for driver in detail.diff:
-        before = [b for _, b, _ in driver.week]
-        after = [a if a == b else f"[yellow]* {a}[/yellow]" for _, b, a in driver.week]
+        before = [esc(b) for _, b, _ in driver.week]
+        after = [esc(a) if a == b else f"[yellow]* {esc(a)}[/yellow]" for _, b, a in driver.week]
         table.add_row(
-            f"{driver.driver_id}\n{driver.name}", "before", *before, _hm(driver.hours_before)
+            esc(f"{driver.driver_id}\n{driver.name}"), "before", *before, _hm(driver.hours_before)
         )
         table.add_row("", "after", *after, _hm(driver.hours_after))
     console.print(table)

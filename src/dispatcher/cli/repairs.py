@@ -179,11 +179,11 @@ def apply_repair(
 
         emit_json(asdict(result))
         return
-    from dispatcher.cli.output import status_text, stdout
+    from dispatcher.cli.output import esc, status_text, stdout
 
     console = stdout()
     console.print(f"Applied {result.request_id}: {result.run_id} v{result.version} created.")
-    console.print(f"Status:      {status_text(result.status)}  ({result.status_reason})")
+    console.print(f"Status:      {status_text(result.status)}  ({esc(result.status_reason)})")
     console.print(f"Evidence:    {result.evidence_hash}")
     console.print(f"Audit event: #{result.event_seq}")
 
