@@ -122,7 +122,10 @@ def _args(path: list[str], fuzzed: str, value: str, folder: Path) -> list[str]:
 
 
 @pytest.mark.parametrize(("path", "name"), CASES, ids=[f"{' '.join(p)}:{n}" for p, n in CASES])
-def test_hostile_values(path: list[str], name: str, demo: Path, tmp_path: Path) -> None:
+def test_hostile_values(
+    path: list[str], name: str, demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # relative hostile paths land here, not in the checkout
     db = tmp_path / "db.db"
     shutil.copyfile(demo / "demo.db", db)
     (tmp_path / "run-2026-W03.json").write_bytes(
