@@ -19,6 +19,27 @@ DOC = ROOT / "docs" / "reliability.md"
 LOG_HEADING = "## Stress log (appended by `make stress`)"
 
 
+def summarised(lines: list[str]) -> list[tuple[str, str]]:
+    """One row per suite; the CLI fuzzer's row per parameter becomes one total row."""
+    rows: list[tuple[str, str]] = []
+    per_parameter: list[int] = []
+    for name, _, figures in (line.partition("\t") for line in lines):
+        if name.startswith("fuzz-cli "):
+            per_parameter.append(int(figures.removeprefix("cases=")))
+            continue
+        rows.append((name, figures))
+    if per_parameter:
+        total = sum(per_parameter)
+        rows.append(
+            (
+                "fuzz-cli",
+                f"parameters={len(per_parameter)} "
+                f"cases_per_parameter={max(per_parameter)} cases={total}",
+            )
+        )
+    return sorted(rows, key=lambda row: row[0])
+
+
 def main() -> int:
     with tempfile.TemporaryDirectory() as work:
         report = Path(work) / "figures.txt"
@@ -36,10 +57,7 @@ def main() -> int:
         "",
         "| suite | figures |",
         "|---|---|",
-        *(
-            f"| {name} | {figures} |"
-            for name, _, figures in (line.partition("\t") for line in lines)
-        ),
+        *(f"| {name} | {figures} |" for name, figures in summarised(lines)),
     ]
     text = "\n".join(out)
     print(text)

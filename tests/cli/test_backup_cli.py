@@ -105,12 +105,12 @@ def test_a_damaged_backup_is_refused_and_the_database_untouched(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["db", "backup", "EXISTS"], "already exists; choose a new backup file"),
-        (["db", "backup", "nowhere/copy.db"], "Folder nowhere does not exist"),
+        (["db", "backup", "EXISTS"], "EXISTS already exists; choose another backup file"),
+        (["db", "backup", "nowhere/copy.db"], "Directory nowhere does not exist"),
         (["db", "restore", "missing.db"], "Backup missing.db not found"),
         (["db", "restore", "EXISTS"], "is not a SQLite database"),
         (["--db", "postgresql+psycopg://x/y", "db", "backup", "a.db"], "for PostgreSQL use"),
-        (["db", "backup", "x" * 300], "as the backup file: File name too long"),
+        (["db", "backup", "x" * 300], "Cannot use backup file xxx"),
         (["evidence", "export", "RUN-20260113-001", "--out", "x" * 300], "File name too long"),
     ],
 )

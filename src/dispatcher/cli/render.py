@@ -127,6 +127,21 @@ def _markers(run: RunSummary) -> str:
     return " ".join(marks)
 
 
+def _listing(title: str, *, gap: int) -> Table:
+    """A compact list of runs or sites: horizontal rules only, the status legend below, `gap`
+    spaces between columns (0 keeps list-runs inside 80 columns)."""
+    return Table(
+        title=title,
+        caption=LEGEND,
+        title_justify="left",
+        caption_justify="left",
+        box=box.HORIZONTALS,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, gap, 0, 0),
+    )
+
+
 def run_list(runs: list[RunSummary], settings: Settings) -> None:
     console = stdout()
     if not runs:
@@ -135,16 +150,7 @@ def run_list(runs: list[RunSummary], settings: Settings) -> None:
             "Import one with: dispatcher import-run FILE"
         )
         return
-    table = Table(
-        title=f"LATEST RUNS - {settings.tenant}/{settings.site}",
-        caption=LEGEND,
-        title_justify="left",
-        caption_justify="left",
-        box=box.HORIZONTALS,
-        show_edge=False,
-        pad_edge=False,
-        padding=(0, 0, 0, 0),
-    )
+    table = _listing(f"LATEST RUNS - {settings.tenant}/{settings.site}", gap=0)
     for name in ("Run ID", "Week", "Status"):
         table.add_column(name, no_wrap=True)
     for name in ("Drivers", "Coverage", "Audits"):
@@ -212,16 +218,7 @@ def all_sites(result: AllSitesOverview) -> None:
     if not result.sites:
         console.print("No sites yet: a site is created by its first import-run.")
     else:
-        table = Table(
-            title="ALL SITES",
-            caption=LEGEND,
-            title_justify="left",
-            caption_justify="left",
-            box=box.HORIZONTALS,
-            show_edge=False,
-            pad_edge=False,
-            padding=(0, 1, 0, 0),
-        )
+        table = _listing("ALL SITES", gap=1)
         for name in ("Site", "Kill", "Publish", "Lock", "Latest run", "Week", "Status"):
             table.add_column(name, no_wrap=True)
         table.add_column("Repairs", justify="right", no_wrap=True)

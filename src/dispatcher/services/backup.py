@@ -22,6 +22,7 @@ from dispatcher.db.revision import SCHEMA_HEAD
 from dispatcher.domain.errors import IntegrityDamage, InvalidInput
 from dispatcher.services.audit import verify_audit_chain
 from dispatcher.services.evidence import verify_version
+from dispatcher.services.files import check_new_file
 from dispatcher.services.review import load_run, load_version
 
 Clock = Callable[[], datetime]
@@ -117,13 +118,7 @@ def check_copy(path: Path, clock: Clock, evidence_runs: int = 5) -> CopyCheck:
 def backup(source: Path, target: Path, clock: Clock, evidence_runs: int = 5) -> CopyCheck:
     """Copy the live database to a new file, then check the copy."""
     _sqlite_file(source, "Database")
-    try:
-        if target.exists() or target.is_symlink():
-            raise InvalidInput(f"{target} already exists; choose a new backup file")
-        if not target.parent.is_dir():
-            raise InvalidInput(f"Folder {target.parent} does not exist")
-    except OSError as exc:  # e.g. a name too long for the file system
-        raise InvalidInput(f"Cannot use {target} as the backup file: {exc.strerror}") from None
+    check_new_file(target, "backup file")
     try:
         _copy(source, target)
     except BaseException:
