@@ -18,7 +18,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 DOC = HERE.parent / "docs" / "performance.md"
-SECTIONS = ("startup.py", "repair.py", "solve.py")
+SECTIONS = ("startup.py", "repair.py", "solve.py", "postgres.py")
 LOG_HEADING = "## Bench log (appended by `make bench`)"
 LOG_NOTE = "Each `make bench` run appends its full output here, newest last."
 
