@@ -13,16 +13,20 @@ import tempfile
 from pathlib import Path
 
 OWNER = "dispatcher_owner"  # owns the tables; runs `dispatcher db upgrade`
-APP_LOGIN = "dispatcher"  # a site's dispatchers (member of dispatcher_app)
+APP_LOGIN = "dispatcher"  # the tests' application login, for any site (dispatcher_any_site)
 PLATFORM_LOGIN = "dispatcher_admin"  # a platform admin (dispatcher_app and dispatcher_platform)
+SITE_LOGIN = "wien"  # a depot's login, bound to its sites by rows in site_logins
 SUPERUSER = "postgres"
 
 ROLES_SQL = f"""
 CREATE ROLE dispatcher_app NOLOGIN;
 CREATE ROLE dispatcher_platform NOLOGIN;
+CREATE ROLE dispatcher_any_site NOLOGIN;
 CREATE ROLE {OWNER} LOGIN;
-CREATE ROLE {APP_LOGIN} LOGIN NOSUPERUSER NOBYPASSRLS IN ROLE dispatcher_app;
-CREATE ROLE {PLATFORM_LOGIN} LOGIN NOSUPERUSER NOBYPASSRLS IN ROLE dispatcher_app, dispatcher_platform;
+CREATE ROLE {APP_LOGIN} LOGIN NOSUPERUSER NOBYPASSRLS IN ROLE dispatcher_app, dispatcher_any_site;
+CREATE ROLE {PLATFORM_LOGIN} LOGIN NOSUPERUSER NOBYPASSRLS
+    IN ROLE dispatcher_app, dispatcher_platform, dispatcher_any_site;
+CREATE ROLE {SITE_LOGIN} LOGIN NOSUPERUSER NOBYPASSRLS IN ROLE dispatcher_app;
 """
 
 

@@ -10,6 +10,9 @@ migrating role may create roles, as in a developer's cluster):
   UPDATE only where the tool updates, DELETE nowhere; the audit tables are insert-only.
 - dispatcher_platform: marks platform-admin logins. Their sessions may switch on the audited
   cross-site view (`status --all-sites`), which only ever widens SELECT.
+- dispatcher_any_site: logins that may act for any tenant/site they name. Every other login
+  acts only for the sites `site_logins` lists for it, so a depot's login cannot be pointed at
+  another depot, not even by hand in a SQL shell.
 
 Every table that carries a tenant gets FORCE ROW LEVEL SECURITY and
 - `<table>_rows`: permissive, lets rows through (PostgreSQL needs one permissive policy);
@@ -18,7 +21,9 @@ Every table that carries a tenant gets FORCE ROW LEVEL SECURITY and
 - `<table>_scope_insert`: restrictive, INSERT only into the session's tenant/site;
 - `<table>_scope_update`: restrictive, UPDATE only inside it (tables the tool updates).
 The session's tenant and site come from `set_config('app.tenant'|'app.site', …, true)`, set by
-the unit of work at the start of every transaction; unset, they read as NULL and match nothing.
+the unit of work at the start of every transaction; unset, they read as NULL and match nothing;
+set to a site the login is not bound to (and not dispatcher_any_site), they match nothing
+either.
 
 Revision ID: c4e8d2a6f003
 Revises: b7c2e4f1a002
@@ -38,8 +43,11 @@ depends_on = None
 GENESIS = "sha256:" + "0" * 64
 APP_ROLE = "dispatcher_app"
 PLATFORM_ROLE = "dispatcher_platform"
+ANY_SITE_ROLE = "dispatcher_any_site"
 
-TENANT = "tenant_id = current_setting('app.tenant', true)"
+# `(SELECT f())` is evaluated once per statement, not once per row.
+GRANTED = "(SELECT dispatcher_scope_granted())"
+TENANT = f"tenant_id = current_setting('app.tenant', true) AND {GRANTED}"
 SITE = f"{TENANT} AND site_id = current_setting('app.site', true)"
 ALL_SITES = "dispatcher_all_sites()"
 
@@ -77,6 +85,14 @@ UPDATABLE = ("site_settings", "users", "runs", "plan_versions", "repair_requests
 SEQUENCES = ("runs", "plan_versions", "repair_requests", "approvals", "kill_switch_history")
 
 FUNCTIONS = [
+    # May this login act for the scope its session set? Bound logins: only for their sites.
+    f"""CREATE FUNCTION dispatcher_scope_granted() RETURNS boolean LANGUAGE sql STABLE AS $$
+SELECT pg_has_role(session_user, '{ANY_SITE_ROLE}', 'MEMBER')
+    OR EXISTS (SELECT 1 FROM site_logins
+                WHERE login_name = session_user
+                  AND tenant = current_setting('app.tenant', true)
+                  AND site = current_setting('app.site', true))
+$$""",
     # True only in a platform admin's session that switched the cross-site view on.
     f"""CREATE FUNCTION dispatcher_all_sites() RETURNS boolean LANGUAGE sql STABLE AS $$
 SELECT coalesce(current_setting('app.all_sites', true) = 'on', false)
@@ -236,7 +252,7 @@ def _policies(table: str) -> list[str]:
 ENSURE_ROLES = f"""DO $$
 DECLARE wanted text;
 BEGIN
-  FOREACH wanted IN ARRAY ARRAY['{APP_ROLE}', '{PLATFORM_ROLE}'] LOOP
+  FOREACH wanted IN ARRAY ARRAY['{APP_ROLE}', '{PLATFORM_ROLE}', '{ANY_SITE_ROLE}'] LOOP
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = wanted) THEN
       IF (SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user) THEN
         EXECUTE format('CREATE ROLE %I NOLOGIN', wanted);
@@ -260,9 +276,28 @@ def upgrade() -> None:
         "INSERT INTO repair_request_ids (tenant_id, request_id, site_id) "
         "SELECT tenant_id, request_id, site_id FROM repair_requests"
     )
+    # Which database login may act for which site (PostgreSQL; unused on SQLite, one file).
+    op.create_table(
+        "site_logins",
+        sa.Column("login_name", sa.String(63), nullable=False),
+        sa.Column("tenant", sa.String(40), nullable=False),
+        sa.Column("site", sa.String(40), nullable=False),
+        sa.PrimaryKeyConstraint("login_name", "tenant", "site", name="pk_site_logins"),
+    )
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute(ENSURE_ROLES)
+    # A login reads only its own bindings; only the DBA or the owner writes them.
+    op.execute("ALTER TABLE site_logins ENABLE ROW LEVEL SECURITY")
+    op.execute("ALTER TABLE site_logins FORCE ROW LEVEL SECURITY")
+    op.execute("CREATE POLICY site_logins_rows ON site_logins USING (true) WITH CHECK (true)")
+    op.execute(
+        "CREATE POLICY site_logins_own ON site_logins AS RESTRICTIVE FOR SELECT "
+        f"USING (login_name = session_user OR pg_has_role(session_user, '{PLATFORM_ROLE}', "
+        "'MEMBER'))"
+    )
+    op.execute("REVOKE ALL ON site_logins FROM PUBLIC")
+    op.execute(f"GRANT SELECT ON site_logins TO {APP_ROLE}, {PLATFORM_ROLE}")
     for statement in FUNCTIONS:
         op.execute(statement)
     for statement in _triggers().values():
@@ -283,6 +318,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         _downgrade_postgres()
+    op.drop_table("site_logins")
     op.drop_table("repair_request_ids")
 
 
@@ -305,5 +341,6 @@ def _downgrade_postgres() -> None:
         "dispatcher_append_at_tip()",
         "dispatcher_refuse()",
         "dispatcher_all_sites()",
+        "dispatcher_scope_granted()",
     ):
         op.execute(f"DROP FUNCTION IF EXISTS {function}")

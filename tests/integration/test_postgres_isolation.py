@@ -25,7 +25,7 @@ from dispatcher.db.tables import Base
 from tests.conftest import PG_TEMPLATE
 from tests.integration.test_migrations import EXPECTED_TRIGGERS
 from tests.pgprobe import STRANGER, probe, scoped_tables
-from tests.pgserver import APP_LOGIN, OWNER, PLATFORM_LOGIN, SUPERUSER, PgServer
+from tests.pgserver import APP_LOGIN, OWNER, PLATFORM_LOGIN, SITE_LOGIN, SUPERUSER, PgServer
 from tests.samples import OVERRIDE, PUBLISH_OK, run_doc, write_run
 
 pytestmark = pytest.mark.postgres
@@ -236,7 +236,7 @@ def test_every_tenant_table_forces_row_security_with_its_policies(
         forced = con.execute(
             "SELECT relname FROM pg_class WHERE relrowsecurity AND relforcerowsecurity"
         ).fetchall()
-        assert {name for (name,) in forced} == tables
+        assert {name for (name,) in forced} == tables | {"site_logins"}
         policies = con.execute(
             "SELECT tablename, policyname, permissive, cmd FROM pg_policies"
         ).fetchall()
@@ -349,3 +349,46 @@ def test_all_sites_status_is_audited_and_needs_the_platform_login(
     verify = CliRunner().invoke(app, ["audit", "verify"], env=platform)
     wiring.reset()
     assert verify.exit_code == 0, verify.output
+
+
+def test_a_depot_login_acts_only_for_the_sites_it_is_bound_to(
+    pg_server: PgServer, seeded: str
+) -> None:
+    """`wien` is bound to LTS/WIEN in site_logins: naming another site in its own SQL session
+    shows nothing and writes nothing, and the CLI says why in one line."""
+    with _connect(pg_server, SUPERUSER, seeded) as con:
+        con.execute("INSERT INTO site_logins VALUES (%s, 'LTS', 'WIEN')", [SITE_LOGIN])
+    try:
+        with _connect(pg_server, SITE_LOGIN, seeded) as con:
+            tables = scoped_tables(con)
+            with con.transaction(force_rollback=True):
+                _scope(con, *OWN)
+                assert con.execute("SELECT count(*) FROM runs").fetchone() == (1,)
+                assert probe(con, tables, *OWN) == []
+            for tenant, site in OTHERS:
+                with con.transaction(force_rollback=True):
+                    _scope(con, tenant, site)
+                    for table in tables:
+                        row = con.execute(f"SELECT count(*) FROM {table.name}".encode()).fetchone()
+                        expected = 1 if table.name == "kill_switch_history" else 0  # global row
+                        assert row == (expected,), (tenant, site, table.name)
+                    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                        con.execute(
+                            "INSERT INTO users VALUES (%s, 'mole', 'Mole', 'dispatcher', true, "
+                            "now())",
+                            [tenant],
+                        )
+        env = {"DISPATCHER_DB": pg_server.url(SITE_LOGIN, seeded), "NO_COLOR": "1"}
+        own = CliRunner().invoke(app, ["list-runs"], env=env)
+        wiring.reset()
+        assert own.exit_code == 0 and "RUN-20260111-001" in own.stdout
+        other = CliRunner().invoke(app, ["list-runs"], env={**env, "DISPATCHER_SITE": "GRAZ"})
+        wiring.reset()
+        assert (other.exit_code, other.stderr) == (
+            1,
+            f"Error: Database login {SITE_LOGIN} may not act for LTS/GRAZ: the DBA binds "
+            "logins to sites in site_logins (docs/deployment.md)\n",
+        )
+    finally:
+        with _connect(pg_server, SUPERUSER, seeded) as con:
+            con.execute("DELETE FROM site_logins")

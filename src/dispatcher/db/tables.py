@@ -247,6 +247,16 @@ class RepairRequestId(Base):
     site_id: Mapped[str] = mapped_column(String(ID))
 
 
+class SiteLogin(Base):
+    """PostgreSQL: the sites a database login may act for (logins in dispatcher_any_site may
+    act for any). Kept by the DBA; unused on SQLite."""
+
+    __tablename__ = "site_logins"
+    login_name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    site: Mapped[str] = mapped_column(String(ID), primary_key=True)
+
+
 class RepairRequest(Base):
     __tablename__ = "repair_requests"
     __table_args__ = (

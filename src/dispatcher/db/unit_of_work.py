@@ -23,7 +23,7 @@ from dispatcher.db.engine import write_engine
 from dispatcher.db.lite import database_error
 from dispatcher.db.repositories import UnitOfWorkBase
 from dispatcher.db.sql import SessionSql
-from dispatcher.domain.errors import DispatcherError
+from dispatcher.domain.errors import DatabaseUnavailable, DispatcherError
 
 Clock = Callable[[], datetime]
 LOCK_TIMEOUT = "20s"  # a writer waits this long for its site's chain, then "busy, try again"
@@ -32,6 +32,7 @@ SCOPE_SQL = (
     "SELECT set_config('app.tenant', :tenant, true), set_config('app.site', :site, true), "
     "set_config('lock_timeout', :lock_timeout, true)"
 )
+GRANTED_SQL = "SELECT dispatcher_scope_granted()"
 CHAIN_LOCK_SQL = "SELECT pg_advisory_xact_lock(:key)"
 ALL_SITES_SQL = "SELECT set_config('app.all_sites', 'on', true)"
 
@@ -81,12 +82,21 @@ class SqlUnitOfWork(UnitOfWorkBase):
         except DBAPIError as exc:
             self.session.close()
             raise translate_database_error(exc) from None
+        except DispatcherError:
+            self.session.close()
+            raise
 
     def _scope_transaction(
         self, _session: Session, _transaction: object, connection: Connection
     ) -> None:
         scope = {"tenant": self.tenant, "site": self.site, "lock_timeout": LOCK_TIMEOUT}
         connection.execute(text(SCOPE_SQL), scope)
+        if not connection.execute(text(GRANTED_SQL)).scalar():
+            login = connection.execute(text("SELECT session_user")).scalar()
+            raise DatabaseUnavailable(
+                f"Database login {login} may not act for {self.tenant}/{self.site}: the DBA "
+                "binds logins to sites in site_logins (docs/deployment.md)"
+            )
         if self._write:
             key = chain_lock_key(self.tenant, self.site)
             connection.execute(text(CHAIN_LOCK_SQL), {"key": key})
