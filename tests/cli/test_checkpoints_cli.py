@@ -161,3 +161,14 @@ def test_checkpoint_refuses_to_overwrite_or_sign_a_broken_chain(
     refused = site("audit", "checkpoint", "--key", str(key), "--out", str(tmp_path / "new.json"))
     assert refused.exit_code == 1 and "not signing it" in refused.stderr
     assert not (tmp_path / "new.json").exists()
+
+
+def test_keygen_writes_both_key_files_or_neither(cli: Cli, tmp_path: Path) -> None:
+    key = tmp_path / "audit.key"
+    Path(f"{key}.pub").write_text("an older public key\n")
+    result = cli("audit", "keygen", "--out", str(key))
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"Error: {key}.pub already exists; choose another --out\n",
+    )
+    assert not key.exists()  # no private key left behind without its public half

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from dispatcher.cli.context import settings_of
 from dispatcher.cli.errors import EXIT_FAILED
 from dispatcher.cli.options import JsonFlag, LimitOpt
-
-if TYPE_CHECKING:
-    from dispatcher.domain.checkpoints import Checkpoint
 
 audit_app = typer.Typer(
     help="The audit trail: every gate decision and change, append-only and hash-chained.",
@@ -59,35 +56,6 @@ KeyOpt = Annotated[
 ]
 
 
-def _read_checkpoint(path: Path) -> Checkpoint:
-    from dispatcher.domain.checkpoints import parse_checkpoint
-    from dispatcher.domain.errors import InvalidInput
-    from dispatcher.services.files import read_bounded
-
-    data = read_bounded(path, "Checkpoint file", 1)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(f"Cannot read checkpoint file {path}: {exc}") from None
-    return parse_checkpoint(text, str(path))
-
-
-def _write_new(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Create `path` with `data`; never overwrite (one-line error instead)."""
-    import os
-
-    from dispatcher.domain.errors import InvalidInput
-
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    except FileExistsError:
-        raise InvalidInput(f"{path} already exists; choose another file") from None
-    except OSError as exc:
-        raise InvalidInput(f"Cannot write {path}: {exc.strerror}") from None
-    with os.fdopen(descriptor, "wb") as out:
-        out.write(data)
-
-
 @audit_app.command("verify")
 def verify(
     ctx: typer.Context,
@@ -119,9 +87,9 @@ def verify(
 
     settings = settings_of(ctx)
     if checkpoint is not None:
-        from dispatcher.services.checkpoints import check_checkpoint, trusted_key
+        from dispatcher.services.checkpoints import check_checkpoint, load_checkpoint, trusted_key
 
-        signed = _read_checkpoint(checkpoint)
+        signed = load_checkpoint(checkpoint)
         trusted = trusted_key(public_key, key)
         check = check_checkpoint(wiring.unit_of_work(settings), signed, trusted)
         report, problem = check.report, check.problem
@@ -162,12 +130,13 @@ def checkpoint(
     """
     from dispatcher.cli import wiring
     from dispatcher.services.checkpoints import create_checkpoint, signing_key
+    from dispatcher.services.files import write_new_files
 
     settings = settings_of(ctx)
     signer = signing_key(key)
     signed = create_checkpoint(wiring.unit_of_work(settings), signer)
     target = out or Path(f"checkpoint-{signed.site}-{signed.seq}.json")
-    _write_new(target, signed.as_json().encode("utf-8"))
+    write_new_files([(target, signed.as_json().encode("utf-8"), 0o644)])
     if as_json:
         from dispatcher.cli.output import emit_json
 
@@ -189,9 +158,9 @@ def keygen(
     Example: dispatcher audit keygen --out /secure/audit.key
     """
     from dispatcher.services.checkpoints import new_key_pem
+    from dispatcher.services.files import write_new_files
 
     pem, public = new_key_pem()
     public_file = Path(f"{out}.pub")
-    _write_new(out, pem, 0o600)
-    _write_new(public_file, (public + "\n").encode("ascii"))
+    write_new_files([(out, pem, 0o600), (public_file, (public + "\n").encode("ascii"), 0o644)])
     typer.echo(f"Private key: {out} (mode 600)\nPublic key:  {public_file} ({public})")

@@ -32,7 +32,7 @@ def report(
     dispatcher report RUN-20260112-002 --out report-w03.html
     """
     from dispatcher.cli import wiring
-    from dispatcher.services.files import check_new_file
+    from dispatcher.services.files import check_new_file, write_new_files
     from dispatcher.services.report import report_data
 
     check_new_file(out)
@@ -40,7 +40,8 @@ def report(
     data = report_data(
         wiring.unit_of_work(settings, write=True), wiring.unit_of_work(settings), run_id, version
     )
-    out.write_text(render_report(data, settings.tenant, settings.site), encoding="utf-8")
+    html = render_report(data, settings.tenant, settings.site)
+    write_new_files([(out, html.encode("utf-8"), 0o644)])
     typer.echo(f"Wrote {out} ({data.detail.run.run_id} v{data.detail.version.version})")
 
 

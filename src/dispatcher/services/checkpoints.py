@@ -14,10 +14,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dispatcher.db.ports import ChainReadingUnit
-from dispatcher.domain.checkpoints import Checkpoint, extension_problem, signed_payload
+from dispatcher.domain.checkpoints import (
+    Checkpoint,
+    extension_problem,
+    parse_checkpoint,
+    signed_payload,
+)
 from dispatcher.domain.errors import IntegrityDamage, InvalidInput
 from dispatcher.domain.events import ChainReport, format_timestamp, verify_sealed
-from dispatcher.services.files import read_bounded
+from dispatcher.services.files import read_text
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -41,11 +46,12 @@ class CheckpointCheck:
 
 
 def _read(path: Path, what: str) -> str:
-    data = read_bounded(path, f"{what} file", 1)
-    try:
-        return data.decode("ascii").strip()
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(f"Cannot read {what.lower()} file {path}: {exc}") from None
+    return read_text(path, f"{what} file", 1, "ascii").strip()
+
+
+def load_checkpoint(path: Path) -> Checkpoint:
+    """A checkpoint file, parsed (one-line refusal when unreadable or malformed)."""
+    return parse_checkpoint(read_text(path, "Checkpoint file", 1), str(path))
 
 
 def _raw_hex(text: str) -> bytes | None:

@@ -36,6 +36,7 @@ from dispatcher.domain.model import (
 )
 from dispatcher.domain.records import NewVersion, RunRecord, VersionRecord
 from dispatcher.domain.status import StatusDecision, derive_status
+from dispatcher.services.files import write_new_files
 from dispatcher.services.results import EvidenceCheck, EvidenceExport
 
 
@@ -389,18 +390,15 @@ def _cell(day: DutyDay) -> str:
 
 
 def _write_folder(out_dir: Path, files: dict[str, bytes]) -> None:
-    """Write every file or none: on a failure (disk full, name too long) whatever was written,
-    and the folder if this call made it, is removed again."""
+    """Write every file or none; the folder too, if this call made it and nothing was written."""
     made = not out_dir.exists()
-    written: list[Path] = []
     try:
         out_dir.mkdir(exist_ok=True)
-        for name, data in files.items():
-            written.append(out_dir / name)
-            written[-1].write_bytes(data)
     except OSError as exc:
-        for path in written:
-            path.unlink(missing_ok=True)
-        if made and out_dir.is_dir():
-            out_dir.rmdir()
         raise InvalidInput(f"Cannot write to {out_dir}: {exc.strerror}; nothing exported") from None
+    try:
+        write_new_files([(out_dir / name, data, 0o644) for name, data in files.items()])
+    except InvalidInput:
+        if made:
+            out_dir.rmdir()
+        raise

@@ -1,9 +1,11 @@
 """Files named by the user: inputs read with a size bound, output paths checked before any
-work, so a refusal leaves nothing behind."""
+work and written all or nothing, so a refusal or a failure leaves nothing behind."""
 
 from __future__ import annotations
 
+import os
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 
 from dispatcher.domain.errors import InvalidInput
@@ -42,3 +44,34 @@ def read_bounded(path: Path, what: str, limit_mb: int) -> bytes:
     if len(data) > limit:
         raise InvalidInput(f"{what} {path} is larger than {limit_mb} MB, the limit for it")
     return data
+
+
+def read_text(path: Path, what: str, limit_mb: int, encoding: str = "utf-8") -> str:
+    """`read_bounded`, decoded; text in another encoding is a one-line refusal."""
+    data = read_bounded(path, what, limit_mb)
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"Cannot read {what.lower()} {path}: {exc}") from None
+
+
+NewFile = tuple[Path, bytes, int]  # path, content, permission bits
+
+
+def write_new_files(files: Sequence[NewFile], option: str = "--out") -> None:
+    """Create every file, or none: each is checked with `check_new_file` first and created
+    exclusively (never overwriting); after a failure (disk full, a name that appeared in the
+    meantime) the files already made are removed again."""
+    for path, _, _ in files:
+        check_new_file(path, option)
+    made: list[Path] = []
+    try:
+        for path, data, mode in files:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+            made.append(path)
+            with os.fdopen(descriptor, "wb") as out:
+                out.write(data)
+    except OSError as exc:
+        for written in made:
+            written.unlink(missing_ok=True)
+        raise InvalidInput(f"Cannot write {path}: {exc.strerror}; nothing written") from None
