@@ -35,6 +35,18 @@ def as_utc(value: Any) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def required_utc(value: Any) -> datetime:
+    """`as_utc` for a NOT NULL column."""
+    moment = as_utc(value)
+    assert moment is not None, "a NOT NULL timestamp column held NULL"
+    return moment
+
+
+def json_or_none(text: str | None) -> Any:
+    """A JSON column that may be NULL."""
+    return None if text is None else json.loads(text)
+
+
 EVENT_COLUMNS = (
     "seq, occurred_at, action, outcome, actor_id, actor_role, reason, run_id, plan_version, "
     "evidence_hash, detail, hash"

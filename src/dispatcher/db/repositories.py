@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from dispatcher.db.chain_reads import ChainReads
-from dispatcher.db.queries import ReadQueries, as_utc
+from dispatcher.db.queries import ReadQueries, as_utc, json_or_none, required_utc
 from dispatcher.db.run_reads import RunReads
 from dispatcher.db.sql import Sql
 from dispatcher.domain.audits import AuditResult
@@ -73,18 +73,8 @@ def _ensure_tenant(sql: Sql, tenant: str, now: datetime) -> None:
     )
 
 
-def _json(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
-
-
 def _roles(text: str) -> tuple[str, ...]:
     return tuple(r for r in text.split(",") if r)
-
-
-def _required(value: Any) -> datetime:
-    moment = as_utc(value)
-    assert moment is not None
-    return moment
 
 
 class AuditLog(ChainReads):
@@ -552,7 +542,7 @@ class KillSwitchLog:
                 bool(active),
                 actor,
                 reason,
-                _required(changed),
+                required_utc(changed),
             )
             for scope, tenant, site, active, actor, reason, changed in rows
         ]
@@ -582,8 +572,8 @@ def _repair(row: Sequence[Any]) -> RepairRecord:
         urgency=row[10],
         notes=row[11],
         status=row[12],
-        created_at=_required(row[13]),
-        proposal=_json(row[14]),
+        created_at=required_utc(row[13]),
+        proposal=json_or_none(row[14]),
         proposed_at=as_utc(row[15]),
         proposal_version=row[16],
         resolved_at=as_utc(row[17]),

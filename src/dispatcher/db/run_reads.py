@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from dispatcher.db.queries import Executor, Rows, as_utc
+from dispatcher.db.queries import Executor, Rows, as_utc, json_or_none, required_utc
 from dispatcher.domain.audits import AuditResult, Boundary, Violation
 from dispatcher.domain.drift import Drift
 from dispatcher.domain.kpis import Kpis
@@ -42,19 +42,13 @@ VERSION_COLUMNS = (
 VERSION_FROM = "plan_versions p LEFT JOIN evidence_records e ON e.version_pk = p.id"
 
 
-def _json(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
-
-
 def run_record(row: Sequence[Any]) -> RunRecord:
     """A RunRecord from a row of RUN_COLUMNS."""
-    created = as_utc(row[3])
-    assert created is not None
     return RunRecord(
         pk=row[0],
         run_id=row[1],
         week=row[2],
-        created_at=created,
+        created_at=required_utc(row[3]),
         origin=row[4],
         solver_name=row[5],
         solver_version=row[6],
@@ -72,14 +66,12 @@ def run_record(row: Sequence[Any]) -> RunRecord:
 
 def version_record(row: Sequence[Any]) -> VersionRecord:
     """A VersionRecord from a row of VERSION_COLUMNS."""
-    created, verified = as_utc(row[3]), as_utc(row[16])
-    assert created is not None and verified is not None
-    boundary = _json(row[8])
+    boundary = json_or_none(row[8])
     return VersionRecord(
         pk=row[0],
         version=row[1],
         parent_version=row[2],
-        created_at=created,
+        created_at=required_utc(row[3]),
         origin=row[4],
         repair_request_id=row[5],
         config=json.loads(row[6]),
@@ -91,11 +83,11 @@ def version_record(row: Sequence[Any]) -> VersionRecord:
         ),
         kpis=Kpis.from_document(json.loads(row[10])),
         drift=Drift.from_document(json.loads(row[11])),
-        repair=_json(row[12]),
+        repair=json_or_none(row[12]),
         status=row[13],
         status_reason=row[14],
         audits_passed=row[15],
-        verified_at=verified,
+        verified_at=required_utc(row[16]),
         evidence_hash=row[17] or "",
         published_at=as_utc(row[18]),
         published_by=row[19],
