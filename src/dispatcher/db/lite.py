@@ -14,18 +14,12 @@ from collections.abc import Callable
 from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
+from dispatcher.db.driver_errors import database_error
 from dispatcher.db.repositories import UnitOfWorkBase
 from dispatcher.db.sql import SqliteSql
-from dispatcher.domain.errors import (
-    DatabaseBusy,
-    DatabaseUnavailable,
-    DispatcherError,
-    IntegrityDamage,
-    InvalidInput,
-)
+from dispatcher.domain.errors import DatabaseUnavailable, DispatcherError
 
 BUSY_TIMEOUT_MS = 5000
 SQLITE_PRAGMAS = (
@@ -53,43 +47,6 @@ def unwritable_reason(path: Path) -> str | None:
     except OSError:
         return "its folder is read-only (SQLite creates -wal and -shm files beside the database)"
     return None
-
-
-# PostgreSQL error classes worth their own sentence (SQLSTATE codes).
-PG_BUSY = {"55P03", "40001", "40P01"}  # lock timeout, serialization failure, deadlock
-PG_OUT_OF_RANGE = {"22003", "22P02"}  # numeric value out of range, invalid text for a number
-
-
-def database_error(
-    text: str, *, integrity: bool, operational: bool, sqlstate: str | None = None
-) -> DispatcherError:
-    """A driver error as ours, with a sentence a dispatcher can act on."""
-    lowered = text.lower()
-    if sqlstate in PG_BUSY:
-        return DatabaseBusy("Database is busy (another dispatcher command is writing); try again")
-    if sqlstate in PG_OUT_OF_RANGE:
-        return InvalidInput(f"Value refused by the database: {text}")
-    if sqlstate is not None and sqlstate[:2] in ("08", "57"):
-        return DatabaseUnavailable(f"Database connection lost: {text}")
-    if sqlstate == "42501":
-        return IntegrityDamage(
-            f"Database refused the change: {text} (this login lacks the right; "
-            "see docs/deployment.md)"
-        )
-    if operational and "locked" in lowered:
-        return DatabaseBusy("Database is busy (another dispatcher command is writing); try again")
-    if "disk is full" in lowered:
-        return IntegrityDamage("Database disk is full; nothing was changed: free space, try again")
-    if "disk i/o error" in lowered:
-        return IntegrityDamage(
-            "Database could not be written (disk I/O error: disk full or failing?); "
-            "nothing was changed"
-        )
-    if integrity:
-        return IntegrityDamage(f"Database refused the change: {text}")
-    if operational and "readonly" in text.replace(" ", "").lower():
-        return IntegrityDamage(f"Database is read-only: {text}")
-    return IntegrityDamage(f"Database error: {text}")
 
 
 def _translate(exc: sqlite3.Error) -> DispatcherError:
@@ -151,24 +108,14 @@ class LiteUnitOfWork(UnitOfWorkBase):
             return _translate(exc)
         return DatabaseUnavailable(f"Cannot open database {self.path}: {exc} ({reason})")
 
-    def commit(self) -> None:
-        try:
-            self._connection.execute("COMMIT")
-        except sqlite3.Error as exc:
-            self._rollback()
-            raise _translate(exc) from None
-        self._committed = True
+    _driver_errors = (sqlite3.Error,)
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        try:
-            if not self._committed:
-                self._rollback()
-        finally:
-            self._connection.close()
-        if isinstance(exc, sqlite3.Error):
-            raise _translate(exc) from None
+    def _commit_transaction(self) -> None:
+        self._connection.execute("COMMIT")
+
+    def _close(self) -> None:
+        self._connection.close()
+
+    def _translate(self, exc: Exception) -> DispatcherError:
+        assert isinstance(exc, sqlite3.Error)
+        return _translate(exc)

@@ -12,6 +12,7 @@ import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from types import TracebackType
 from typing import Any
 
 from dispatcher.db.chain_reads import ChainReads
@@ -19,7 +20,7 @@ from dispatcher.db.queries import ReadQueries, as_utc, json_or_none, required_ut
 from dispatcher.db.run_reads import RunReads
 from dispatcher.db.sql import Sql
 from dispatcher.domain.audits import AuditResult
-from dispatcher.domain.errors import DatabaseBusy
+from dispatcher.domain.errors import DatabaseBusy, DispatcherError
 from dispatcher.domain.events import AuditEvent
 from dispatcher.domain.hashing import canonical_json
 from dispatcher.domain.model import (
@@ -712,6 +713,44 @@ class UnitOfWorkBase:
 
     def now(self) -> datetime:
         return self._clock()
+
+    # What a concrete unit does with its driver (stdlib sqlite3, or a SQLAlchemy session).
+    _driver_errors: tuple[type[Exception], ...] = ()
+
+    def _commit_transaction(self) -> None:
+        raise NotImplementedError
+
+    def _rollback(self) -> None:
+        raise NotImplementedError
+
+    def _close(self) -> None:
+        raise NotImplementedError
+
+    def _translate(self, exc: Exception) -> DispatcherError:
+        raise NotImplementedError
+
+    def commit(self) -> None:
+        try:
+            self._commit_transaction()
+        except self._driver_errors as exc:
+            self._rollback()
+            raise self._translate(exc) from None
+        self._committed = True
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Roll back unless committed, always close; a driver error leaves as ours."""
+        try:
+            if not self._committed:
+                self._rollback()
+        finally:
+            self._close()
+        if isinstance(exc, self._driver_errors):
+            raise self._translate(exc) from None
 
     def _begin_with_retries(self, begin: Callable[[], None]) -> None:
         """Run `begin` (open and BEGIN, nothing else yet) and retry it while the database is busy:

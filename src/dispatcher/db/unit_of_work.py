@@ -12,15 +12,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import datetime
-from types import TracebackType
 from typing import Self
 
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from dispatcher.db.driver_errors import database_error
 from dispatcher.db.engine import write_engine
-from dispatcher.db.lite import database_error
 from dispatcher.db.repositories import UnitOfWorkBase
 from dispatcher.db.sql import SessionSql
 from dispatcher.domain.errors import DatabaseUnavailable, DispatcherError
@@ -109,24 +108,17 @@ class SqlUnitOfWork(UnitOfWorkBase):
         self.session.execute(text(ALL_SITES_SQL))
         return bool(self.session.execute(text("SELECT dispatcher_all_sites()")).scalar())
 
-    def commit(self) -> None:
-        try:
-            self.session.commit()
-        except DBAPIError as exc:
-            self.session.rollback()
-            raise translate_database_error(exc) from None
-        self._committed = True
+    _driver_errors = (DBAPIError,)
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        try:
-            if not self._committed:
-                self.session.rollback()
-        finally:
-            self.session.close()
-        if isinstance(exc, DBAPIError):
-            raise translate_database_error(exc) from None
+    def _commit_transaction(self) -> None:
+        self.session.commit()
+
+    def _rollback(self) -> None:
+        self.session.rollback()
+
+    def _close(self) -> None:
+        self.session.close()
+
+    def _translate(self, exc: Exception) -> DispatcherError:
+        assert isinstance(exc, DBAPIError)
+        return translate_database_error(exc)
