@@ -9,9 +9,9 @@ from sqlalchemy import Connection
 
 from dispatcher.config import database_url, default_db_path
 from dispatcher.db.engine import make_engine
-from dispatcher.db.tables import Base
+from dispatcher.db.tables import metadata
 
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def _run(connection: Connection) -> None:

@@ -24,7 +24,7 @@ from dispatcher.cli import wiring
 from dispatcher.config import Settings
 from dispatcher.db.engine import make_engine
 from dispatcher.db.migrate import upgrade_to_head
-from dispatcher.db.unit_of_work import SqlUnitOfWork
+from dispatcher.db.unit_of_work import UnitOfWork
 from tests.pgserver import APP_LOGIN, OWNER, PgServer
 from tests.samples import write_run
 
@@ -121,15 +121,15 @@ def settings(db: str) -> Settings:
     return Settings(db=db)
 
 
-UowFactory = Callable[..., SqlUnitOfWork]
+UowFactory = Callable[..., UnitOfWork]
 
 
 @pytest.fixture
 def uow_factory(settings: Settings) -> Iterator[UowFactory]:
     engine = make_engine(settings.url)
 
-    def build(*, write: bool = False, tenant: str = "LTS", site: str = "WIEN") -> SqlUnitOfWork:
-        return SqlUnitOfWork(engine, tenant, site, lambda: FIXED_NOW, write=write)
+    def build(*, write: bool = False, tenant: str = "LTS", site: str = "WIEN") -> UnitOfWork:
+        return UnitOfWork(engine, tenant, site, lambda: FIXED_NOW, write=write)
 
     yield build
     engine.dispose()

@@ -21,9 +21,11 @@ def top_level(names: set[str]) -> set[str]:
     return {name.split(".")[0] for name in names}
 
 
-def dispatcher_traced(args: list[str], env: dict[str, str]) -> tuple[int, str, set[str]]:
-    """Exit code, stdout and the top-level modules loaded by `python -m dispatcher ARGS` in a
-    fresh interpreter (read from `-X importtime`)."""
+def dispatcher_traced(
+    args: list[str], env: dict[str, str], *, full: bool = False
+) -> tuple[int, str, set[str]]:
+    """Exit code, stdout and the top-level modules (every module with `full`) loaded by
+    `python -m dispatcher ARGS` in a fresh interpreter (read from `-X importtime`)."""
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "dispatcher", *args],
         capture_output=True,
@@ -31,9 +33,10 @@ def dispatcher_traced(args: list[str], env: dict[str, str]) -> tuple[int, str, s
         env=env,
         timeout=120,
     )
-    loaded = {
-        line.rsplit("|", 1)[-1].strip().split(".")[0]
+    names = {
+        line.rsplit("|", 1)[-1].strip()
         for line in proc.stderr.splitlines()
         if line.startswith("import time:")
     }
+    loaded = names if full else {name.split(".")[0] for name in names}
     return proc.returncode, proc.stdout, loaded

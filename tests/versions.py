@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dispatcher.db.engine import make_engine
-from dispatcher.db.unit_of_work import SqlUnitOfWork
+from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.evidence import output_hash
 from dispatcher.domain.model import Week
 from dispatcher.services.evidence import create_version, creation_context
@@ -16,7 +16,7 @@ from dispatcher.services.site import ensure_site
 def add_version(db_path: Path, run_id: str, changes: dict[str, str]) -> None:
     engine = make_engine(f"sqlite:///{db_path}")
     at = datetime(2026, 1, 13, 9, tzinfo=UTC)
-    with SqlUnitOfWork(engine, "LTS", "WIEN", lambda: at, write=True) as uow:
+    with UnitOfWork(engine, "LTS", "WIEN", lambda: at, write=True) as uow:
         run = uow.runs.get(run_id)
         assert run is not None
         current = uow.runs.version(run, run.current_version)

@@ -79,14 +79,14 @@ def _seed_events(db_path: Path, n: int) -> None:
     from datetime import UTC, datetime
 
     from dispatcher.db.engine import make_engine
-    from dispatcher.db.unit_of_work import SqlUnitOfWork
+    from dispatcher.db.unit_of_work import UnitOfWork
     from dispatcher.domain.events import Action, EventDraft, Outcome
     from dispatcher.services.audit import record_event
 
     engine = make_engine(f"sqlite:///{db_path}")
     for i in range(n):
         outcome = Outcome.BLOCKED if i % 2 else Outcome.ALLOWED
-        with SqlUnitOfWork(
+        with UnitOfWork(
             engine, "LTS", "WIEN", lambda: datetime(2026, 1, 13, 8, tzinfo=UTC), write=True
         ) as uow:
             record_event(

@@ -260,13 +260,11 @@ def test_a_sick_call_on_the_demo_site(tmp_path: Path) -> None:
     assert _run(["audit", "verify"], env).returncode == 0
 
 
-def test_list_runs_status_and_show_run_read_without_the_orm_and_agree_with_it(
-    tmp_path: Path,
-) -> None:
+def test_read_commands_load_core_only_and_agree_with_the_services(tmp_path: Path) -> None:
     from dispatcher.cli import data
     from dispatcher.config import Settings
     from dispatcher.db.engine import make_engine
-    from dispatcher.db.unit_of_work import SqlUnitOfWork
+    from dispatcher.db.unit_of_work import UnitOfWork
     from dispatcher.services.runs import list_runs, status_overview
 
     db = tmp_path / "fast.db"
@@ -280,12 +278,13 @@ def test_list_runs_status_and_show_run_read_without_the_orm_and_agree_with_it(
         ["show-run", "RUN-20260112-002", "--json"],
         ["audit", "verify"],
     ):
-        _, loaded = _loaded(command, env)
-        assert loaded.isdisjoint(HEAVY), command
+        _, _, loaded = dispatcher_traced(command, env, full=True)
+        assert "sqlalchemy.engine" in loaded, command  # the one path to the data
+        assert loaded.isdisjoint({"sqlalchemy.orm", "alembic", "ortools", "cryptography"}), command
     engine = make_engine(Settings(db=str(db)).url)
 
-    def uow() -> SqlUnitOfWork:
-        return SqlUnitOfWork(engine, "LTS", "WIEN", lambda: datetime.now(UTC), write=False)
+    def uow() -> UnitOfWork:
+        return UnitOfWork(engine, "LTS", "WIEN", lambda: datetime.now(UTC), write=False)
 
     listed = json.loads(_run(["list-runs", "--json"], env).stdout)
     assert listed == [data.run_summary(r) for r in list_runs(uow())]

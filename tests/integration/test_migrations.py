@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 from dispatcher.db.engine import make_engine
 from dispatcher.db.migrate import downgrade_to, script_location, upgrade_to_head
 from dispatcher.db.schema import SCHEMA_HEAD, ensure_schema, stored_revision
-from dispatcher.db.tables import Base
+from dispatcher.db.tables import metadata
 
 GUARDED = {
     "assignments": "version",
@@ -49,7 +49,7 @@ def test_models_and_migrations_agree(db_path: Path) -> None:
     engine = make_engine(f"sqlite:///{db_path}")
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
-        assert compare_metadata(context, Base.metadata) == []
+        assert compare_metadata(context, metadata) == []
     engine.dispose()
 
 

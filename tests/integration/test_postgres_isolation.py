@@ -21,7 +21,7 @@ from dispatcher.cli.app import app
 from dispatcher.db.engine import make_engine
 from dispatcher.db.migrate import downgrade_to, upgrade_to_head
 from dispatcher.db.schema import SCHEMA_HEAD, stored_revision
-from dispatcher.db.tables import Base
+from dispatcher.db.tables import metadata
 from tests.conftest import PG_TEMPLATE
 from tests.integration.test_migrations import EXPECTED_TRIGGERS
 from tests.pgprobe import STRANGER, probe, scoped_tables
@@ -282,7 +282,7 @@ def test_models_and_migrations_agree_on_postgres(pg_server: PgServer) -> None:
     engine = make_engine(pg_server.url(OWNER, PG_TEMPLATE))
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
-        assert compare_metadata(context, Base.metadata) == []
+        assert compare_metadata(context, metadata) == []
     engine.dispose()
 
 

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from dispatcher.cli.completion import REQUEST_ID_SQL, RUN_ID_SQL
-from dispatcher.db.queries import ReadQueries
-from dispatcher.db.repositories import AuditLog, KillSwitchLog, RunRepository, UserRepository
-from dispatcher.db.sql import SqliteSql
+from dispatcher.db.engine import make_engine, sqlite_url
+from dispatcher.db.unit_of_work import UnitOfWork
+from tests.conftest import FIXED_NOW
 
 GROWING = {
     "runs",
@@ -33,25 +34,7 @@ GROWING = {
     "evidence_records",
     "users",
 }
-
-
-ALIAS = re.compile(r"(?:FROM|JOIN)\s+(\w+)\s+(?!WHERE|ON|JOIN|ORDER|LEFT|AND)(\w+)", re.I)
-
-
-class PlanRecorder(SqliteSql):
-    """Runs every statement, after noting the tables SQLite's plan would scan for it."""
-
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        super().__init__(connection)
-        self.connection = connection
-        self.scans: list[tuple[str, str]] = []
-        self.statements = 0
-
-    def rows(self, sql: str, params: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
-        self.statements += 1
-        plan = self.connection.execute(f"EXPLAIN QUERY PLAN {sql}", dict(params))
-        self.scans += [(table, sql) for table in scanned(sql, [row[-1] for row in plan])]
-        return super().rows(sql, params)
+ALIAS = re.compile(r"(?:FROM|JOIN)\s+(\w+)\s+(?:AS\s+)?(?!WHERE|ON|JOIN|ORDER|LEFT|AND)(\w+)", re.I)
 
 
 def scanned(sql: str, plan: list[str]) -> list[str]:
@@ -65,30 +48,52 @@ def scanned(sql: str, plan: list[str]) -> list[str]:
     return tables
 
 
+class PlanRecorder:
+    """Notes, for every statement the repositories send, the tables SQLite's plan scans."""
+
+    def __init__(self) -> None:
+        self.scans: list[tuple[str, str]] = []
+        self.statements = 0
+
+    def before(
+        self, conn: Any, cursor: sqlite3.Cursor, sql: str, params: Any, _c: Any, many: bool
+    ) -> None:
+        if many or not sql.lstrip().upper().startswith("SELECT"):
+            return
+        self.statements += 1
+        plan = conn.connection.dbapi_connection.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+        self.scans += [(table, sql) for table in scanned(sql, [row[-1] for row in plan])]
+
+
 @pytest.fixture
-def recorder(db_path: Path) -> PlanRecorder:
-    return PlanRecorder(sqlite3.connect(db_path))
+def unit(db_path: Path) -> Iterator[tuple[UnitOfWork, PlanRecorder]]:
+    engine = make_engine(sqlite_url(db_path))
+    recorder = PlanRecorder()
+    event.listen(engine, "before_cursor_execute", recorder.before)
+    with UnitOfWork(engine, "LTS", "WIEN", lambda: FIXED_NOW, write=False) as uow:
+        yield uow, recorder
+    engine.dispose()
 
 
-def test_status_list_runs_and_lookups_search_indexes(recorder: PlanRecorder) -> None:
-    scope = ("LTS", "WIEN")
-    queries = ReadQueries(recorder.rows, scope)
-    queries.list_runs()
-    queries.list_runs(week="2026-W03", status="PASS")
-    queries.kill_switch()
-    queries.site_flags()
-    queries.open_repairs()
-    queries.open_repairs(week="2026-W03")
-    queries.events()
-    queries.events(run_id="RUN-20260112-001", action="publish")
-    runs = RunRepository(recorder, scope)
-    runs.get("RUN-20260112-001")
-    runs.latest_locked(before_week="2026-W03")
-    runs.latest_locked(week="2026-W02")
-    runs.next_run_id("20260112")
-    UserRepository(recorder, scope).get("disp001")
-    KillSwitchLog(recorder, scope).is_active("site")
-    AuditLog(recorder, scope).tip()
+def test_status_list_runs_and_lookups_search_indexes(
+    unit: tuple[UnitOfWork, PlanRecorder],
+) -> None:
+    uow, recorder = unit
+    uow.queries.list_runs()
+    uow.queries.list_runs(week="2026-W03", status="PASS")
+    uow.queries.kill_switch()
+    uow.queries.site_flags()
+    uow.queries.open_repairs()
+    uow.queries.open_repairs(week="2026-W03")
+    uow.queries.events()
+    uow.queries.events(run_id="RUN-20260112-001", action="publish")
+    uow.runs.get("RUN-20260112-001")
+    uow.runs.latest_locked(before_week="2026-W03")
+    uow.runs.latest_locked(week="2026-W02")
+    uow.runs.next_run_id("20260112")
+    uow.users.get("disp001")
+    uow.kill_switch.is_active("site")
+    uow.audit_log.tip()
     assert recorder.statements >= 15
     growing = [(table, sql) for table, sql in recorder.scans if table in GROWING]
     assert growing == []

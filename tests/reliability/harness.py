@@ -12,7 +12,8 @@ from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dispatcher.db.lite import LiteUnitOfWork
+from dispatcher.db.engine import make_engine, sqlite_url
+from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.services.audit import verify_audit_chain
 
 SCRIPT = Path(sys.executable).parent / "dispatcher"
@@ -124,7 +125,8 @@ def consistency_problems(db: Path) -> list[str]:
             problems.append(f"plan versions not 1..n for runs {gaps}")
         scopes = con.execute("SELECT tenant_id, site_id FROM sites").fetchall()
     for tenant, site in scopes:
-        unit = LiteUnitOfWork(db, tenant, site, lambda: datetime.now(UTC), write=False)
+        engine = make_engine(sqlite_url(db))
+        unit = UnitOfWork(engine, tenant, site, lambda: datetime.now(UTC), write=False)
         report = verify_audit_chain(unit)
         if not report.ok:
             problems.append(f"chain {tenant}/{site}: seq {report.broken_seq} {report.problem}")

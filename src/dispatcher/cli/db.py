@@ -122,7 +122,7 @@ def backup(
     from dispatcher.services.backup import backup as copy_out
 
     settings = settings_of(ctx)
-    check = copy_out(_sqlite_file(settings), target, wiring.clock, evidence_runs)
+    check = copy_out(_sqlite_file(settings), target, wiring.file_units, evidence_runs)
     _report(check, as_json, f"Backup written to {target}")
 
 
@@ -147,5 +147,5 @@ def restore(
     settings = settings_of(ctx)
     target = _sqlite_file(settings)
     wiring.reset()
-    check = copy_in(source, target, wiring.clock, force=force, evidence_runs=evidence_runs)
+    check = copy_in(source, target, wiring.file_units, force=force, evidence_runs=evidence_runs)
     _report(check, as_json, f"Restored {target} from {source}")

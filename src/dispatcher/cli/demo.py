@@ -12,7 +12,7 @@ from dispatcher.cli.context import settings_of
 from dispatcher.cli.options import SeedOpt
 
 if TYPE_CHECKING:
-    from dispatcher.db.unit_of_work import SqlUnitOfWork
+    from dispatcher.db.unit_of_work import UnitOfWork
 
 demo_app = typer.Typer()
 
@@ -60,12 +60,8 @@ def demo(
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     target = files or ((path.parent if path else Path.cwd()) / "demo-files")
 
-    def uow_at(moment: datetime) -> SqlUnitOfWork:
-        from dispatcher.db.unit_of_work import SqlUnitOfWork
-
-        return SqlUnitOfWork(
-            wiring.engine(settings), settings.tenant, settings.site, lambda: moment, write=True
-        )
+    def uow_at(moment: datetime) -> UnitOfWork:
+        return wiring.unit_of_work(settings, write=True, clock=lambda: moment)
 
     with output.progress("Building the demo site...", quiet=not solve) as report:
         result = build_demo(uow_at, seed, target, solve=solve, progress=report)

@@ -67,16 +67,10 @@ def list_runs(
     Example: dispatcher list-runs --week 2026-W03
     """
     from dispatcher.cli import wiring
-    from dispatcher.services.reads import runs_listing
+    from dispatcher.services.runs import list_runs as query
 
     settings = settings_of(ctx)
-    with wiring.read_queries(settings) as queries:
-        if queries is not None:
-            runs = runs_listing(queries, week=week, status=status, limit=limit)
-        else:
-            from dispatcher.services.runs import list_runs as query
-
-            runs = query(wiring.unit_of_work(settings), week=week, status=status, limit=limit)
+    runs = query(wiring.unit_of_work(settings), week=week, status=status, limit=limit)
     if as_json:
         from dispatcher.cli import data
         from dispatcher.cli.output import emit_json

@@ -40,19 +40,12 @@ def status(
     Example: dispatcher status --all-sites --by admin01 --reason "Monday check of every depot"
     """
     from dispatcher.cli import wiring
-    from dispatcher.services.reads import overview as read_overview
+    from dispatcher.services.runs import status_overview
 
-    settings = settings_of(ctx)
     if all_sites or by is not None or reason is not None:
         _all_sites(ctx, all_sites, by, reason, as_json)
         return
-    with wiring.read_queries(settings) as queries:
-        if queries is not None:
-            overview = read_overview(queries, settings.tenant, settings.site)
-        else:
-            from dispatcher.services.runs import status_overview
-
-            overview = status_overview(wiring.unit_of_work(settings))
+    overview = status_overview(wiring.unit_of_work(settings_of(ctx)))
     if as_json:
         from dispatcher.cli import data
         from dispatcher.cli.output import emit_json

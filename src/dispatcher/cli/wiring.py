@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import os
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dispatcher.config import Settings, readonly_uri
+from dispatcher.config import Settings
 from dispatcher.domain.errors import DatabaseUnavailable, InvalidInput
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from dispatcher.db.lite import LiteUnitOfWork
-    from dispatcher.db.queries import ReadQueries
-    from dispatcher.db.unit_of_work import SqlUnitOfWork
+    from dispatcher.db.unit_of_work import UnitOfWork
 
 _engines: dict[str, Engine] = {}
 
@@ -40,12 +37,13 @@ def engine(settings: Settings, *, migrate: bool = True) -> Engine:
     """A cached engine for the settings' database, upgraded to the newest schema on first use."""
     from sqlalchemy.exc import DBAPIError
 
-    from dispatcher.db.engine import make_engine
+    from dispatcher.db.engine import make_engine, sqlite_url
     from dispatcher.db.schema import ensure_schema
 
     if settings.url not in _engines:
+        path = settings.sqlite_path
         try:
-            built = make_engine(settings.url)
+            built = make_engine(settings.url if path is None else sqlite_url(path))
         except OSError as exc:
             raise _unavailable(settings, exc.strerror or str(exc)) from None
         try:
@@ -64,35 +62,29 @@ def engine(settings: Settings, *, migrate: bool = True) -> Engine:
 
 
 def _unavailable(settings: Settings, reason: str) -> DatabaseUnavailable:
-    return DatabaseUnavailable(
-        f"Cannot open database {settings.shown}: {_with_cause(settings, reason)}"
-    )
-
-
-def _with_cause(settings: Settings, reason: str) -> str:
-    """Add why a SQLite file cannot be written, when that is the cause."""
-    from dispatcher.db.lite import unwritable_reason
+    from dispatcher.db.engine import unwritable_reason
 
     path = settings.sqlite_path
     cause = None if path is None or not path.exists() else unwritable_reason(path)
-    return reason if cause is None else f"{reason} ({cause})"
+    shown = reason if cause is None else f"{reason} ({cause})"
+    return DatabaseUnavailable(f"Cannot open database {settings.shown}: {shown}")
 
 
-def unit_of_work(settings: Settings, *, write: bool = False) -> LiteUnitOfWork | SqlUnitOfWork:
-    """One command's unit of work: over stdlib sqlite3 when the database is a SQLite file at the
-    newest schema (no SQLAlchemy import), else SQLAlchemy's (PostgreSQL, or a SQLite file whose
-    schema is created or upgraded first). Both run the same repositories."""
-    connection = _open_current(settings)
-    if connection is not None:
-        connection.close()
-        from dispatcher.db.lite import LiteUnitOfWork
+def unit_of_work(
+    settings: Settings, *, write: bool = False, clock: Callable[[], datetime] = clock
+) -> UnitOfWork:
+    """One command's unit of work (SQLite or PostgreSQL, the same class)."""
+    from dispatcher.db.unit_of_work import UnitOfWork
 
-        path = settings.sqlite_path
-        assert path is not None
-        return LiteUnitOfWork(path, settings.tenant, settings.site, clock, write=write)
-    from dispatcher.db.unit_of_work import SqlUnitOfWork
+    return UnitOfWork(engine(settings), settings.tenant, settings.site, clock, write=write)
 
-    return SqlUnitOfWork(engine(settings), settings.tenant, settings.site, clock, write=write)
+
+def file_units(path: Path, tenant: str, site: str) -> UnitOfWork:
+    """A read unit of work over another SQLite file (a backup being checked)."""
+    from dispatcher.db.engine import make_engine, sqlite_url
+    from dispatcher.db.unit_of_work import UnitOfWork
+
+    return UnitOfWork(make_engine(sqlite_url(path)), tenant, site, clock, write=False)
 
 
 def reset() -> None:
@@ -100,46 +92,3 @@ def reset() -> None:
     for built in _engines.values():
         built.dispose()
     _engines.clear()
-
-
-def _current_sqlite(connection: sqlite3.Connection) -> bool:
-    from dispatcher.db.revision import SCHEMA_HEAD
-
-    try:
-        revision = connection.execute("SELECT version_num FROM alembic_version").fetchone()
-    except sqlite3.Error:
-        return False
-    return revision is not None and revision[0] == SCHEMA_HEAD
-
-
-def _open_current(settings: Settings) -> sqlite3.Connection | None:
-    """A read-only stdlib connection when the database is an existing SQLite file at the newest
-    schema; None means "go through SQLAlchemy" (another backend, or a schema to create/upgrade)."""
-    path = settings.sqlite_path
-    if path is None or not path.is_file():
-        return None
-    try:
-        connection = sqlite3.connect(readonly_uri(path), uri=True, timeout=5)
-    except sqlite3.Error:
-        return None
-    if _current_sqlite(connection):
-        return connection
-    connection.close()
-    return None
-
-
-@contextmanager
-def read_queries(settings: Settings) -> Iterator[ReadQueries | None]:
-    """Read-only queries over stdlib sqlite3 when the database is SQLite and already current
-    (no ORM import: fast start-up); None means "use a unit of work"."""
-    from dispatcher.db.queries import ReadQueries
-    from dispatcher.db.sql import SqliteSql
-
-    connection = _open_current(settings)
-    if connection is None:
-        yield None
-        return
-    try:
-        yield ReadQueries(SqliteSql(connection).rows, (settings.tenant, settings.site))
-    finally:
-        connection.close()

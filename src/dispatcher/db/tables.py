@@ -1,6 +1,8 @@
-"""Table definitions. Alembic migrations create the schema; these classes must match them.
+"""The schema's single statement in Python: SQLAlchemy Core tables.
 
-Domain classes are never mapped: repositories convert rows explicitly.
+Alembic's migrations create the schema and are frozen; these tables are what the repositories
+query and what autogenerate compares with the migrated database (a test keeps them equal).
+Triggers and row-level security live in the migrations only: autogenerate cannot see them.
 """
 
 from __future__ import annotations
@@ -10,18 +12,19 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
+    Column,
     DateTime,
-    ForeignKey,
     ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -57,291 +60,325 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class Tenant(Base):
-    __tablename__ = "tenants"
-    tenant_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+def _id(name: str, *, nullable: bool = False) -> Column[str]:
+    return Column(name, String(ID), nullable=nullable)
 
 
-class Site(Base):
-    __tablename__ = "sites"
-    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"), primary_key=True)
-    site_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+def _scope() -> tuple[Column[str], Column[str]]:
+    return _id("tenant_id"), _id("site_id")
 
 
-class SiteSettings(Base):
-    __tablename__ = "site_settings"
-    __table_args__ = (
-        ForeignKeyConstraint(["tenant_id", "site_id"], ["sites.tenant_id", "sites.site_id"]),
-    )
-    tenant_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
-    site_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
-    publish_enabled: Mapped[bool] = mapped_column(Boolean)
-    lock_enabled: Mapped[bool] = mapped_column(Boolean)
-    shadow_only: Mapped[bool] = mapped_column(Boolean)
-    publish_roles: Mapped[str] = mapped_column(String(200))
-    lock_roles: Mapped[str] = mapped_column(String(200))
-    repair_roles: Mapped[str] = mapped_column(String(200))
-    min_reason_length: Mapped[int] = mapped_column(Integer)
-    lock_requires_other_person: Mapped[bool] = mapped_column(Boolean)
-    freeze_window_hours: Mapped[int] = mapped_column(Integer)
-    drift_baseline: Mapped[str] = mapped_column(String(ID))
-    drift_thresholds: Mapped[str] = mapped_column(Text)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+def _timestamp(name: str, *, nullable: bool = False) -> Column[datetime]:
+    return Column(name, UtcDateTime(), nullable=nullable)
 
 
-class User(Base):
-    __tablename__ = "users"
-    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"), primary_key=True)
-    user_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-    roles: Mapped[str] = mapped_column(String(200))
-    active: Mapped[bool] = mapped_column(Boolean)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+def _pk_id() -> Column[int]:
+    return Column("id", Integer, primary_key=True, autoincrement=True)
 
 
-class Run(Base):
-    __tablename__ = "runs"
-    __table_args__ = (
-        ForeignKeyConstraint(["tenant_id", "site_id"], ["sites.tenant_id", "sites.site_id"]),
-        UniqueConstraint("tenant_id", "site_id", "run_id"),
-        Index(None, "tenant_id", "site_id", "created_at"),
-        Index(None, "tenant_id", "site_id", "week"),
-    )
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    tenant_id: Mapped[str] = mapped_column(String(ID))
-    site_id: Mapped[str] = mapped_column(String(ID))
-    run_id: Mapped[str] = mapped_column(String(ID))
-    week: Mapped[str] = mapped_column(String(8))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    origin: Mapped[str] = mapped_column(String(20))
-    solver_name: Mapped[str] = mapped_column(String(100))
-    solver_version: Mapped[str | None] = mapped_column(String(100))
-    solver_seed: Mapped[int | None] = mapped_column(Integer)
-    declared_output_hash: Mapped[str | None] = mapped_column(String(HASH))
-    solver_error: Mapped[str | None] = mapped_column(Text)
-    solver_meta: Mapped[str] = mapped_column(Text)
-    runtime_ms: Mapped[int | None] = mapped_column(Integer)
-    locked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    locked_by: Mapped[str | None] = mapped_column(String(ID))
-    locked_version: Mapped[int | None] = mapped_column(Integer)
+tenants = Table(
+    "tenants",
+    metadata,
+    _id("tenant_id"),
+    _timestamp("created_at"),
+    PrimaryKeyConstraint("tenant_id"),
+)
 
+sites = Table(
+    "sites",
+    metadata,
+    *_scope(),
+    _timestamp("created_at"),
+    PrimaryKeyConstraint("tenant_id", "site_id"),
+    ForeignKeyConstraint(["tenant_id"], ["tenants.tenant_id"]),
+)
 
-class TourInstance(Base):
-    __tablename__ = "tour_instances"
-    tenant_id: Mapped[str] = mapped_column(String(ID))
-    site_id: Mapped[str] = mapped_column(String(ID))
-    run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id"), primary_key=True)
-    instance_id: Mapped[str] = mapped_column(String(50), primary_key=True)
-    tour_id: Mapped[str] = mapped_column(String(ID))
-    n: Mapped[int] = mapped_column(Integer)
-    day: Mapped[int] = mapped_column(Integer)
-    start_minute: Mapped[int] = mapped_column(Integer)
-    end_minute: Mapped[int] = mapped_column(Integer)
-    depot: Mapped[str | None] = mapped_column(String(ID))
-    skill: Mapped[str | None] = mapped_column(String(ID))
-    notes: Mapped[str | None] = mapped_column(Text)
+site_settings = Table(
+    "site_settings",
+    metadata,
+    *_scope(),
+    Column("publish_enabled", Boolean, nullable=False),
+    Column("lock_enabled", Boolean, nullable=False),
+    Column("shadow_only", Boolean, nullable=False),
+    Column("publish_roles", String(200), nullable=False),
+    Column("lock_roles", String(200), nullable=False),
+    Column("repair_roles", String(200), nullable=False),
+    Column("min_reason_length", Integer, nullable=False),
+    Column("lock_requires_other_person", Boolean, nullable=False),
+    Column("freeze_window_hours", Integer, nullable=False),
+    _id("drift_baseline"),
+    Column("drift_thresholds", Text, nullable=False),
+    _timestamp("updated_at"),
+    PrimaryKeyConstraint("tenant_id", "site_id"),
+    ForeignKeyConstraint(["tenant_id", "site_id"], ["sites.tenant_id", "sites.site_id"]),
+)
 
+users = Table(
+    "users",
+    metadata,
+    _id("tenant_id"),
+    _id("user_id"),
+    Column("name", String(200), nullable=False),
+    Column("roles", String(200), nullable=False),
+    Column("active", Boolean, nullable=False),
+    _timestamp("created_at"),
+    PrimaryKeyConstraint("tenant_id", "user_id"),
+    ForeignKeyConstraint(["tenant_id"], ["tenants.tenant_id"]),
+)
 
-class Driver(Base):
-    __tablename__ = "drivers"
-    tenant_id: Mapped[str] = mapped_column(String(ID))
-    site_id: Mapped[str] = mapped_column(String(ID))
-    run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id"), primary_key=True)
-    driver_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-    skills: Mapped[str] = mapped_column(String(400))
-    active: Mapped[bool] = mapped_column(Boolean)
-    max_weekly_minutes: Mapped[int] = mapped_column(Integer)
-    depot: Mapped[str | None] = mapped_column(String(ID))
-    added_in_version: Mapped[int] = mapped_column(Integer)
+runs = Table(
+    "runs",
+    metadata,
+    _pk_id(),
+    *_scope(),
+    _id("run_id"),
+    Column("week", String(8), nullable=False),
+    _timestamp("created_at"),
+    Column("origin", String(20), nullable=False),
+    Column("solver_name", String(100), nullable=False),
+    Column("solver_version", String(100), nullable=True),
+    Column("solver_seed", Integer, nullable=True),
+    Column("declared_output_hash", String(HASH), nullable=True),
+    Column("solver_error", Text, nullable=True),
+    Column("solver_meta", Text, nullable=False),
+    Column("runtime_ms", Integer, nullable=True),
+    _timestamp("locked_at", nullable=True),
+    _id("locked_by", nullable=True),
+    Column("locked_version", Integer, nullable=True),
+    ForeignKeyConstraint(["tenant_id", "site_id"], ["sites.tenant_id", "sites.site_id"]),
+    UniqueConstraint("tenant_id", "site_id", "run_id"),
+    Index(None, "tenant_id", "site_id", "created_at"),
+    Index(None, "tenant_id", "site_id", "week"),
+)
 
+tour_instances = Table(
+    "tour_instances",
+    metadata,
+    *_scope(),
+    Column("run_pk", Integer, nullable=False),
+    Column("instance_id", String(50), nullable=False),
+    _id("tour_id"),
+    Column("n", Integer, nullable=False),
+    Column("day", Integer, nullable=False),
+    Column("start_minute", Integer, nullable=False),
+    Column("end_minute", Integer, nullable=False),
+    _id("depot", nullable=True),
+    _id("skill", nullable=True),
+    Column("notes", Text, nullable=True),
+    PrimaryKeyConstraint("run_pk", "instance_id"),
+    ForeignKeyConstraint(["run_pk"], ["runs.id"]),
+)
 
-class Availability(Base):
-    __tablename__ = "availability"
-    tenant_id: Mapped[str] = mapped_column(String(ID))
-    site_id: Mapped[str] = mapped_column(String(ID))
-    run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id"), primary_key=True)
-    driver_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
-    date: Mapped[str] = mapped_column(String(10), primary_key=True)
-    status: Mapped[str] = mapped_column(String(20))
-    note: Mapped[str | None] = mapped_column(Text)
+drivers = Table(
+    "drivers",
+    metadata,
+    *_scope(),
+    Column("run_pk", Integer, nullable=False),
+    _id("driver_id"),
+    Column("name", String(200), nullable=False),
+    Column("skills", String(400), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("max_weekly_minutes", Integer, nullable=False),
+    _id("depot", nullable=True),
+    Column("added_in_version", Integer, nullable=False),
+    PrimaryKeyConstraint("run_pk", "driver_id"),
+    ForeignKeyConstraint(["run_pk"], ["runs.id"]),
+)
 
+availability = Table(
+    "availability",
+    metadata,
+    *_scope(),
+    Column("run_pk", Integer, nullable=False),
+    _id("driver_id"),
+    Column("date", String(10), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("note", Text, nullable=True),
+    PrimaryKeyConstraint("run_pk", "driver_id", "date"),
+    ForeignKeyConstraint(["run_pk"], ["runs.id"]),
+)
 
-class PlanVersion(Base):
-    __tablename__ = "plan_versions"
-    __table_args__ = (UniqueConstraint("run_pk", "version"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    tenant_id: Mapped[str] = mapped_column(String(ID))
-    site_id: Mapped[str] = mapped_column(String(ID))
-    run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id"))
-    version: Mapped[int] = mapped_column(Integer)
-    parent_version: Mapped[int | None] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    origin: Mapped[str] = mapped_column(String(20))
-    repair_request_id: Mapped[str | None] = mapped_column(String(ID))
-    config_json: Mapped[str] = mapped_column(Text)
-    solver_json: Mapped[str] = mapped_column(Text)
-    boundary_json: Mapped[str] = mapped_column(Text)
-    absences_json: Mapped[str] = mapped_column(Text)
-    kpis_json: Mapped[str] = mapped_column(Text)
-    drift_json: Mapped[str] = mapped_column(Text)
-    repair_json: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(10))
-    status_reason: Mapped[str] = mapped_column(Text)
-    audits_passed: Mapped[int] = mapped_column(Integer)
-    coverage_bp: Mapped[int] = mapped_column(Integer)
-    drivers_used: Mapped[int] = mapped_column(Integer)
-    drift_level: Mapped[str] = mapped_column(String(10))
-    verified_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    published_by: Mapped[str | None] = mapped_column(String(ID))
-    published_role: Mapped[str | None] = mapped_column(String(ID))
-    published_evidence_hash: Mapped[str | None] = mapped_column(String(HASH))
-    override_reason: Mapped[str | None] = mapped_column(Text)
+plan_versions = Table(
+    "plan_versions",
+    metadata,
+    _pk_id(),
+    *_scope(),
+    Column("run_pk", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("parent_version", Integer, nullable=True),
+    _timestamp("created_at"),
+    Column("origin", String(20), nullable=False),
+    _id("repair_request_id", nullable=True),
+    Column("config_json", Text, nullable=False),
+    Column("solver_json", Text, nullable=False),
+    Column("boundary_json", Text, nullable=False),
+    Column("absences_json", Text, nullable=False),
+    Column("kpis_json", Text, nullable=False),
+    Column("drift_json", Text, nullable=False),
+    Column("repair_json", Text, nullable=True),
+    Column("status", String(10), nullable=False),
+    Column("status_reason", Text, nullable=False),
+    Column("audits_passed", Integer, nullable=False),
+    Column("coverage_bp", Integer, nullable=False),
+    Column("drivers_used", Integer, nullable=False),
+    Column("drift_level", String(10), nullable=False),
+    _timestamp("verified_at"),
+    _timestamp("published_at", nullable=True),
+    _id("published_by", nullable=True),
+    _id("published_role", nullable=True),
+    Column("published_evidence_hash", String(HASH), nullable=True),
+    Column("override_reason", Text, nullable=True),
+    ForeignKeyConstraint(["run_pk"], ["runs.id"]),
+    UniqueConstraint("run_pk", "version"),
+)
 
+assignments = Table(
+    "assignments",
+    metadata,
+    *_scope(),
+    Column("version_pk", Integer, nullable=False),
+    Column("instance_id", String(50), nullable=False),
+    _id("driver_id"),
+    PrimaryKeyConstraint("version_pk", "instance_id"),
+    ForeignKeyConstraint(["version_pk"], ["plan_versions.id"]),
+)
 
-class Assignment(Base):
-    __tablename__ = "assignments"
-    tenant_id: Mapped[str] = mapped_column(String(ID))
-    site_id: Mapped[str] = mapped_column(String(ID))
-    version_pk: Mapped[int] = mapped_column(ForeignKey("plan_versions.id"), primary_key=True)
-    instance_id: Mapped[str] = mapped_column(String(50), primary_key=True)
-    driver_id: Mapped[str] = mapped_column(String(ID))
+audit_results = Table(
+    "audit_results",
+    metadata,
+    *_scope(),
+    Column("version_pk", Integer, nullable=False),
+    _id("audit"),
+    Column("position", Integer, nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("violation_count", Integer, nullable=False),
+    Column("violations", Text, nullable=False),
+    Column("note", Text, nullable=True),
+    PrimaryKeyConstraint("version_pk", "audit"),
+    ForeignKeyConstraint(["version_pk"], ["plan_versions.id"]),
+)
 
+evidence_records = Table(
+    "evidence_records",
+    metadata,
+    *_scope(),
+    Column("version_pk", Integer, nullable=False),
+    Column("evidence_hash", String(HASH), nullable=False),
+    _timestamp("created_at"),
+    PrimaryKeyConstraint("version_pk"),
+    ForeignKeyConstraint(["version_pk"], ["plan_versions.id"]),
+)
 
-class AuditResult(Base):
-    __tablename__ = "audit_results"
-    tenant_id: Mapped[str] = mapped_column(String(ID))
-    site_id: Mapped[str] = mapped_column(String(ID))
-    version_pk: Mapped[int] = mapped_column(ForeignKey("plan_versions.id"), primary_key=True)
-    audit: Mapped[str] = mapped_column(String(40), primary_key=True)
-    position: Mapped[int] = mapped_column(Integer)
-    passed: Mapped[bool] = mapped_column(Boolean)
-    violation_count: Mapped[int] = mapped_column(Integer)
-    violations: Mapped[str] = mapped_column(Text)
-    note: Mapped[str | None] = mapped_column(Text)
+# Request ids are unique per tenant, but a site reads only its own requests (row-level security
+# on PostgreSQL): this register holds just the ids, readable tenant-wide.
+repair_request_ids = Table(
+    "repair_request_ids",
+    metadata,
+    _id("tenant_id"),
+    _id("request_id"),
+    _id("site_id"),
+    PrimaryKeyConstraint("tenant_id", "request_id"),
+)
 
+# PostgreSQL: the sites a database login may act for (logins in dispatcher_any_site may act for
+# any). Kept by the DBA; unused on SQLite.
+site_logins = Table(
+    "site_logins",
+    metadata,
+    Column("login_name", String(63), nullable=False),
+    _id("tenant"),
+    _id("site"),
+    PrimaryKeyConstraint("login_name", "tenant", "site"),
+)
 
-class EvidenceRecord(Base):
-    __tablename__ = "evidence_records"
-    tenant_id: Mapped[str] = mapped_column(String(ID))
-    site_id: Mapped[str] = mapped_column(String(ID))
-    version_pk: Mapped[int] = mapped_column(ForeignKey("plan_versions.id"), primary_key=True)
-    evidence_hash: Mapped[str] = mapped_column(String(HASH))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+repair_requests = Table(
+    "repair_requests",
+    metadata,
+    _pk_id(),
+    *_scope(),
+    _id("request_id"),
+    Column("run_pk", Integer, nullable=False),
+    Column("base_version", Integer, nullable=False),
+    Column("week", String(8), nullable=False),
+    _id("driver_id"),
+    Column("driver_name", String(200), nullable=True),
+    Column("absence_type", String(20), nullable=False),
+    Column("scope", Text, nullable=False),
+    _id("requester"),
+    Column("urgency", String(10), nullable=False),
+    Column("notes", Text, nullable=True),
+    Column("status", String(10), nullable=False),
+    _timestamp("created_at"),
+    Column("proposal", Text, nullable=True),
+    _timestamp("proposed_at", nullable=True),
+    Column("proposal_version", Integer, nullable=True),
+    _timestamp("resolved_at", nullable=True),
+    _id("resolved_by", nullable=True),
+    Column("resolution_reason", Text, nullable=True),
+    Column("applied_version", Integer, nullable=True),
+    ForeignKeyConstraint(["run_pk"], ["runs.id"]),
+    UniqueConstraint("tenant_id", "request_id"),
+    Index(None, "tenant_id", "site_id", "week", "status"),
+    Index(None, "tenant_id", "site_id", "status"),
+)
 
+approvals = Table(
+    "approvals",
+    metadata,
+    _pk_id(),
+    *_scope(),
+    Column("run_pk", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("action", String(20), nullable=False),
+    _id("approver_id"),
+    _id("role"),
+    Column("reason", Text, nullable=False),
+    Column("override_reason", Text, nullable=True),
+    Column("evidence_hash", String(HASH), nullable=True),
+    Column("event_seq", Integer, nullable=False),
+    _timestamp("created_at"),
+    ForeignKeyConstraint(["run_pk"], ["runs.id"]),
+    Index(None, "run_pk", "action", "event_seq"),
+)
 
-class RepairRequestId(Base):
-    """Request ids are unique per tenant, but a site reads only its own requests (row-level
-    security on PostgreSQL): this register holds just the ids, readable tenant-wide."""
+# Platform-wide history; the only table without a tenant/site scope.
+kill_switch_history = Table(
+    "kill_switch_history",
+    metadata,
+    _pk_id(),
+    Column("scope", String(10), nullable=False),
+    _id("tenant_id", nullable=True),
+    _id("site_id", nullable=True),
+    Column("active", Boolean, nullable=False),
+    _id("actor_id"),
+    Column("reason", Text, nullable=False),
+    _timestamp("changed_at"),
+)
 
-    __tablename__ = "repair_request_ids"
-    tenant_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
-    request_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
-    site_id: Mapped[str] = mapped_column(String(ID))
-
-
-class SiteLogin(Base):
-    """PostgreSQL: the sites a database login may act for (logins in dispatcher_any_site may
-    act for any). Kept by the DBA; unused on SQLite."""
-
-    __tablename__ = "site_logins"
-    login_name: Mapped[str] = mapped_column(String(63), primary_key=True)
-    tenant: Mapped[str] = mapped_column(String(ID), primary_key=True)
-    site: Mapped[str] = mapped_column(String(ID), primary_key=True)
-
-
-class RepairRequest(Base):
-    __tablename__ = "repair_requests"
-    __table_args__ = (
-        UniqueConstraint("tenant_id", "request_id"),
-        Index(None, "tenant_id", "site_id", "week", "status"),
-        Index(None, "tenant_id", "site_id", "status"),
-    )
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    tenant_id: Mapped[str] = mapped_column(String(ID))
-    site_id: Mapped[str] = mapped_column(String(ID))
-    request_id: Mapped[str] = mapped_column(String(ID))
-    run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id"))
-    base_version: Mapped[int] = mapped_column(Integer)
-    week: Mapped[str] = mapped_column(String(8))
-    driver_id: Mapped[str] = mapped_column(String(ID))
-    driver_name: Mapped[str | None] = mapped_column(String(200))
-    absence_type: Mapped[str] = mapped_column(String(20))
-    scope: Mapped[str] = mapped_column(Text)
-    requester: Mapped[str] = mapped_column(String(ID))
-    urgency: Mapped[str] = mapped_column(String(10))
-    notes: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(10))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    proposal: Mapped[str | None] = mapped_column(Text)
-    proposed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    proposal_version: Mapped[int | None] = mapped_column(Integer)
-    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    resolved_by: Mapped[str | None] = mapped_column(String(ID))
-    resolution_reason: Mapped[str | None] = mapped_column(Text)
-    applied_version: Mapped[int | None] = mapped_column(Integer)
-
-
-class Approval(Base):
-    __tablename__ = "approvals"
-    __table_args__ = (Index(None, "run_pk", "action", "event_seq"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    tenant_id: Mapped[str] = mapped_column(String(ID))
-    site_id: Mapped[str] = mapped_column(String(ID))
-    run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id"))
-    version: Mapped[int] = mapped_column(Integer)
-    action: Mapped[str] = mapped_column(String(20))
-    approver_id: Mapped[str] = mapped_column(String(ID))
-    role: Mapped[str] = mapped_column(String(ID))
-    reason: Mapped[str] = mapped_column(Text)
-    override_reason: Mapped[str | None] = mapped_column(Text)
-    evidence_hash: Mapped[str | None] = mapped_column(String(HASH))
-    event_seq: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
-
-
-class KillSwitchChange(Base):
-    """Platform-wide history; the only table without a tenant/site scope."""
-
-    __tablename__ = "kill_switch_history"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    scope: Mapped[str] = mapped_column(String(10))
-    tenant_id: Mapped[str | None] = mapped_column(String(ID))
-    site_id: Mapped[str | None] = mapped_column(String(ID))
-    active: Mapped[bool] = mapped_column(Boolean)
-    actor_id: Mapped[str] = mapped_column(String(ID))
-    reason: Mapped[str] = mapped_column(Text)
-    changed_at: Mapped[datetime] = mapped_column(UtcDateTime())
-
-
-class AuditEventRow(Base):
-    """One event of a tenant/site hash chain. `body` is the exact hashed text."""
-
-    __tablename__ = "audit_events"
-    __table_args__ = (
-        Index(None, "tenant_id", "site_id", "run_id"),
-        Index(None, "tenant_id", "site_id", "action"),
-    )
-    tenant_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
-    site_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    occurred_at: Mapped[str] = mapped_column(String(27))
-    action: Mapped[str] = mapped_column(String(40))
-    outcome: Mapped[str] = mapped_column(String(10))
-    actor_id: Mapped[str | None] = mapped_column(String(ID))
-    actor_role: Mapped[str | None] = mapped_column(String(ID))
-    reason: Mapped[str | None] = mapped_column(Text)
-    run_id: Mapped[str | None] = mapped_column(String(ID))
-    plan_version: Mapped[int | None] = mapped_column(Integer)
-    evidence_hash: Mapped[str | None] = mapped_column(String(HASH))
-    detail: Mapped[str] = mapped_column(Text)
-    prev_hash: Mapped[str] = mapped_column(String(HASH))
-    hash: Mapped[str] = mapped_column(String(HASH), unique=True)
-    body: Mapped[str] = mapped_column(Text)
+# One event of a tenant/site hash chain. `body` is the exact hashed text.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    *_scope(),
+    Column("seq", Integer, nullable=False, autoincrement=False),
+    Column("occurred_at", String(27), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("outcome", String(10), nullable=False),
+    _id("actor_id", nullable=True),
+    _id("actor_role", nullable=True),
+    Column("reason", Text, nullable=True),
+    _id("run_id", nullable=True),
+    Column("plan_version", Integer, nullable=True),
+    Column("evidence_hash", String(HASH), nullable=True),
+    Column("detail", Text, nullable=False),
+    Column("prev_hash", String(HASH), nullable=False),
+    Column("hash", String(HASH), nullable=False),
+    Column("body", Text, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "site_id", "seq"),
+    UniqueConstraint("hash"),
+    Index(None, "tenant_id", "site_id", "run_id"),
+    Index(None, "tenant_id", "site_id", "action"),
+)

@@ -1,39 +1,58 @@
-"""Unit of work: one transaction per command; rolls back unless committed.
+"""Unit of work: one transaction per command over a SQLAlchemy Core connection, on SQLite and
+PostgreSQL alike; it rolls back unless committed and carries the command's clock.
 
-On PostgreSQL every transaction first says whom it acts for: `set_config(..., true)` sets the
+SQLite: a writing unit takes the write lock at BEGIN IMMEDIATE, so two writers never read the
+same chain tip; while another writer holds it, BEGIN waits up to the busy timeout and is retried
+with jittered backoff before the one-line "busy" error reaches the user.
+
+PostgreSQL: every transaction first says whom it acts for: `set_config(..., true)` sets the
 tenant and site for this transaction only (row-level security reads them; a pooled connection
 forgets them at COMMIT or ROLLBACK), and a writing transaction takes the advisory lock of its
-site's audit chain, so writers of one site go one after another (like SQLite's BEGIN IMMEDIATE)
-while other sites write in parallel.
+site's audit chain, so writers of one site go one after another while other sites write in
+parallel.
 """
 
 from __future__ import annotations
 
 import hashlib
+import random
+import time
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
+from types import TracebackType
 from typing import Self
 
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.orm import Session
 
 from dispatcher.db.driver_errors import database_error
-from dispatcher.db.engine import write_engine
-from dispatcher.db.repositories import UnitOfWorkBase
-from dispatcher.db.sql import SessionSql
-from dispatcher.domain.errors import DatabaseUnavailable, DispatcherError
+from dispatcher.db.engine import unwritable_reason
+from dispatcher.db.repositories import (
+    AuditLog,
+    DecisionRepository,
+    KillSwitchLog,
+    ReadQueries,
+    RepairRepository,
+    RunRepository,
+    SiteRepository,
+    UserRepository,
+)
+from dispatcher.domain.errors import DatabaseBusy, DatabaseUnavailable, DispatcherError
 
 Clock = Callable[[], datetime]
-LOCK_TIMEOUT = "20s"  # a writer waits this long for its site's chain, then "busy, try again"
+BEGIN_ATTEMPTS = 4  # each waits up to the busy timeout (5 s) for the write lock
+BEGIN_BACKOFF_S = 0.05
+LOCK_TIMEOUT = "20s"  # PostgreSQL: a writer waits this long for its site's chain, then "busy"
 
-SCOPE_SQL = (
+SCOPE_SQL = text(
     "SELECT set_config('app.tenant', :tenant, true), set_config('app.site', :site, true), "
     "set_config('lock_timeout', :lock_timeout, true)"
 )
-GRANTED_SQL = "SELECT dispatcher_scope_granted()"
-CHAIN_LOCK_SQL = "SELECT pg_advisory_xact_lock(:key)"
-ALL_SITES_SQL = "SELECT set_config('app.all_sites', 'on', true)"
+GRANTED_SQL = text("SELECT dispatcher_scope_granted()")
+CHAIN_LOCK_SQL = text("SELECT pg_advisory_xact_lock(:key)")
+ALL_SITES_SQL = text("SELECT set_config('app.all_sites', 'on', true)")
+ALL_SITES_GRANTED_SQL = text("SELECT dispatcher_all_sites()")
 
 
 def chain_lock_key(tenant: str, site: str) -> int:
@@ -45,80 +64,156 @@ def chain_lock_key(tenant: str, site: str) -> int:
 def translate_database_error(exc: DBAPIError) -> DispatcherError:
     """Driver errors become ours, with a sentence a dispatcher can act on."""
     original = exc.orig
-    message = str(original) if original is not None else str(exc)
+    message = (str(original) if original is not None else str(exc)).strip()
     return database_error(
-        message.strip().splitlines()[0] if message.strip() else message,
+        message.splitlines()[0] if message else message,
         integrity=isinstance(exc, IntegrityError),
         operational=isinstance(exc, OperationalError),
         sqlstate=getattr(original, "sqlstate", None),
     )
 
 
-class SqlUnitOfWork(UnitOfWorkBase):
-    """SQLAlchemy unit of work. `write=True` takes the write lock at BEGIN (SQLite IMMEDIATE,
-    the site's advisory lock on PostgreSQL)."""
+class UnitOfWork:
+    """The repositories of one tenant/site over one connection and transaction."""
+
+    audit_log: AuditLog
+    sites: SiteRepository
+    runs: RunRepository
+    users: UserRepository
+    decisions: DecisionRepository
+    kill_switch: KillSwitchLog
+    repairs: RepairRepository
+    queries: ReadQueries
 
     def __init__(
         self, engine: Engine, tenant: str, site: str, clock: Clock, *, write: bool
     ) -> None:
-        super().__init__(tenant, site, clock, write=write)
         self.engine = engine
+        self.tenant = tenant
+        self.site = site
         self.dialect = engine.dialect.name
+        self._clock = clock
+        self._write = write
+        self._committed = False
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    @property
+    def connection(self) -> Connection:
+        """This transaction's connection (for maintenance and tests; services use the
+        repositories)."""
+        return self._connection
+
+    # --- the transaction --------------------------------------------------------------------
 
     def __enter__(self) -> Self:
-        self._begin_with_retries(self._begin)
-        self._bind(SessionSql(self.session), (self.tenant, self.site))
+        for attempt in range(BEGIN_ATTEMPTS):
+            try:
+                self._begin()
+                break
+            except DatabaseBusy:
+                if attempt == BEGIN_ATTEMPTS - 1:
+                    raise
+                # Waiting writers back off by doubling waits with jitter, so they do not wake
+                # up together; each attempt already waited up to the busy timeout.
+                time.sleep(BEGIN_BACKOFF_S * 2**attempt * (1 + random.random()))
+        self._committed = False
+        self._bind(self._connection)
         return self
 
     def _begin(self) -> None:
-        bind = write_engine(self.engine) if self._write else self.engine
-        self.session = Session(bind=bind, expire_on_commit=False, autoflush=True)
-        if self.dialect == "postgresql":
-            # Every transaction of this session, also one begun by a read after commit().
-            event.listen(self.session, "after_begin", self._scope_transaction)
+        bind = self.engine
+        if self._write and self.dialect == "sqlite":
+            bind = self.engine.execution_options(begin_mode="IMMEDIATE")
         try:
-            self.session.connection()  # BEGIN now, so a writer waits for the lock up front
+            connection = bind.connect()
         except DBAPIError as exc:
-            self.session.close()
-            raise translate_database_error(exc) from None
+            raise self._opening_error(exc) from None
+        if self.dialect == "postgresql":
+            # Every transaction of this connection, also one begun by a read after commit().
+            event.listen(connection, "begin", self._scope_transaction)
+        try:
+            connection.begin()
+        except DBAPIError as exc:
+            connection.close()
+            raise self._opening_error(exc) from None
         except DispatcherError:
-            self.session.close()
+            connection.close()
             raise
+        self._connection = connection
 
-    def _scope_transaction(
-        self, _session: Session, _transaction: object, connection: Connection
-    ) -> None:
+    def _opening_error(self, exc: DBAPIError) -> DispatcherError:
+        database = self.engine.url.database
+        if self.dialect == "sqlite" and database:
+            reason = unwritable_reason(Path(database))
+            if reason is not None:
+                return DatabaseUnavailable(
+                    f"Cannot open database {database}: {exc.orig} ({reason})"
+                )
+        return translate_database_error(exc)
+
+    def _scope_transaction(self, connection: Connection) -> None:
         scope = {"tenant": self.tenant, "site": self.site, "lock_timeout": LOCK_TIMEOUT}
-        connection.execute(text(SCOPE_SQL), scope)
-        if not connection.execute(text(GRANTED_SQL)).scalar():
+        connection.execute(SCOPE_SQL, scope)
+        if not connection.execute(GRANTED_SQL).scalar():
             login = connection.execute(text("SELECT session_user")).scalar()
             raise DatabaseUnavailable(
                 f"Database login {login} may not act for {self.tenant}/{self.site}: the DBA "
                 "binds logins to sites in site_logins (docs/deployment.md)"
             )
-        if self._write:
+        if self._write and not self._committed:
             key = chain_lock_key(self.tenant, self.site)
-            connection.execute(text(CHAIN_LOCK_SQL), {"key": key})
+            connection.execute(CHAIN_LOCK_SQL, {"key": key})
+
+    def commit(self) -> None:
+        try:
+            self._connection.commit()
+        except DBAPIError as exc:
+            self._connection.rollback()
+            raise translate_database_error(exc) from None
+        self._committed = True
+        if self.dialect == "sqlite":  # reads after the commit need no write lock
+            self._connection.execution_options(begin_mode="DEFERRED")
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Roll back what is not committed, always close; a driver error leaves as ours."""
+        try:
+            if self._connection.in_transaction():
+                self._connection.rollback()
+        except DBAPIError:
+            pass  # after an I/O error SQLite may have rolled back itself; keep the first error
+        finally:
+            self._connection.close()
+        if isinstance(exc, DBAPIError):
+            raise translate_database_error(exc) from None
+
+    # --- repositories -----------------------------------------------------------------------
+
+    def _bind(self, connection: Connection) -> None:
+        scope = (connection, self.tenant, self.site)
+        self.audit_log = AuditLog(*scope)
+        self.sites = SiteRepository(*scope)
+        self.runs = RunRepository(*scope)
+        self.users = UserRepository(*scope)
+        self.decisions = DecisionRepository(*scope)
+        self.kill_switch = KillSwitchLog(*scope)
+        self.repairs = RepairRepository(*scope)
+        self.queries = ReadQueries(*scope)
 
     def widen_to_all_sites(self) -> bool:
-        """Ask PostgreSQL to let this transaction read every site: the read policies grant it
-        only to a login that is a member of dispatcher_platform; the answer says whether."""
+        """Let the rest of this transaction read every tenant's sites; whether it may. SQLite:
+        one file, no policies, yes. PostgreSQL: only a login in dispatcher_platform."""
         if self.dialect != "postgresql":
             return True
-        self.session.execute(text(ALL_SITES_SQL))
-        return bool(self.session.execute(text("SELECT dispatcher_all_sites()")).scalar())
+        self._connection.execute(ALL_SITES_SQL)
+        return bool(self._connection.execute(ALL_SITES_GRANTED_SQL).scalar())
 
-    _driver_errors = (DBAPIError,)
-
-    def _commit_transaction(self) -> None:
-        self.session.commit()
-
-    def _rollback(self) -> None:
-        self.session.rollback()
-
-    def _close(self) -> None:
-        self.session.close()
-
-    def _translate(self, exc: Exception) -> DispatcherError:
-        assert isinstance(exc, DBAPIError)
-        return translate_database_error(exc)
+    def queries_for(self, tenant: str, site: str) -> ReadQueries:
+        """Read queries for another site, in this transaction (after `widen_to_all_sites`)."""
+        return ReadQueries(self._connection, tenant, site)

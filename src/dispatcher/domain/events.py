@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from json.encoder import encode_basestring
 from typing import Any
 
 from dispatcher.domain.hashing import GENESIS_HASH, HASH_PREFIX, canonical_json, digest_text
@@ -144,7 +145,52 @@ class ChainReport:
 
 
 SealedRow = tuple[int, str, str, str, object]
-"""seq, prev_hash, hash, body, and whether the store found every column equal to the body."""
+"""seq, prev_hash, hash, body, and whether every column was found equal to the body."""
+
+
+def body_from_columns(
+    seq: int,
+    occurred_at: str,
+    tenant: str,
+    site: str,
+    action: str,
+    outcome: str,
+    actor_id: str | None,
+    actor_role: str | None,
+    reason: str | None,
+    run_id: str | None,
+    plan_version: int | None,
+    evidence_hash: str | None,
+    detail: str,
+    prev_hash: str,
+) -> str:
+    """The canonical body an event with these columns has (`detail` as its stored canonical
+    text), built by concatenation: `audit verify` compares it with every stored body, and
+    json.dumps per row would cost more than reading and hashing the row together."""
+    text = encode_basestring
+
+    def optional(value: str | None) -> str:
+        return "null" if value is None else text(value)
+
+    return "".join(
+        (
+            '{"action":', text(action),
+            ',"actor_id":', optional(actor_id),
+            ',"actor_role":', optional(actor_role),
+            ',"detail":', detail,
+            ',"evidence_hash":', optional(evidence_hash),
+            ',"occurred_at":', text(occurred_at),
+            ',"outcome":', text(outcome),
+            ',"plan_version":', "null" if plan_version is None else str(int(plan_version)),
+            ',"prev_hash":', text(prev_hash),
+            ',"reason":', optional(reason),
+            ',"run_id":', optional(run_id),
+            ',"seq":', str(int(seq)),
+            ',"site":', text(site),
+            ',"tenant":', text(tenant),
+            ',"v":', str(BODY_VERSION), "}",
+        )
+    )  # fmt: skip
 
 
 def verify_sealed(

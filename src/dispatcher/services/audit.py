@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dispatcher.db.ports import ChainReadingUnit, UnitOfWork
+from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.events import AuditEvent, ChainReport, EventDraft, seal_event, verify_sealed
 from dispatcher.domain.hashing import GENESIS_HASH
 from dispatcher.domain.views import EventRow
@@ -31,7 +31,7 @@ def list_events(
         return uow.queries.events(run_id=run_id, action=action, actor_id=actor_id, limit=limit)
 
 
-def verify_audit_chain(uow: ChainReadingUnit) -> ChainReport:
+def verify_audit_chain(uow: UnitOfWork) -> ChainReport:
     """Walk this site's chain from seq 1 in one read transaction (a consistent snapshot)."""
     with uow:
         return verify_sealed(uow.audit_log.sealed_rows(), uow.audit_log.stored_event)

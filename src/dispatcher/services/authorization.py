@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dispatcher.db.ports import UnitOfWork
+from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.errors import GateBlocked
 from dispatcher.domain.events import Action, EventDraft, Outcome
 from dispatcher.domain.model import User

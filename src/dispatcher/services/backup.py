@@ -13,19 +13,18 @@ import sqlite3
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 from dispatcher.config import readonly_uri
-from dispatcher.db.lite import LiteUnitOfWork
 from dispatcher.db.revision import SCHEMA_HEAD
+from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.errors import IntegrityDamage, InvalidInput
 from dispatcher.services.audit import verify_audit_chain
 from dispatcher.services.evidence import verify_version
 from dispatcher.services.files import check_new_file
 from dispatcher.services.review import load_run, load_version
 
-Clock = Callable[[], datetime]
+UnitsFor = Callable[[Path, str, str], UnitOfWork]  # a read unit of work over a database file
 
 
 @dataclass(frozen=True)
@@ -81,7 +80,7 @@ def _copy(source: Path, target: Path) -> None:
         raise IntegrityDamage(f"Copy from {source} to {target} failed: {exc}") from None
 
 
-def check_copy(path: Path, clock: Clock, evidence_runs: int = 5) -> CopyCheck:
+def check_copy(path: Path, units: UnitsFor, evidence_runs: int = 5) -> CopyCheck:
     """Integrity, revision, every chain, and the evidence of the newest runs of every site."""
     with closing(sqlite3.connect(readonly_uri(path), uri=True)) as con:
         integrity = "; ".join(row[0] for row in con.execute("PRAGMA integrity_check"))
@@ -97,10 +96,10 @@ def check_copy(path: Path, clock: Clock, evidence_runs: int = 5) -> CopyCheck:
         return CopyCheck(str(path), integrity, revision, runs)
     chains, checked, problems = [], 0, []
     for tenant, site in scopes:
-        report = verify_audit_chain(LiteUnitOfWork(path, tenant, site, clock, write=False))
+        report = verify_audit_chain(units(path, tenant, site))
         problem = None if report.ok else f"broken at seq {report.broken_seq}: {report.problem}"
         chains.append(ChainState(tenant, site, report.count, report.tip_hash, problem))
-        unit = LiteUnitOfWork(path, tenant, site, clock, write=False)
+        unit = units(path, tenant, site)
         with unit:
             newest = unit.queries.list_runs(limit=evidence_runs) if evidence_runs else []
             for summary in newest:
@@ -115,7 +114,7 @@ def check_copy(path: Path, clock: Clock, evidence_runs: int = 5) -> CopyCheck:
     return CopyCheck(str(path), integrity, revision, runs, chains, checked, problems)
 
 
-def backup(source: Path, target: Path, clock: Clock, evidence_runs: int = 5) -> CopyCheck:
+def backup(source: Path, target: Path, units: UnitsFor, evidence_runs: int = 5) -> CopyCheck:
     """Copy the live database to a new file, then check the copy."""
     _sqlite_file(source, "Database")
     check_new_file(target, "backup file")
@@ -125,18 +124,18 @@ def backup(source: Path, target: Path, clock: Clock, evidence_runs: int = 5) -> 
         for leftover in (target, target.with_name(target.name + "-journal")):
             leftover.unlink(missing_ok=True)  # no half-written backup stays behind
         raise
-    return check_copy(target, clock, evidence_runs)
+    return check_copy(target, units, evidence_runs)
 
 
 def restore(
-    source: Path, target: Path, clock: Clock, *, force: bool, evidence_runs: int = 5
+    source: Path, target: Path, units: UnitsFor, *, force: bool, evidence_runs: int = 5
 ) -> CopyCheck:
     """Check a backup, then copy it over (or into) the database; the database is untouched
     unless the backup passes every check."""
     _sqlite_file(source, "Backup")
     if source.resolve() == target.resolve():
         raise InvalidInput("The backup and the database are the same file")
-    checked = check_copy(source, clock, evidence_runs)
+    checked = check_copy(source, units, evidence_runs)
     if not checked.ok:
         raise IntegrityDamage(
             f"Backup {source} fails its checks ({checked.problems[0]}); nothing restored"
@@ -144,4 +143,4 @@ def restore(
     if target.exists() and not force:
         raise InvalidInput(f"{target} exists; add --force to replace it with the backup")
     _copy(source, target)
-    return check_copy(target, clock, evidence_runs)
+    return check_copy(target, units, evidence_runs)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dispatcher.db.ports import ChainReadingUnit
+from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.checkpoints import (
     Checkpoint,
     extension_problem,
@@ -135,7 +135,7 @@ def new_key_pem() -> tuple[bytes, str]:
     return pem, public_hex(key.public_key())
 
 
-def create_checkpoint(uow: ChainReadingUnit, key: Ed25519PrivateKey) -> Checkpoint:
+def create_checkpoint(uow: UnitOfWork, key: Ed25519PrivateKey) -> Checkpoint:
     """Verify this site's chain, then sign its tip."""
     with uow:
         report = verify_sealed(uow.audit_log.sealed_rows(), uow.audit_log.stored_event)
@@ -159,7 +159,7 @@ def create_checkpoint(uow: ChainReadingUnit, key: Ed25519PrivateKey) -> Checkpoi
 
 
 def check_checkpoint(
-    uow: ChainReadingUnit, checkpoint: Checkpoint, trusted: Ed25519PublicKey
+    uow: UnitOfWork, checkpoint: Checkpoint, trusted: Ed25519PublicKey
 ) -> CheckpointCheck:
     """The chain verifies and still holds the signed event; the signature is the trusted key's."""
     from cryptography.exceptions import InvalidSignature

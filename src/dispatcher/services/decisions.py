@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dispatcher.db.ports import UnitOfWork
+from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.audits import Roster
 from dispatcher.domain.errors import GateBlocked, IntegrityDamage, InvalidInput
 from dispatcher.domain.events import Action, EventDraft, format_timestamp

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dispatcher.db.ports import UnitOfWork
+from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.demo import make_site, plant_problems
 from dispatcher.domain.errors import Conflict
 from dispatcher.domain.events import Action, EventDraft

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from dispatcher.db.ports import RunReadingUnit, UnitOfWork
+from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.audits import Boundary, DutyDay, ReproCheck, Roster, format_hours
 from dispatcher.domain.drift import Baseline
 from dispatcher.domain.errors import IntegrityDamage, InvalidInput
@@ -218,7 +218,7 @@ class Verification:
         return canonical_json(self.document)
 
 
-def verify_version(uow: RunReadingUnit, run: RunRecord, version: VersionRecord) -> Verification:
+def verify_version(uow: UnitOfWork, run: RunRecord, version: VersionRecord) -> Verification:
     """Rebuild the evidence from stored rows, hash it, recompute audits/KPIs/drift, compare."""
     week_input = uow.runs.week_input(run, version.version)
     plan = uow.runs.plan(version.pk)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dispatcher.db.ports import UnitOfWork
+from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.events import Action, EventDraft
 from dispatcher.domain.views import StatusOverview
 from dispatcher.services.audit import record_event
 from dispatcher.services.authorization import ADMIN, refuse, require_admin
-from dispatcher.services.reads import overview
+from dispatcher.services.runs import overview
 from dispatcher.services.site import current_config
 
 PLATFORM_LOGIN_REQUIRED = (

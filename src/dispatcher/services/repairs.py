@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from dispatcher.db.ports import UnitOfWork
+from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.audits import ReproCheck, Roster
 from dispatcher.domain.errors import Conflict, GateBlocked, InvalidInput, NotFound
 from dispatcher.domain.events import Action, EventDraft

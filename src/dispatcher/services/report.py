@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dispatcher.db.ports import UnitOfWork
+from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.views import EventRow
 from dispatcher.services.results import RunDetail
 from dispatcher.services.review import load_run, load_version, show_run

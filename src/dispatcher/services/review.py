@@ -7,21 +7,21 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from dispatcher.db.ports import RunReadingUnit
+from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.errors import NotFound
 from dispatcher.domain.records import RunRecord, VersionRecord
 from dispatcher.services.evidence import verify_version
 from dispatcher.services.results import CheckItem, RunDetail
 
 
-def load_run(uow: RunReadingUnit, run_id: str) -> RunRecord:
+def load_run(uow: UnitOfWork, run_id: str) -> RunRecord:
     run = uow.runs.get(run_id.strip().upper())
     if run is None:
         raise NotFound(f"Run {run_id} not found")
     return run
 
 
-def load_version(uow: RunReadingUnit, run: RunRecord, version: int | None = None) -> VersionRecord:
+def load_version(uow: UnitOfWork, run: RunRecord, version: int | None = None) -> VersionRecord:
     number = run.current_version if version is None else version
     record = uow.runs.version(run, number)
     if record is None:
@@ -29,7 +29,7 @@ def load_version(uow: RunReadingUnit, run: RunRecord, version: int | None = None
     return record
 
 
-def show_run(uow: RunReadingUnit, run_id: str, version: int | None = None) -> RunDetail:
+def show_run(uow: UnitOfWork, run_id: str, version: int | None = None) -> RunDetail:
     """Re-verify the evidence, derive the status, and gather the decision view."""
     with uow:
         run = load_run(uow, run_id)
@@ -61,7 +61,7 @@ def show_run(uow: RunReadingUnit, run_id: str, version: int | None = None) -> Ru
     return _with_checklist(detail)
 
 
-def _superseded_by(uow: RunReadingUnit, run: RunRecord) -> str | None:
+def _superseded_by(uow: UnitOfWork, run: RunRecord) -> str | None:
     """The newer published run of the same week that replaced this one, if any."""
     summaries = uow.queries.list_runs(week=run.week, limit=100)
     mine = next((s for s in summaries if s.run_id == run.run_id), None)

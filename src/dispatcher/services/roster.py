@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dispatcher.db.ports import UnitOfWork
+from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.audits import Roster
 from dispatcher.domain.errors import InvalidInput, NotFound
 from dispatcher.domain.model import Instance, format_clock, instance_sort_key

@@ -7,21 +7,22 @@ from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from dispatcher.db.ports import UnitOfWork
+from dispatcher.db.repositories import ReadQueries
+from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.errors import InvalidInput
 from dispatcher.domain.events import Action, EventDraft
 from dispatcher.domain.evidence import output_hash
 from dispatcher.domain.model import Week, WeekInput
 from dispatcher.domain.parsing import RunFile, parse_run_file
 from dispatcher.domain.records import RunRecord, VersionRecord
-from dispatcher.domain.views import RunSummary, StatusOverview
+from dispatcher.domain.status import STATUSES
+from dispatcher.domain.views import RunSummary, SiteFlags, StatusOverview
 from dispatcher.services.audit import record_event
 from dispatcher.services.evidence import (
     CreatedVersion,
     create_version,
     creation_context,
 )
-from dispatcher.services.reads import overview, runs_listing
 from dispatcher.services.results import ImportResult
 from dispatcher.services.site import ensure_site
 
@@ -134,13 +135,38 @@ def create_run(
 def list_runs(
     uow: UnitOfWork, *, week: str | None = None, status: str | None = None, limit: int = 20
 ) -> list[RunSummary]:
+    if week is not None:
+        week = str(Week.parse(week))
+    if status is not None:
+        status = status.upper()
+        if status not in STATUSES:
+            raise InvalidInput(f"Unknown status {status!r}: use {', '.join(STATUSES)}")
     with uow:
-        return runs_listing(uow.queries, week=week, status=status, limit=limit)
+        return uow.queries.list_runs(week=week, status=status, limit=limit)
 
 
 def status_overview(uow: UnitOfWork) -> StatusOverview:
     with uow:
         return overview(uow.queries, uow.tenant, uow.site)
+
+
+def overview(queries: ReadQueries, tenant: str, site: str) -> StatusOverview:
+    """Kill switch, site switches, the newest run and the open repairs of one site."""
+    flags = queries.site_flags()
+    if flags is None:
+        from dispatcher.domain.model import initial_site_config
+
+        config = initial_site_config(tenant, site)
+        flags = SiteFlags(False, config.publish_enabled, config.lock_enabled, config.shadow_only)
+    latest = queries.list_runs(limit=1)
+    return StatusOverview(
+        tenant=tenant,
+        site=site,
+        kill_switch=queries.kill_switch(),
+        site_flags=flags,
+        latest_run=latest[0] if latest else None,
+        pending_repairs=queries.open_repairs(),
+    )
 
 
 def version_summary(record: VersionRecord) -> Mapping[str, Any]:

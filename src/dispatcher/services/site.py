@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from dispatcher.db.ports import UnitOfWork
+from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.errors import InvalidInput
 from dispatcher.domain.events import Action, EventDraft
 from dispatcher.domain.ids import ID_PATTERN, ascii_digits

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dispatcher import __version__
-from dispatcher.db.ports import UnitOfWork
+from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.audits import BoundaryDay
 from dispatcher.domain.errors import InvalidInput
 from dispatcher.domain.events import Action, EventDraft

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dispatcher.db.ports import UnitOfWork
+from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.errors import Conflict, InvalidInput, NotFound
 from dispatcher.domain.events import Action, EventDraft
 from dispatcher.domain.ids import ID_PATTERN

@@ -1,0 +1,60 @@
+"""What every repository shares: the unit of work's connection and its tenant/site."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.elements import ColumnElement
+
+from dispatcher.db.tables import tenants
+from dispatcher.domain.errors import InvalidInput
+
+INT64 = 2**63
+
+
+def json_or_none(text: str | None) -> Any:
+    """A JSON column that may be NULL."""
+    return None if text is None else json.loads(text)
+
+
+def required(moment: datetime | None) -> datetime:
+    """A NOT NULL timestamp column, read back."""
+    assert moment is not None, "a NOT NULL timestamp column held NULL"
+    return moment.astimezone(UTC)
+
+
+def checked_int(value: int, what: str = "Number") -> int:
+    """Integers typed by people fit the database's 64 bits, or a one-line refusal."""
+    if not -INT64 <= value < INT64:
+        raise InvalidInput(f"{what} {value} is too large")
+    return value
+
+
+class Repository:
+    """One aggregate's statements inside the caller's transaction; never commits."""
+
+    def __init__(self, connection: Connection, tenant: str, site: str) -> None:
+        self._connection = connection
+        self._tenant = tenant
+        self._site = site
+
+    def _in_site(self, table: Table) -> ColumnElement[bool]:
+        """Rows of this tenant/site."""
+        return (table.c.tenant_id == self._tenant) & (table.c.site_id == self._site)
+
+    def _ensure_tenant(self, now: datetime) -> None:
+        """Create this tenant's row if it is new (its first site or user)."""
+        builder = (
+            postgresql.insert if self._connection.dialect.name == "postgresql" else sqlite.insert
+        )
+        self._connection.execute(
+            builder(tenants).values(tenant_id=self._tenant, created_at=now).on_conflict_do_nothing()
+        )
+
+    @property
+    def _scope(self) -> dict[str, str]:
+        return {"tenant_id": self._tenant, "site_id": self._site}

@@ -1,0 +1,197 @@
+"""Read models for status, list-runs, show-run and the audit log: bounded, indexed reads."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import Row, case, exists, func, select, union
+
+from dispatcher.db.repositories.base import Repository
+from dispatcher.db.repositories.kill_switch import in_scope
+from dispatcher.db.tables import (
+    approvals,
+    audit_events,
+    kill_switch_history,
+    plan_versions,
+    repair_requests,
+    runs,
+    site_settings,
+)
+from dispatcher.domain.views import EventRow, KillSwitchState, RepairSummary, RunSummary, SiteFlags
+
+r, pv, e, q, k = runs.c, plan_versions.c, audit_events.c, repair_requests.c, kill_switch_history.c
+OPEN = ("PENDING", "PROPOSED")
+URGENCY_ORDER = case({"critical": 0, "high": 1, "normal": 2}, value=q.urgency, else_=3)
+
+
+def _run_summaries() -> Any:
+    """Each run with its current version, newest published version, lock and whether a later
+    publish of another run of the same week superseded it (ordered by the approvals' events)."""
+    newest = plan_versions.alias("newest")
+    current = select(func.max(newest.c.version)).where(newest.c.run_pk == r.id).scalar_subquery()
+    published = plan_versions.alias("published")
+    published_version = (
+        select(func.max(published.c.version))
+        .where(published.c.run_pk == r.id, published.c.published_at.is_not(None))
+        .scalar_subquery()
+    )
+    mine, other, other_run = approvals.alias("mine"), approvals.alias("other"), runs.alias("w")
+    my_last_publish = (
+        select(func.max(mine.c.event_seq))
+        .where(mine.c.run_pk == r.id, mine.c.action == "publish")
+        .correlate(runs)
+        .scalar_subquery()
+    )
+    superseded = exists(
+        select(other.c.id)
+        .select_from(other.join(other_run, other_run.c.id == other.c.run_pk))
+        .where(
+            other_run.c.tenant_id == r.tenant_id,
+            other_run.c.site_id == r.site_id,
+            other_run.c.week == r.week,
+            other.c.run_pk != r.id,
+            other.c.action == "publish",
+            other.c.event_seq > my_last_publish,
+        )
+    )
+    return select(
+        r.run_id,
+        r.week,
+        r.created_at,
+        r.origin,
+        pv.version,
+        pv.status,
+        pv.status_reason,
+        pv.drivers_used,
+        pv.coverage_bp,
+        pv.audits_passed,
+        pv.drift_level,
+        published_version.label("published_version"),
+        r.locked_at,
+        superseded.label("superseded"),
+    ).select_from(runs.join(plan_versions, (pv.run_pk == r.id) & (pv.version == current)))
+
+
+RUN_SUMMARIES = _run_summaries()
+
+
+def _summary(row: Row[Any]) -> RunSummary:
+    return RunSummary(
+        run_id=row.run_id,
+        week=row.week,
+        created_at=row.created_at,
+        origin=row.origin,
+        version=row.version,
+        status=row.status,
+        status_reason=row.status_reason,
+        drivers_used=row.drivers_used,
+        coverage_bp=row.coverage_bp,
+        audits_passed=row.audits_passed,
+        drift_level=row.drift_level,
+        published_version=row.published_version,
+        locked=row.locked_at is not None,
+        superseded=bool(row.superseded),
+    )
+
+
+def _event(row: Row[Any]) -> EventRow:
+    return EventRow(
+        seq=row.seq,
+        occurred_at=row.occurred_at,
+        action=row.action,
+        outcome=row.outcome,
+        actor_id=row.actor_id,
+        actor_role=row.actor_role,
+        reason=row.reason,
+        run_id=row.run_id,
+        plan_version=row.plan_version,
+        evidence_hash=row.evidence_hash,
+        detail=json.loads(row.detail),
+        hash=row.hash,
+    )
+
+
+class ReadQueries(Repository):
+    """What the read commands show, scoped to one tenant/site."""
+
+    def events(
+        self,
+        *,
+        run_id: str | None = None,
+        action: str | None = None,
+        actor_id: str | None = None,
+        limit: int = 50,
+    ) -> list[EventRow]:
+        """The newest `limit` matching events, returned oldest first."""
+        statement = select(
+            e.seq, e.occurred_at, e.action, e.outcome, e.actor_id, e.actor_role, e.reason,
+            e.run_id, e.plan_version, e.evidence_hash, e.detail, e.hash,
+        ).where(self._in_site(audit_events))  # fmt: skip
+        for column, value in ((e.run_id, run_id), (e.action, action), (e.actor_id, actor_id)):
+            if value is not None:
+                statement = statement.where(column == value)
+        rows = self._connection.execute(statement.order_by(e.seq.desc()).limit(limit)).all()
+        return [_event(row) for row in reversed(rows)]
+
+    def list_runs(
+        self, *, week: str | None = None, status: str | None = None, limit: int = 20
+    ) -> list[RunSummary]:
+        statement = RUN_SUMMARIES.where(self._in_site(runs))
+        if week is not None:
+            statement = statement.where(r.week == week)
+        if status is not None:
+            statement = statement.where(pv.status == status)
+        rows = self._connection.execute(
+            statement.order_by(r.created_at.desc(), r.id.desc()).limit(limit)
+        )
+        return [_summary(row) for row in rows]
+
+    def kill_switch(self) -> KillSwitchState:
+        """The switch in effect for this site: the global one or its own, whichever is on."""
+        newest = union(
+            select(func.max(k.id)).where(in_scope("global", self._tenant, self._site)),
+            select(func.max(k.id)).where(in_scope("site", self._tenant, self._site)),
+        )
+        rows = self._connection.execute(
+            select(kill_switch_history).where(k.id.in_(newest)).order_by(k.id.desc())
+        )
+        for row in rows:
+            if row.active:
+                return KillSwitchState(True, row.scope, row.actor_id, row.reason, row.changed_at)
+        return KillSwitchState(False, None, None, None, None)
+
+    def site_flags(self) -> SiteFlags | None:
+        s = site_settings.c
+        row = self._connection.execute(
+            select(s.publish_enabled, s.lock_enabled, s.shadow_only).where(
+                self._in_site(site_settings)
+            )
+        ).first()
+        if row is None:
+            return None
+        return SiteFlags(
+            True, bool(row.publish_enabled), bool(row.lock_enabled), bool(row.shadow_only)
+        )
+
+    def open_repairs(self, *, week: str | None = None) -> list[RepairSummary]:
+        statement = select(
+            q.request_id, q.week, q.driver_id, q.absence_type, q.urgency, q.status, q.created_at
+        ).where(self._in_site(repair_requests), q.status.in_(OPEN))
+        if week is not None:
+            statement = statement.where(q.week == week)
+        rows = self._connection.execute(
+            statement.order_by(URGENCY_ORDER, q.created_at, q.request_id)
+        )
+        return [
+            RepairSummary(
+                row.request_id,
+                row.week,
+                row.driver_id,
+                row.absence_type,
+                row.urgency,
+                row.status,
+                row.created_at,
+            )
+            for row in rows
+        ]

@@ -1,0 +1,136 @@
+"""Repair requests and their proposals."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, insert, select, update
+
+from dispatcher.db.repositories.base import Repository, json_or_none, required
+from dispatcher.db.tables import repair_request_ids, repair_requests, runs
+from dispatcher.domain.hashing import canonical_json
+from dispatcher.domain.records import RepairRecord
+
+q = repair_requests.c
+REPAIR_SELECT = select(repair_requests, runs.c.run_id).select_from(
+    repair_requests.outerjoin(runs, runs.c.id == q.run_pk)
+)
+
+
+def _repair(row: Row[Any]) -> RepairRecord:
+    return RepairRecord(
+        request_id=row.request_id,
+        run_pk=row.run_pk,
+        run_id=row.run_id or "",
+        base_version=row.base_version,
+        week=row.week,
+        driver_id=row.driver_id,
+        driver_name=row.driver_name,
+        absence_type=row.absence_type,
+        scope=json.loads(row.scope),
+        requester=row.requester,
+        urgency=row.urgency,
+        notes=row.notes,
+        status=row.status,
+        created_at=required(row.created_at),
+        proposal=json_or_none(row.proposal),
+        proposed_at=row.proposed_at,
+        proposal_version=row.proposal_version,
+        resolved_at=row.resolved_at,
+        resolved_by=row.resolved_by,
+        resolution_reason=row.resolution_reason,
+        applied_version=row.applied_version,
+    )
+
+
+class RepairRepository(Repository):
+    def id_taken(self, request_id: str) -> bool:
+        """Request ids are unique per tenant (not only per site): asked of the id register,
+        which every site of the tenant may read."""
+        ids = repair_request_ids.c
+        found = self._connection.execute(
+            select(ids.request_id).where(
+                ids.tenant_id == self._tenant, ids.request_id == request_id
+            )
+        ).first()
+        return found is not None
+
+    def add(self, record: RepairRecord) -> None:
+        self._connection.execute(
+            insert(repair_request_ids).values(
+                tenant_id=self._tenant, request_id=record.request_id, site_id=self._site
+            )
+        )
+        self._connection.execute(
+            insert(repair_requests).values(
+                **self._scope,
+                request_id=record.request_id,
+                run_pk=record.run_pk,
+                base_version=record.base_version,
+                week=record.week,
+                driver_id=record.driver_id,
+                driver_name=record.driver_name,
+                absence_type=record.absence_type,
+                scope=canonical_json(dict(record.scope)),
+                requester=record.requester,
+                urgency=record.urgency,
+                notes=record.notes,
+                status=record.status,
+                created_at=record.created_at,
+            )
+        )
+
+    def get(self, request_id: str) -> RepairRecord | None:
+        row = self._connection.execute(
+            REPAIR_SELECT.where(self._in_site(repair_requests), q.request_id == request_id)
+        ).first()
+        return None if row is None else _repair(row)
+
+    def list(self, *, week: str | None = None, status: str | None = None) -> list[RepairRecord]:
+        statement = REPAIR_SELECT.where(self._in_site(repair_requests))
+        if week is not None:
+            statement = statement.where(q.week == week)
+        if status is not None:
+            statement = statement.where(q.status == status)
+        rows = self._connection.execute(statement.order_by(q.created_at, q.id))
+        return [_repair(row) for row in rows]
+
+    def _set(self, request_id: str, **values: Any) -> None:
+        self._connection.execute(
+            update(repair_requests)
+            .where(self._in_site(repair_requests), q.request_id == request_id)
+            .values(**values)
+        )
+
+    def save_proposal(
+        self, request_id: str, proposal: Mapping[str, Any], version: int, at: datetime
+    ) -> None:
+        self._set(
+            request_id,
+            proposal=canonical_json(dict(proposal)),
+            proposal_version=version,
+            proposed_at=at,
+            status="PROPOSED",
+        )
+
+    def resolve(
+        self,
+        request_id: str,
+        *,
+        status: str,
+        by: str,
+        reason: str,
+        at: datetime,
+        applied_version: int | None = None,
+    ) -> None:
+        self._set(
+            request_id,
+            status=status,
+            resolved_by=by,
+            resolution_reason=reason,
+            resolved_at=at,
+            applied_version=applied_version,
+        )
