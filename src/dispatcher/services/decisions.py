@@ -6,7 +6,6 @@ import csv
 import hashlib
 import io
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from dispatcher.domain.records import RunRecord, VersionRecord
 from dispatcher.services.audit import record_event
 from dispatcher.services.authorization import refuse
 from dispatcher.services.evidence import Verification, verify_version
-from dispatcher.services.files import check_new_file
+from dispatcher.services.files import check_new_file, new_files
 from dispatcher.services.review import load_run, load_version
 from dispatcher.services.site import current_config, ensure_site
 
@@ -291,8 +290,8 @@ def export_run(
             "sha256": digest,
         }
         manifest_bytes = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
-        temp, temp_manifest = _write_temp(out, data), _write_temp(manifest_path, manifest_bytes)
-        try:
+        outputs = [(out, data, 0o644), (manifest_path, manifest_bytes, 0o644)]
+        with new_files(outputs):  # the event is committed only for files in place
             record_event(
                 uow,
                 EventDraft(
@@ -305,21 +304,9 @@ def export_run(
                 ),
             )
             uow.commit()
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            temp_manifest.unlink(missing_ok=True)
-            raise
-    os.replace(temp, out)
-    os.replace(temp_manifest, manifest_path)
     return ExportResult(
         run.run_id, version.version, out, manifest_path, len(rows), digest, version.evidence_hash
     )
-
-
-def _write_temp(path: Path, data: bytes) -> Path:
-    temp = path.with_name(f".{path.name}.partial")
-    temp.write_bytes(data)
-    return temp
 
 
 def _export_rows(uow: UnitOfWork, run: RunRecord, version: VersionRecord) -> list[dict[str, Any]]:

@@ -24,6 +24,7 @@ from dispatcher.domain.solver import Progress
 from dispatcher.domain.writers import run_file
 from dispatcher.services.audit import record_event
 from dispatcher.services.evidence import week_boundary
+from dispatcher.services.files import NewFile, check_new_file, new_files
 from dispatcher.services.runs import create_run
 
 if TYPE_CHECKING:
@@ -107,8 +108,8 @@ def solve_run(
         raise InvalidInput("--time-limit must be positive")
     if not 1 <= workers <= MAX_WORKERS:
         raise InvalidInput(f"--workers must be between 1 and {MAX_WORKERS}")
-    if out is not None and out.exists():
-        raise InvalidInput(f"{out} already exists; choose another --out")
+    if out is not None:
+        check_new_file(out)
     with uow:  # the previous week's locked plan: rest and 3er days across the boundary
         found = week_boundary(uow, week_input.week)
     boundary = found.for_driver() if found else {}
@@ -138,7 +139,22 @@ def solve_run(
         "gap_bp": solution.gap_bp,
         "phases": list(solution.phases),
     }
-    with uow:
+    outputs: list[NewFile] = []
+    if out is not None:  # rendered and placed first: a run is stored only with its file in place
+        document = run_file(
+            week_input,
+            solution.plan,
+            tenant=uow.tenant,
+            site=uow.site,
+            solver={
+                "name": SOLVER_NAME,
+                "version": __version__,
+                "seed": seed,
+                "output_hash": output_hash(solution.plan),
+            },
+        )
+        outputs.append((out, document.encode("utf-8"), 0o644))
+    with uow, new_files(outputs):
         created, run = create_run(
             uow,
             week_input,
@@ -167,20 +183,6 @@ def solve_run(
             ),
         )
         uow.commit()
-    if out is not None:
-        document = run_file(
-            week_input,
-            solution.plan,
-            tenant=uow.tenant,
-            site=uow.site,
-            solver={
-                "name": SOLVER_NAME,
-                "version": __version__,
-                "seed": seed,
-                "output_hash": output_hash(solution.plan),
-            },
-        )
-        out.write_text(document, encoding="utf-8")
     kpis = created.new.kpis
     return SolveResult(
         run_id=run.run_id,
