@@ -130,8 +130,10 @@ def checkpoint(
     """
     from dispatcher.cli import wiring
     from dispatcher.services.checkpoints import create_checkpoint, signing_key
-    from dispatcher.services.files import write_new_files
+    from dispatcher.services.files import check_new_file, write_new_files
 
+    if out is not None:
+        check_new_file(out)  # before any work; the default name is known only after signing
     settings = settings_of(ctx)
     signer = signing_key(key)
     signed = create_checkpoint(wiring.unit_of_work(settings), signer)

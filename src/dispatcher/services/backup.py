@@ -10,6 +10,7 @@ evidence of the newest runs of every site.
 from __future__ import annotations
 
 import sqlite3
+import stat
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.errors import IntegrityDamage, InvalidInput
 from dispatcher.services.audit import verify_audit_chain
 from dispatcher.services.evidence import verify_version
-from dispatcher.services.files import check_new_file
+from dispatcher.services.files import check_new_file, write_new_file_with
 from dispatcher.services.review import load_run, load_version
 
 UnitsFor = Callable[[Path, str, str], UnitOfWork]  # a read unit of work over a database file
@@ -69,7 +70,7 @@ def _sqlite_file(path: Path, what: str) -> None:
             raise InvalidInput(f"{what} {path} is not a SQLite database")
 
 
-def _copy(source: Path, target: Path) -> None:
+def _copy(source: Path, target: Path, shown: Path | None = None) -> None:
     try:
         with (
             closing(sqlite3.connect(readonly_uri(source), uri=True, timeout=30)) as src,
@@ -77,7 +78,22 @@ def _copy(source: Path, target: Path) -> None:
         ):
             src.backup(dst)
     except sqlite3.Error as exc:
-        raise IntegrityDamage(f"Copy from {source} to {target} failed: {exc}") from None
+        raise IntegrityDamage(f"Copy from {source} to {shown or target} failed: {exc}") from None
+
+
+def _copy_to_new_file(source: Path, target: Path, what: str) -> None:
+    """Back up into a temporary file beside `target`, then link it into place: a name taken
+    meanwhile (a symbolic link too) is never written through or replaced. The copy gets the
+    permission bits of the database it copies."""
+
+    def fill(temp: Path) -> None:
+        try:
+            _copy(source, temp, shown=target)
+        except BaseException:
+            Path(f"{temp}-journal").unlink(missing_ok=True)  # no half-written copy stays
+            raise
+
+    write_new_file_with(target, fill, stat.S_IMODE(source.stat().st_mode), what)
 
 
 def check_copy(path: Path, units: UnitsFor, evidence_runs: int = 5) -> CopyCheck:
@@ -118,12 +134,7 @@ def backup(source: Path, target: Path, units: UnitsFor, evidence_runs: int = 5) 
     """Copy the live database to a new file, then check the copy."""
     _sqlite_file(source, "Database")
     check_new_file(target, "backup file")
-    try:
-        _copy(source, target)
-    except BaseException:
-        for leftover in (target, target.with_name(target.name + "-journal")):
-            leftover.unlink(missing_ok=True)  # no half-written backup stays behind
-        raise
+    _copy_to_new_file(source, target, "backup file")
     return check_copy(target, units, evidence_runs)
 
 
@@ -142,5 +153,8 @@ def restore(
         )
     if target.exists() and not force:
         raise InvalidInput(f"{target} exists; add --force to replace it with the backup")
-    _copy(source, target)
+    if target.exists():
+        _copy(source, target)  # into the database itself, page by page, through SQLite
+    else:
+        _copy_to_new_file(source, target, "--db")
     return check_copy(target, units, evidence_runs)

@@ -12,7 +12,7 @@ from typing import Any
 from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.audits import Boundary, DutyDay, ReproCheck, Roster, format_hours
 from dispatcher.domain.drift import Baseline
-from dispatcher.domain.errors import IntegrityDamage, InvalidInput
+from dispatcher.domain.errors import IntegrityDamage
 from dispatcher.domain.evidence import (
     Assessment,
     EvidenceFacts,
@@ -36,7 +36,7 @@ from dispatcher.domain.model import (
 )
 from dispatcher.domain.records import NewVersion, RunRecord, VersionRecord
 from dispatcher.domain.status import StatusDecision, derive_status
-from dispatcher.services.files import write_new_files
+from dispatcher.services.files import check_new_folder, write_new_folder
 from dispatcher.services.results import EvidenceCheck, EvidenceExport
 
 
@@ -315,13 +315,7 @@ def export_evidence(
     """Write evidence.json (byte-exact), roster.txt, approvals.json and manifest.json."""
     from dispatcher.services.review import load_run, load_version
 
-    try:
-        if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-            raise InvalidInput(f"Output directory {out_dir} is not empty; choose a new one")
-        if not out_dir.parent.is_dir():
-            raise InvalidInput(f"Directory {out_dir.parent} does not exist")
-    except OSError as exc:  # e.g. a name too long for the file system
-        raise InvalidInput(f"Cannot use --out {out_dir}: {exc.strerror}") from None
+    check_new_folder(out_dir)
     with uow:
         run = load_run(uow, run_id)
         record = load_version(uow, run, version)
@@ -351,7 +345,7 @@ def export_evidence(
         },
     }
     files["manifest.json"] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
-    _write_folder(out_dir, files)
+    write_new_folder(out_dir, files)
     return EvidenceExport(
         run.run_id,
         record.version,
@@ -387,18 +381,3 @@ def _cell(day: DutyDay) -> str:
     start = format_clock(day.instances[0].tour.start)
     end = format_clock(day.last_end % 1440)
     return f"{start}-{end} {day.block_type}"
-
-
-def _write_folder(out_dir: Path, files: dict[str, bytes]) -> None:
-    """Write every file or none; the folder too, if this call made it and nothing was written."""
-    made = not out_dir.exists()
-    try:
-        out_dir.mkdir(exist_ok=True)
-    except OSError as exc:
-        raise InvalidInput(f"Cannot write to {out_dir}: {exc.strerror}; nothing exported") from None
-    try:
-        write_new_files([(out_dir / name, data, 0o644) for name, data in files.items()])
-    except InvalidInput:
-        if made:
-            out_dir.rmdir()
-        raise
