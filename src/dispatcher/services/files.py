@@ -91,11 +91,13 @@ NewFile = tuple[Path, bytes, int]  # path, content, permission bits (before the 
 Filler = Callable[[Path], None]  # writes a file's content into the (empty) file it is given
 
 
-@dataclass(frozen=True)
-class _Identity:
-    """A file as the file system knows it, so we never remove a file someone else put there."""
+@dataclass
+class _Held:
+    """One of our files, held open: an open file keeps its inode, so no file made by someone
+    else can get the same (device, inode) while we hold it, and "same inode" means "ours"."""
 
     path: Path
+    descriptor: int
     device: int
     inode: int
 
@@ -111,87 +113,92 @@ class _Identity:
             if self.still_ours():
                 os.unlink(self.path)
 
+    def release(self) -> None:
+        if self.descriptor >= 0:
+            os.close(self.descriptor)
+            self.descriptor = -1
+
 
 @dataclass
 class PlacedFiles:
-    """The files one call put in place; `remove` takes back those that are still ours."""
+    """The files one call put in place, held open until released; `remove` takes back those
+    that are still ours."""
 
-    placed: list[_Identity] = field(default_factory=list)
+    held: list[_Held] = field(default_factory=list)
 
     @property
     def paths(self) -> list[Path]:
-        return [item.path for item in self.placed]
+        return [item.path for item in self.held]
 
     def remove(self) -> None:
-        for item in reversed(self.placed):
+        for item in reversed(self.held):
             item.remove_if_ours()
-        for folder in {item.path.parent for item in self.placed}:
+        for folder in {item.path.parent for item in self.held}:
             with suppress(OSError):
                 _sync_folder(folder)
-        self.placed.clear()
+        self.release()
+
+    def release(self) -> None:
+        for item in self.held:
+            item.release()
+        self.held.clear()
 
 
-def write_new_files(files: Sequence[NewFile], option: str = "--out") -> PlacedFiles:
+def write_new_files(files: Sequence[NewFile], option: str = "--out") -> None:
     """Create every file, or none, never replacing anything: each is checked with
     `check_new_file`, written to a random temporary name beside it and synced, then linked into
     place; if one cannot be placed (disk full, a name that appeared in the meantime), the files
     already placed are removed again."""
-    return _place_all(files, option)
+    _place_all(files, option).release()
 
 
-def write_new_file_with(path: Path, fill: Filler, mode: int, option: str = "--out") -> PlacedFiles:
+def write_new_file_with(path: Path, fill: Filler, mode: int, option: str = "--out") -> None:
     """`write_new_files` for content that a library writes by file name (a SQLite backup):
     `fill` gets the temporary file, which is then synced and linked into place."""
-    return _place_all([(path, fill, mode)], option)
+    _place_all([(path, fill, mode)], option).release()
 
 
 @contextmanager
 def new_files(files: Sequence[NewFile], option: str = "--out") -> Iterator[PlacedFiles]:
     """Place `files` (all or none), then run the block; if the block fails (a commit, say),
     the files that are still ours are removed, so nothing stays that the block did not own."""
-    placed = write_new_files(files, option)
+    placed = _place_all(files, option)
     try:
         yield placed
     except BaseException:
         placed.remove()
         raise
+    finally:
+        placed.release()
 
 
-def write_new_folder(
-    folder: Path, files: Mapping[str, bytes], option: str = "--out"
-) -> PlacedFiles:
+def write_new_folder(folder: Path, files: Mapping[str, bytes], option: str = "--out") -> None:
     """Make `folder` (or use it while empty) and place every file in it, or none; a folder this
-    call made is removed again after a failure, if it is still ours and empty."""
+    call made is removed again after a failure, if it is still empty."""
     check_new_folder(folder, option)
-    made: _Identity | None = None
+    made = False
     try:
         os.mkdir(folder)  # exclusive: fails on anything at that name, a symbolic link too
-        made = _identity(folder)
+        made = True
     except FileExistsError:
         if folder.is_symlink() or not folder.is_dir():
             raise _appeared(folder) from None
     except OSError as exc:
         raise InvalidInput(f"Cannot write to {folder}: {exc.strerror}; nothing written") from None
     try:
-        placed = write_new_files([(folder / name, data, 0o644) for name, data in files.items()])
-        if made is not None:
+        write_new_files([(folder / name, data, 0o644) for name, data in files.items()], option)
+        if made:
             _sync_folder(folder.parent)
-        return placed
     except BaseException:
-        if made is not None and made.still_ours():
+        if made:
             with suppress(OSError):
                 os.rmdir(folder)  # only while empty: what others put there stays
         raise
 
 
-def _identity(path: Path) -> _Identity:
-    found = os.lstat(path)
-    return _Identity(path, found.st_dev, found.st_ino)
-
-
 @dataclass(frozen=True)
 class _Staged:
-    temp: _Identity
+    temp: _Held
     target: Path
 
 
@@ -208,7 +215,9 @@ def _place_all(files: Sequence[tuple[Path, bytes | Filler, int]], option: str) -
         for item in staged:
             current = item.target
             _place(item.temp.path, item.target)
-            placed.placed.append(_Identity(item.target, item.temp.device, item.temp.inode))
+            temp = item.temp
+            placed.held.append(_Held(item.target, temp.descriptor, temp.device, temp.inode))
+            temp.descriptor = -1  # the placed file holds it now
         for folder in {item.target.parent for item in staged}:
             _sync_folder(folder)
     except BaseException as exc:
@@ -223,17 +232,18 @@ def _place_all(files: Sequence[tuple[Path, bytes | Filler, int]], option: str) -
     finally:
         for item in staged:  # after link(2) the temporary name is left; renameat2 moved it
             item.temp.remove_if_ours()
+            item.temp.release()
     return placed
 
 
 def _stage(target: Path, content: bytes | Filler, mode: int) -> _Staged:
     """A synced temporary copy of the content, created exclusively under a random name in the
-    target's folder (mkstemp: O_EXCL, mode 600 until it is complete)."""
+    target's folder (mkstemp: O_EXCL, mode 600 until it is complete), and held open."""
     descriptor, name = tempfile.mkstemp(
         dir=target.parent, prefix=f".{target.name[:64]}.", suffix=".tmp"
     )
     found = os.fstat(descriptor)
-    created = _Identity(Path(name), found.st_dev, found.st_ino)
+    created = _Held(Path(name), descriptor, found.st_dev, found.st_ino)
     try:
         if isinstance(content, bytes):
             view = memoryview(content)
@@ -247,9 +257,8 @@ def _stage(target: Path, content: bytes | Filler, mode: int) -> _Staged:
         os.fsync(descriptor)
     except BaseException:
         created.remove_if_ours()
+        created.release()
         raise
-    finally:
-        os.close(descriptor)
     return _Staged(created, target)
 
 
