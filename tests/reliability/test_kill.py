@@ -1,4 +1,4 @@
-"""SIGKILL at random moments of import-run, apply-repair, publish and lock.
+"""SIGKILL at random moments of import-run, apply-repair, publish, lock and export.
 
 Each kill lands somewhere between start-up and exit (a uniform delay over the command's own
 measured duration). Afterwards the database opens, passes the consistency check (integrity,
@@ -9,6 +9,7 @@ command again finishes the job or is refused by a gate: never an error, never a 
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import subprocess
@@ -50,7 +51,11 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path,
     request = must(repair, ["request-repair", "--week", "2026-W03", *sick]).strip()
     must(repair, ["run-repair", "--request", request])
     apply = ["apply-repair", request, "--approver", "disp001", "--role", "dispatcher", *REASON]
+    locked = folder / "locked.db"
+    copy_database(published, locked)
+    must(locked, LOCK)
     return {
+        "export": (locked, ["export", RUN, "--format", "csv"]),
         "import-run": (base, ["import-run", str(folder / "files" / "run-2026-W03.json")]),
         "publish": (base, PUBLISH),
         "lock": (published, LOCK),
@@ -104,6 +109,67 @@ def test_a_killed_command_leaves_old_or_new_state_never_half(
         assert "Traceback" not in again.stderr + stderr
         db.unlink()
     record(f"kill {name}", kills=kills, **{k.replace(" ", "_"): v for k, v in outcomes.items()})
+
+
+def _export_events(db: Path) -> list[dict[str, object]]:
+    import json
+    import sqlite3
+    from contextlib import closing
+
+    with closing(sqlite3.connect(db)) as con:
+        rows = con.execute("SELECT detail FROM audit_events WHERE action = 'export'").fetchall()
+    return [json.loads(detail) for (detail,) in rows]
+
+
+def test_a_killed_export_records_only_files_that_are_in_place(
+    templates: dict[str, tuple[Path, list[str]]], tmp_path: Path
+) -> None:
+    """An export event is committed only after its file and manifest are in place, so a kill
+    can leave files without an event (export again under another name), never an event without
+    its files; a placed file is always complete."""
+    import hashlib
+    import json
+
+    template, command = templates["export"]
+    duration = _duration(template, [*command, "--out", str(tmp_path / "calibrate.csv")], tmp_path)
+    rng = random.Random("kill-export")
+    kills = size(6, 200)
+    outcomes: Counter[str] = Counter()
+    for attempt in range(kills):
+        db, folder = tmp_path / f"kill-{attempt}.db", tmp_path / f"out-{attempt}"
+        copy_database(template, db)
+        folder.mkdir()
+        out, manifest = folder / "w03.csv", folder / "w03.csv.manifest.json"
+        process = subprocess.Popen(
+            [str(SCRIPT), *command, "--out", str(out)],
+            env=env(db),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(rng.uniform(0, duration * 1.1))
+        process.send_signal(signal.SIGKILL)
+        _, stderr = process.communicate(timeout=60)
+        events = _export_events(db)
+        if out.exists():
+            digest = hashlib.sha256(out.read_bytes()).hexdigest()
+            if manifest.exists():
+                assert json.loads(manifest.read_text())["sha256"] == digest
+        if events:
+            assert out.exists() and manifest.exists(), f"kill {attempt}: event without files"
+            assert [e["sha256"] for e in events] == [digest]
+        outcomes["exported" if events else "files, no event" if out.exists() else "nothing"] += 1
+        assert all(
+            n.startswith(".") and n.endswith(".tmp")
+            for n in os.listdir(folder)
+            if n not in (out.name, manifest.name)
+        )  # at most our own temporaries
+        assert consistency_problems(db) == [], f"export, kill {attempt}"
+        again = run(db, [*command, "--out", str(folder / "again.csv")])
+        assert again.returncode == 0, f"export after kill {attempt}: {again.stderr}"
+        assert "Traceback" not in again.stderr + stderr
+        db.unlink()
+    record("kill export", kills=kills, **{k.replace(" ", "_"): v for k, v in outcomes.items()})
 
 
 @pytest.mark.parametrize(
