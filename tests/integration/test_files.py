@@ -22,14 +22,6 @@ def _no_hard_links(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(files, "_link", refuse)
 
 
-def test_files_are_placed_with_their_modes_and_no_temporary_stays(tmp_path: Path) -> None:
-    files.write_new_files([(tmp_path / "a.csv", b"a\n", 0o644), (tmp_path / "k", b"k\n", 0o600)])
-    assert sorted(os.listdir(tmp_path)) == ["a.csv", "k"]
-    assert (tmp_path / "a.csv").read_bytes() == b"a\n"
-    assert (tmp_path / "k").stat().st_mode & 0o777 == 0o600
-    assert (tmp_path / "a.csv").stat().st_nlink == 1  # the temporary link is gone
-
-
 def test_temporary_names_are_random_and_beside_the_target(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -41,11 +33,15 @@ def test_temporary_names_are_random_and_beside_the_target(
         link(temp, target)
 
     monkeypatch.setattr(files, "_link", record)
-    files.write_new_files([(tmp_path / "one.csv", b"1", 0o644)])
+    files.write_new_files([(tmp_path / "one.csv", b"1", 0o644), (tmp_path / "key", b"k", 0o600)])
     files.write_new_files([(tmp_path / "two.csv", b"2", 0o644)])
-    assert [t.parent for t in seen] == [tmp_path, tmp_path]
+    assert sorted(os.listdir(tmp_path)) == ["key", "one.csv", "two.csv"]  # no temporary stays
+    assert (tmp_path / "one.csv").read_bytes() == b"1"
+    assert (tmp_path / "key").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "one.csv").stat().st_nlink == 1  # the temporary name is unlinked
+    assert [t.parent for t in seen] == [tmp_path] * 3
     assert seen[0].name.startswith(".one.csv.") and seen[0].name.endswith(".tmp")
-    assert seen[0].name.removeprefix(".one.csv.") != seen[1].name.removeprefix(".two.csv.")
+    assert seen[0].name.removeprefix(".one.csv.") != seen[2].name.removeprefix(".two.csv.")
 
 
 def test_without_hard_links_files_are_moved_with_rename_noreplace(
@@ -120,11 +116,22 @@ def test_a_failing_block_removes_only_the_files_still_ours(tmp_path: Path) -> No
     assert os.listdir(tmp_path) == ["swapped"] and swapped.read_bytes() == THEIRS
 
 
-def test_a_folder_that_vanished_is_one_clear_error(tmp_path: Path) -> None:
+def test_a_folder_that_vanishes_after_the_check_is_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     gone = tmp_path / "gone"
+    gone.mkdir()
+    check = files.check_new_file
+
+    def check_then_remove(path: Path, option: str = "--out") -> None:
+        check(path, option)
+        gone.rmdir()
+
+    monkeypatch.setattr(files, "check_new_file", check_then_remove)
     with pytest.raises(InvalidInput) as refused:
         files.write_new_files([(gone / "x", b"x", 0o644)])
-    assert refused.value.message == f"Directory {gone} does not exist"
+    assert refused.value.message == f"Directory {gone} does not exist; nothing written"
+    assert not gone.exists()
 
 
 def test_a_new_folder_is_made_exclusively_and_removed_after_a_failure(
