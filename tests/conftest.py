@@ -30,6 +30,21 @@ from tests.samples import write_run
 
 FIXED_NOW = datetime(2026, 1, 13, 8, 0, tzinfo=UTC)
 FIXED_NOW_TEXT = "2026-01-13T08:00:00Z"
+CREATED = datetime(2026, 1, 1, tzinfo=UTC)  # test databases are created (simulated clock) then
+
+
+def mark_simulated(url: str) -> None:
+    """Record a fresh database's creation as a test database (DISPATCHER_NOW is honoured)."""
+    from dispatcher.services.database import create_database
+
+    engine = make_engine(url)
+    create_database(
+        UnitOfWork(
+            engine, "LTS", "WIEN", lambda: CREATED, write=True, simulated=True, platform=True
+        ),
+        simulated=True,
+    )
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +54,7 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     engine = make_engine(f"sqlite:///{path}")
     upgrade_to_head(engine)
     engine.dispose()
+    mark_simulated(f"sqlite:///{path}")
     with closing(sqlite3.connect(path)) as con:
         con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return path
@@ -70,6 +86,7 @@ def pg_server() -> Iterator[PgServer]:
         engine = make_engine(server.url(OWNER, PG_TEMPLATE))
         upgrade_to_head(engine)
         engine.dispose()
+        mark_simulated(server.url(APP_LOGIN, PG_TEMPLATE))
         yield server
     finally:
         server.stop()
@@ -171,6 +188,13 @@ def cli(db: str, monkeypatch: pytest.MonkeyPatch) -> Cli:
 @pytest.fixture
 def site(cli: Cli, tmp_path: Path) -> Cli:
     """Users registered, thresholds relaxed, one WARN run imported."""
+    populate_site(cli, tmp_path)
+    return cli
+
+
+def populate_site(cli: Cli, tmp_path: Path) -> None:
+    """What `site` holds, built at the clock the environment sets (time never goes back in
+    the trail: a test that needs an earlier day builds its site on that day)."""
     assert (
         cli(
             "users", "add", "admin01", "--name", "Platform Admin", "--role", "platform_admin"
@@ -210,4 +234,3 @@ def site(cli: Cli, tmp_path: Path) -> Cli:
     )
     assert relaxed.exit_code == 0, relaxed.output
     assert cli("import-run", str(write_run(tmp_path / "run.json"))).exit_code == 0
-    return cli

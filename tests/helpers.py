@@ -40,3 +40,34 @@ def dispatcher_traced(
     }
     loaded = names if full else {name.split(".")[0] for name in names}
     return proc.returncode, proc.stdout, loaded
+
+
+def sqlite_tamper(db_path: object, sql: str, *, drop_triggers: bool = True) -> None:
+    """Run `sql` on a SQLite file as an insider would: with every trigger dropped first (the
+    guards are only the first line; the audit trail must still catch the change)."""
+    import sqlite3
+    from contextlib import closing
+
+    with closing(sqlite3.connect(str(db_path))) as con:
+        if drop_triggers:
+            names = [
+                n for (n,) in con.execute("SELECT name FROM sqlite_master WHERE type='trigger'")
+            ]
+            for name in names:
+                con.execute(f"DROP TRIGGER {name}")
+        con.executescript(sql)
+        con.commit()
+
+
+def sqlite_refuses(db_path: object, sql: str) -> str:
+    """The database's refusal of `sql` with the triggers in place (fails the test if none)."""
+    import sqlite3
+    from contextlib import closing
+
+    with closing(sqlite3.connect(str(db_path))) as con:
+        try:
+            con.executescript(sql)
+        except sqlite3.DatabaseError as exc:
+            return str(exc)
+        con.rollback()
+    raise AssertionError(f"the database accepted: {sql}")

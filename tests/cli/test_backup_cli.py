@@ -40,19 +40,22 @@ def test_backup_is_a_consistent_copy_while_a_writer_is_busy(
     before = _events(db_path)
     with closing(sqlite3.connect(db_path, isolation_level=None)) as writer:
         writer.execute("BEGIN IMMEDIATE")
-        writer.execute("UPDATE users SET name = 'uncommitted' WHERE user_id = 'disp001'")
+        writer.execute("UPDATE version_checks SET status_reason = 'uncommitted'")
         made = site("db", "backup", str(tmp_path / "copy.db"), "--json")
         writer.execute("COMMIT")
     assert made.exit_code == 0, made.output
     report = json.loads(made.stdout)
     assert report["ok"] and report["integrity"] == "ok" and report["evidence_checked"] == 1
-    assert [(c["site"], c["events"], c["problem"]) for c in report["chains"]] == [
-        ("WIEN", len(before), None)
+    assert [(c["tenant"], c["site"], c["problem"]) for c in report["chains"]] == [
+        ("*", "*", None),  # the platform's chain (the database's creation)
+        ("LTS", "*", None),  # the user registry
+        ("LTS", "WIEN", None),
     ]
+    assert sum(c["events"] for c in report["chains"]) == len(before)
     assert _events(tmp_path / "copy.db") == before
     with closing(sqlite3.connect(tmp_path / "copy.db")) as con:
-        names = {row[0] for row in con.execute("SELECT name FROM users")}
-    assert "uncommitted" not in names
+        reasons = {row[0] for row in con.execute("SELECT status_reason FROM version_checks")}
+    assert "uncommitted" not in reasons
 
 
 def test_restore_brings_back_a_verified_database(site: Cli, db_path: Path, tmp_path: Path) -> None:
@@ -78,7 +81,10 @@ def _run_id(cli: Cli) -> str:
 @pytest.mark.parametrize(
     ("sql", "problem"),
     [
-        ("UPDATE audit_events SET actor_id = 'intruder' WHERE seq = 3", "audit chain LTS/WIEN"),
+        (
+            "UPDATE audit_events SET actor_id = 'intruder' WHERE seq = 3 AND site_id = 'WIEN'",
+            "audit chain LTS/WIEN",
+        ),
         (
             "UPDATE assignments SET driver_id = 'D002' WHERE rowid = (SELECT MIN(rowid) FROM "
             "assignments WHERE driver_id <> 'D002')",

@@ -37,8 +37,9 @@ def _cut_tail(db: Path, events: int) -> None:
             "SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name='audit_events'"
         ).fetchall():
             con.execute(f"DROP TRIGGER {name}")
-        (tip,) = con.execute("SELECT MAX(seq) FROM audit_events").fetchone()
-        con.execute("DELETE FROM audit_events WHERE seq > ?", (tip - events,))
+        site_chain = "tenant_id = 'LTS' AND site_id = 'WIEN'"
+        (tip,) = con.execute(f"SELECT MAX(seq) FROM audit_events WHERE {site_chain}").fetchone()
+        con.execute(f"DELETE FROM audit_events WHERE {site_chain} AND seq > ?", (tip - events,))
         con.commit()
 
 
@@ -50,8 +51,10 @@ def test_an_untouched_chain_extends_its_checkpoint(site: Cli, tmp_path: Path) ->
     assert _verify(site, tmp_path / "cp.json", Path(f"{key}.pub"))[0] == 0
     # The chain grows; the old checkpoint still holds.
     assert site("kill-switch", "status").exit_code == 0
-    disabled = site("users", "disable", "disp002", "--by", "admin01", "--reason", "Left the team")
-    assert disabled.exit_code == 0, disabled.output
+    changed = site(
+        "site", "set", "min_reason_length=12", "--by", "admin01", "--reason", "Longer reasons now"
+    )
+    assert changed.exit_code == 0, changed.output
     code, output = _verify(site, tmp_path / "cp.json", Path(f"{key}.pub"))
     assert code == 0 and "still extends it" in output
 
@@ -76,8 +79,10 @@ def test_a_replaced_tail_is_detected(site: Cli, tmp_path: Path, db_path: Path) -
     document = _checkpoint(site, key, tmp_path / "cp.json")
     _cut_tail(db_path, 1)
     # New, valid events take the cut event's place.
-    disabled = site("users", "disable", "disp002", "--by", "admin01", "--reason", "Left the team")
-    assert disabled.exit_code == 0, disabled.output
+    changed = site(
+        "site", "set", "min_reason_length=12", "--by", "admin01", "--reason", "Longer reasons now"
+    )
+    assert changed.exit_code == 0, changed.output
     assert site("audit", "verify").exit_code == 0
     code, output = _verify(site, tmp_path / "cp.json", Path(f"{key}.pub"))
     assert code == 1 and f"event {document['seq']} is not the one the checkpoint signed" in output

@@ -11,12 +11,12 @@ import hashlib
 import io
 import json
 import sqlite3
-from contextlib import closing
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cli, CliResult
+from tests.conftest import FIXED_NOW, Cli, CliResult
+from tests.helpers import sqlite_refuses, sqlite_tamper
 from tests.samples import LOCK_OK, OVERRIDE, PUBLISH_OK, RUN, VALID_ASSIGNMENTS, run_doc, write_run
 from tests.versions import add_version
 
@@ -194,16 +194,16 @@ def test_lock_before_publish_and_by_the_publisher_are_refused(site: Cli) -> None
 
 def test_lock_after_a_new_plan_version_is_refused(site: Cli, db_path: Path) -> None:
     assert site("publish", RUN, *PUBLISH_OK, *OVERRIDE).exit_code == 0
-    add_version(db_path, RUN, {"T202#3": "D006", "T202#2": "D005"})
+    add_version(db_path, RUN, {"T202#3": "D006", "T202#2": "D005"}, at=FIXED_NOW)
     _blocked(
         site("lock", RUN, *LOCK_OK, *OVERRIDE), f"Plan version 2 of {RUN} has not been published"
     )
 
 
 def test_tampered_evidence_blocks_publish(site: Cli, db_path: Path) -> None:
-    with closing(sqlite3.connect(db_path)) as con:
-        con.execute("UPDATE assignments SET driver_id = 'D005' WHERE instance_id = 'T101#2'")
-        con.commit()
+    change = "UPDATE assignments SET driver_id = 'D005' WHERE instance_id = 'T101#2'"
+    assert "immutable" in sqlite_refuses(db_path, change)
+    sqlite_tamper(db_path, change)
     _blocked(
         site("publish", RUN, *PUBLISH_OK, *OVERRIDE), "Evidence does not match its sealed hash"
     )
@@ -218,19 +218,53 @@ def test_failing_run_cannot_be_published(site: Cli, tmp_path: Path) -> None:
     )
 
 
-def test_pending_repairs_block_publish(site: Cli, db_path: Path) -> None:
-    with closing(sqlite3.connect(db_path)) as con:
-        con.execute(
-            "INSERT INTO repair_requests (tenant_id, site_id, request_id, run_pk, base_version, week,"
-            " driver_id, absence_type, scope, requester, urgency, status, created_at)"
-            " VALUES ('LTS', 'WIEN', 'REP-20260113063000', 1, 1, '2026-W03', 'D001', 'sick', '{}',"
-            " 'disp001', 'high', 'PENDING', '2026-01-13 05:30:00')"
-        )
-        con.commit()
+SICK_WEDNESDAY = (
+    "request-repair",
+    "--week",
+    "2026-W03",
+    "--driver",
+    "D004",
+    "--type",
+    "sick",
+    "--days",
+    "Wed",
+    "--requester",
+    "disp001",
+)
+
+
+def test_pending_repairs_block_publish(site: Cli) -> None:
+    assert site(*SICK_WEDNESDAY).exit_code == 0
     _blocked(
         site("publish", RUN, *PUBLISH_OK, *OVERRIDE),
-        "Week 2026-W03 has pending repairs: REP-20260113063000",
+        "Week 2026-W03 has pending repairs: REP-20260113090000",
     )
+
+
+def test_a_request_written_by_hand_never_reaches_the_gates(site: Cli, db_path: Path) -> None:
+    planted = (
+        "INSERT INTO repair_requests (tenant_id, site_id, request_id, run_pk, base_version, week,"
+        " driver_id, absence_type, scope, requester, urgency, status, created_at, event_seq)"
+        " VALUES ('LTS', 'WIEN', 'REP-20260113063000', 1, 1, '2026-W03', 'D001', 'sick', '{}',"
+        " 'disp001', 'high', 'PENDING', '2026-01-13 05:30:00', 3)"
+    )
+    assert "repair.request event" in sqlite_refuses(db_path, planted)
+    sqlite_tamper(db_path, planted)
+    _blocked(
+        site("publish", RUN, *PUBLISH_OK, *OVERRIDE),
+        "Repair request REP-20260113063000 does not match the audit trail (event #3)",
+    )
+
+
+def test_a_pending_request_closed_by_hand_still_blocks(site: Cli, db_path: Path) -> None:
+    assert site(*SICK_WEDNESDAY).exit_code == 0
+    closing_it = "UPDATE repair_requests SET status = 'REJECTED'"
+    assert "newer repair event" in sqlite_refuses(db_path, closing_it)
+    sqlite_tamper(db_path, closing_it)
+    result = site("publish", RUN, *PUBLISH_OK, *OVERRIDE)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Blocked: Repair request REP-20260113090000 does not match")
+    assert site("audit", "verify", "--state").exit_code == 1
 
 
 # --- check ---------------------------------------------------------------------------------------
@@ -250,7 +284,7 @@ def test_check_lists_every_gate_and_records_nothing(site: Cli) -> None:
         "reason_long_enough",
         "warn_has_override",
     ]
-    assert len(report["results"]) == 15 and report["allowed"] is False
+    assert len(report["results"]) == 16 and report["allowed"] is False
     ok = site("check", RUN, *PUBLISH_OK, *OVERRIDE)
     assert ok.exit_code == 0 and "publish would be allowed." in ok.stdout
     assert json.loads(site("audit", "log", "--json", "-n", "1000").stdout) == before
@@ -443,6 +477,23 @@ def test_user_registry_rules(cli: Cli) -> None:
         "Duplicate attempt",
     )
     assert (dup.exit_code, dup.stderr) == (1, "Error: User admin01 already exists\n")
+    twin = cli(
+        "users",
+        "add",
+        "ADMIN01",
+        "--name",
+        "Twin",
+        "--role",
+        "platform_admin",
+        "--by",
+        "admin01",
+        "--reason",
+        "Second account, same person",
+    )
+    assert (twin.exit_code, twin.stderr) == (
+        1,
+        "Error: User ADMIN01 already exists as admin01 (user ids are unique ignoring case)\n",
+    )
     users = json.loads(cli("users", "list", "--json").stdout)
     assert users == [
         {"user_id": "admin01", "name": "Admin", "roles": ["platform_admin"], "active": True}
@@ -544,12 +595,9 @@ def test_locked_plan_is_immutable_and_tampering_stops_export(
 ) -> None:
     site("publish", RUN, *PUBLISH_OK, *OVERRIDE)
     site("lock", RUN, *LOCK_OK, *OVERRIDE)
-    with closing(sqlite3.connect(db_path)) as con, pytest.raises(sqlite3.IntegrityError):
-        con.execute("UPDATE assignments SET driver_id = 'D005' WHERE instance_id = 'T101#2'")
-    with closing(sqlite3.connect(db_path)) as con:
-        con.execute("DROP TRIGGER assignments_locked_no_update")
-        con.execute("UPDATE assignments SET driver_id = 'D005' WHERE instance_id = 'T101#2'")
-        con.commit()
+    change = "UPDATE assignments SET driver_id = 'D005' WHERE instance_id = 'T101#2'"
+    assert "immutable" in sqlite_refuses(db_path, change)
+    sqlite_tamper(db_path, change)
     result = site("export", RUN, "--out", str(tmp_path / "w.csv"))
     assert (result.exit_code, result.stderr) == (
         1,
@@ -607,3 +655,37 @@ def test_status_all_sites_shows_every_site_and_is_audited(
         ("allowed", "admin01"),
     ]
     assert events[1]["detail"]["sites"] == ["LTS/GRAZ", "LTS/WIEN"]
+
+
+def test_a_case_twin_cannot_lock_what_its_original_published(site: Cli, db_path: Path) -> None:
+    """ops001 publishes; OPS001 (the same id in capitals) is not a second pair of eyes: the
+    registry refuses the twin, the database refuses it with the guards dropped, and the
+    four-eyes check compares ids ignoring case."""
+    as_ops = ("--approver", "ops001", "--role", "ops_lead", "--reason", "Reviewed by ops")
+    assert site("publish", RUN, *as_ops, *OVERRIDE).exit_code == 0
+    grant = site(
+        "users",
+        "add",
+        "OPS001",
+        "--name",
+        "Olga again",
+        "--role",
+        "ops_lead",
+        "--by",
+        "admin01",
+        "--reason",
+        "Second account for Olga",
+    )
+    assert grant.exit_code == 1 and "unique ignoring case" in grant.stderr
+    twin_row = (
+        "INSERT INTO users (tenant_id, user_id, name, roles, active, created_at, user_key,"
+        " event_seq) VALUES ('LTS', 'OPS001', 'Twin', 'ops_lead', 1, '2026-01-13', 'ops001', 1)"
+    )
+    assert "user.add event" in sqlite_refuses(db_path, twin_row)
+    with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
+        sqlite_tamper(db_path, twin_row)
+    as_capitals = ("--approver", "OPS001", "--role", "ops_lead", "--reason", "Same person")
+    _blocked(
+        site("lock", RUN, *as_capitals, *OVERRIDE),
+        "Lock requires a different person than the publisher",
+    )

@@ -7,15 +7,18 @@ In the sample, only D001 (sick below) and the inactive D003 hold the KUEHL skill
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cli, CliResult
+from tests.conftest import Cli, CliResult, populate_site
 from tests.samples import LOCK_OK, OVERRIDE, PUBLISH_OK, RUN
 from tests.versions import add_version
 
 SUNDAY = "2026-01-11T12:00:00Z"
+SUNDAY_RUN = "RUN-20260111-001"
+SUNDAY_AT = datetime(2026, 1, 11, 12, tzinfo=UTC)  # the site of these tests is built on the Sunday
 REQUEST = "REP-20260111130000"  # Vienna time of SUNDAY
 SICK_MONDAY = (
     "request-repair",
@@ -45,9 +48,10 @@ APPLY = (
 
 
 @pytest.fixture
-def sunday(site: Cli, monkeypatch: pytest.MonkeyPatch) -> Cli:
+def sunday(cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Cli:
     monkeypatch.setenv("DISPATCHER_NOW", SUNDAY)
-    return site
+    populate_site(cli, tmp_path)
+    return cli
 
 
 def _blocked(result: CliResult, message: str) -> None:
@@ -75,7 +79,7 @@ def test_request_prints_the_id_and_blocks_publish(sunday: Cli) -> None:
     ]
     assert listed[0]["scope"]["days"] == [1]
     _blocked(
-        sunday("publish", RUN, *PUBLISH_OK, *OVERRIDE),
+        sunday("publish", SUNDAY_RUN, *PUBLISH_OK, *OVERRIDE),
         f"Week 2026-W03 has pending repairs: {REQUEST}",
     )
     assert (
@@ -121,8 +125,8 @@ def test_standby_driver_completes_the_repair_and_apply_makes_version_2(
     assert proposal["objective"]["drivers_changed"] == 1  # type: ignore[index]
     applied = sunday("apply-repair", REQUEST, *APPLY)
     assert applied.exit_code == 0, applied.output
-    assert applied.stdout.startswith(f"Applied {REQUEST}: {RUN} v2 created.")
-    detail = json.loads(sunday("show-run", RUN, "--json").stdout)
+    assert applied.stdout.startswith(f"Applied {REQUEST}: {SUNDAY_RUN} v2 created.")
+    detail = json.loads(sunday("show-run", SUNDAY_RUN, "--json").stdout)
     assert (detail["version"], detail["audits_passed"], detail["kpis"]["coverage_bp"]) == (
         2,
         7,
@@ -132,10 +136,10 @@ def test_standby_driver_completes_the_repair_and_apply_makes_version_2(
     assert [r["status"] for r in json.loads(sunday("repairs", "list", "--json").stdout)] == [
         "APPLIED"
     ]
-    published = sunday("publish", RUN, *PUBLISH_OK, *OVERRIDE)
+    published = sunday("publish", SUNDAY_RUN, *PUBLISH_OK, *OVERRIDE)
     assert published.exit_code == 0, published.output
-    assert f"Published {RUN} v2" in published.stdout
-    v1 = json.loads(sunday("show-run", RUN, "--version", "1", "--json").stdout)
+    assert f"Published {SUNDAY_RUN} v2" in published.stdout
+    v1 = json.loads(sunday("show-run", SUNDAY_RUN, "--version", "1", "--json").stdout)
     assert v1["version"] == 1 and v1["evidence"]["verified"] is True
 
 
@@ -172,13 +176,14 @@ def test_stale_and_missing_proposals_are_refused(sunday: Cli, db_path: Path) -> 
     sunday(*SICK_MONDAY)
     _blocked(sunday("apply-repair", REQUEST, *APPLY), "No proposal yet; run run-repair first")
     sunday("run-repair", "--request", REQUEST)
-    add_version(db_path, RUN, {"T202#3": "D006", "T202#2": "D005"})
+    add_version(db_path, SUNDAY_RUN, {"T202#3": "D006", "T202#2": "D005"}, at=SUNDAY_AT)
     _blocked(
         sunday("apply-repair", REQUEST, *APPLY),
         "Repair proposal is stale: plan changed since it was computed; run run-repair again",
     )
     events = json.loads(sunday("audit", "log", "--action", "repair.apply", "--json").stdout)
-    assert [e["detail"]["check"] for e in events] == ["proposal_exists", "proposal_fresh"]
+    refusals = [e["detail"]["check"] for e in events if e["outcome"] == "blocked"]
+    assert refusals == ["proposal_exists", "proposal_fresh"]
 
 
 def test_apply_checks_the_repair_roles_first(sunday: Cli) -> None:
@@ -203,7 +208,7 @@ def test_apply_checks_the_repair_roles_first(sunday: Cli) -> None:
     ("args", "message"),
     [
         (("--week", "2026-W09", "--driver", "D001"), "No run for week 2026-W09"),
-        (("--week", "2026-W03", "--driver", "D999"), f"Driver D999 is not in run {RUN}"),
+        (("--week", "2026-W03", "--driver", "D999"), f"Driver D999 is not in run {SUNDAY_RUN}"),
         (
             ("--week", "2026-W03", "--driver", "D001", "--name", "Hans Schmidt"),
             "Name 'Hans Schmidt' does not match driver D001 (Maria Berger); check the id",
@@ -311,19 +316,19 @@ def test_reject_needs_a_repair_role_and_closes_the_request(sunday: Cli) -> None:
         sunday("apply-repair", REQUEST, *APPLY),
         f"Repair request {REQUEST} is REJECTED; only open ones apply",
     )
-    assert sunday("publish", RUN, *PUBLISH_OK, *OVERRIDE).exit_code == 0
+    assert sunday("publish", SUNDAY_RUN, *PUBLISH_OK, *OVERRIDE).exit_code == 0
 
 
 def test_locked_run_takes_no_repairs(site: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     assert site("publish", RUN, *PUBLISH_OK, *OVERRIDE).exit_code == 0
     assert site("lock", RUN, *LOCK_OK, *OVERRIDE).exit_code == 0
-    monkeypatch.setenv("DISPATCHER_NOW", SUNDAY)
     _blocked(site(*SICK_MONDAY), f"Run {RUN} is locked; repairs are disabled")
 
 
 def test_started_tours_stay_and_frozen_tours_of_others_do_not_move(
-    site: Cli, monkeypatch: pytest.MonkeyPatch
+    sunday: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    site = sunday
     # Monday 06:00 Vienna: D001's T101#1 (05:00) has started and stays; the rest of Monday moves.
     monkeypatch.setenv("DISPATCHER_NOW", "2026-01-12T05:00:00Z")
     assert site(*SICK_MONDAY).exit_code == 0

@@ -5,13 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sqlite3
-from contextlib import closing
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Cli
+from tests.helpers import sqlite_tamper
 from tests.samples import VALID_ASSIGNMENTS, run_doc, write_run
 
 
@@ -48,7 +47,7 @@ def test_import_run_json_fields(cli: Cli, run_file: Path) -> None:
     }
     assert (data["run_id"], data["event_seq"], data["coverage_bp"]) == (
         "RUN-20260113-001",
-        1,
+        2,  # after the site's creation
         10000,
     )
 
@@ -262,9 +261,7 @@ def test_evidence_verify_export_and_tamper(
         1,
         f"Error: Output directory {out} is not empty; choose a new one\n",
     )
-    with closing(sqlite3.connect(db_path)) as con:
-        con.execute("UPDATE assignments SET driver_id = 'D005' WHERE instance_id = 'T101#2'")
-        con.commit()
+    sqlite_tamper(db_path, "UPDATE assignments SET driver_id = 'D005' WHERE instance_id = 'T101#2'")
     bad = cli("evidence", "verify", "RUN-20260113-001")
     assert bad.exit_code == 1
     assert bad.stderr.startswith(

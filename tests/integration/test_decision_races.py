@@ -50,10 +50,10 @@ def test_publish_and_kill_switch_race_never_leaves_an_unaudited_publish(
         codes = [p.wait(timeout=120) for p in procs]
         assert codes[1] == 0 and codes[0] in (0, 2)
         with closing(sqlite3.connect(db)) as con:
-            published = con.execute("SELECT published_at FROM plan_versions").fetchone()[0]
+            published = con.execute("SELECT id FROM approvals WHERE action = 'publish'").fetchone()
             events = con.execute(
                 "SELECT seq, action, outcome, json_extract(detail, '$.check') FROM audit_events "
-                "WHERE action IN ('publish', 'kill_switch.activate') ORDER BY seq"
+                "WHERE action IN ('publish', 'kill_switch.activate') ORDER BY occurred_at"
             ).fetchall()
         order = [(action, outcome) for _, action, outcome, _ in events]
         if published is not None:

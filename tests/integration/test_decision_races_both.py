@@ -48,7 +48,13 @@ def test_racing_publishers_lockers_and_kill_switch_leave_one_story(site: Cli, db
     assert outcomes[-1][0] == 0  # the kill switch always goes through
     verify = site("audit", "verify")
     assert verify.exit_code == 0, verify.output
-    events = json.loads(site("audit", "log", "--json", "--limit", "200").stdout)
+    # The global switch is in the platform's chain, the decisions in the site's: writers hold
+    # the platform lock shared, the switch exclusively, so time orders them across the chains.
+    events = sorted(
+        json.loads(site("audit", "log", "--json", "--limit", "200").stdout)
+        + json.loads(site("audit", "log", "--chain", "platform", "--json").stdout),
+        key=lambda e: e["occurred_at"],
+    )
     decisions = [
         (e["action"], e["outcome"])
         for e in events

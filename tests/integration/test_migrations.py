@@ -15,24 +15,38 @@ from dispatcher.db.migrate import downgrade_to, script_location, upgrade_to_head
 from dispatcher.db.schema import SCHEMA_HEAD, ensure_schema, stored_revision
 from dispatcher.db.tables import metadata
 
-GUARDED = {
-    "assignments": "version",
-    "audit_results": "version",
-    "evidence_records": "version",
-    "tour_instances": "run",
-    "drivers": "run",
-    "availability": "run",
-}
-EXPECTED_TRIGGERS = {
-    "audit_events_no_update",
-    "audit_events_no_delete",
-    "audit_events_append_at_tip",
-    "runs_locked_no_update",
-    "runs_locked_no_delete",
-    "plan_versions_locked_no_insert",
-    "plan_versions_locked_no_update",
-    "plan_versions_locked_no_delete",
-} | {f"{table}_locked_no_{event}" for table in GUARDED for event in ("insert", "update", "delete")}
+APPEND_ONLY = (  # no UPDATE, no DELETE
+    "audit_events", "runs", "plan_versions", "evidence_records", "approvals",
+    "kill_switch_history", "assignments", "audit_results", "tour_instances", "drivers",
+    "availability", "sites", "repair_request_ids", "database_flags", "tenants",
+)  # fmt: skip
+FORWARD_ONLY = ("site_settings", "users", "repair_requests")  # no DELETE, UPDATE only forward
+EXPECTED_TRIGGERS = (
+    {f"{table}_no_{event}" for table in APPEND_ONLY for event in ("update", "delete")}
+    | {f"{table}_no_delete" for table in FORWARD_ONLY}
+    | {f"{table}_bound_update" for table in FORWARD_ONLY}
+    | {
+        "audit_events_append_at_tip",
+        "audit_events_time_forward",
+        "runs_bound_insert",
+        "plan_versions_bound_insert",
+        "plan_versions_locked_insert",
+        "evidence_records_bound_insert",
+        "assignments_sealed_insert",
+        "audit_results_sealed_insert",
+        "tour_instances_sealed_insert",
+        "availability_sealed_insert",
+        "drivers_sealed_insert",
+        "approvals_bound_insert",
+        "approvals_single_lock",
+        "sites_bound_insert",
+        "site_settings_bound_insert",
+        "users_bound_insert",
+        "kill_switch_history_bound_insert",
+        "repair_requests_bound_insert",
+        "database_flags_bound_insert",
+    }
+)
 
 
 def _triggers(path: Path) -> set[str]:

@@ -105,6 +105,7 @@ def seeded(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Ite
         url, *OTHERS[1], "kill-switch", "activate", "--by", "admin01", "--reason", "Probe: global"
     )
     with _connect(pg_server, SUPERUSER, SEEDED) as con:
+        con.execute("SET session_replication_role = replica")  # a bare site, no events
         con.execute("INSERT INTO tenants VALUES (%s, now())", [STRANGER[0]])
         con.execute("INSERT INTO sites VALUES (%s, %s, now())", list(STRANGER))
     yield SEEDED
@@ -126,7 +127,7 @@ def test_every_table_of_the_probe_holds_rows_of_other_scopes(
     """The probe can only find a leak where there is something to leak."""
     with _connect(pg_server, SUPERUSER, seeded) as con:
         tables = scoped_tables(con)
-        assert len(tables) == 17
+        assert len(tables) == 18
         for table in tables:
             own, params = table.own(*OWN)
             query = f"SELECT count(*) FROM {table.name} WHERE NOT {own.as_string(con)}"
@@ -156,20 +157,37 @@ def test_setting_the_platform_flag_by_hand_widens_nothing_for_a_site_login(
 
 
 def test_an_unscoped_session_sees_nothing(pg_server: PgServer, seeded: str) -> None:
+    """Nothing of any tenant: only what is platform-wide, the global switch's row and the
+    platform's chain (the database's creation, the global switch's events)."""
+    with _connect(pg_server, SUPERUSER, seeded) as con:
+        platform = con.execute(
+            "SELECT count(*) FROM audit_events WHERE tenant_id = '*' AND site_id = '*'"
+        ).fetchone()
+    assert platform is not None and platform[0] >= 2
     with _connect(pg_server, APP_LOGIN, seeded) as con:
         for table in scoped_tables(con):
             row = con.execute(f"SELECT count(*) FROM {table.name}".encode()).fetchone()
-            expected = 1 if table.name == "kill_switch_history" else 0  # the global switch row
+            expected = {"kill_switch_history": 1, "audit_events": platform[0]}.get(table.name, 0)
             assert row == (expected,), table.name
+
+
+MOLE = (
+    "INSERT INTO users (tenant_id, user_id, name, roles, active, created_at, user_key, event_seq)"
+    " VALUES (%s, 'mole', 'Mole', 'platform_admin', true, now(), 'mole', 1)"
+)
 
 
 def test_a_cross_tenant_insert_is_refused(pg_server: PgServer, seeded: str) -> None:
     with _connect(pg_server, APP_LOGIN, seeded) as con, con.transaction():
         _scope(con, *OWN)
+        with pytest.raises(psycopg.errors.RestrictViolation, match=r"user\.add event"):
+            con.execute(MOLE, ["OTHER"])  # the guard trigger fires first
+    with _connect(pg_server, SUPERUSER, seeded) as con, con.transaction(force_rollback=True):
+        con.execute("SET LOCAL session_replication_role = replica")  # and without the guards:
+        con.execute(f"SET LOCAL ROLE {APP_LOGIN}".encode())
+        _scope(con, *OWN)
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
-            con.execute(
-                "INSERT INTO users VALUES ('OTHER', 'mole', 'Mole', 'platform_admin', true, now())"
-            )
+            con.execute(MOLE, ["OTHER"])
 
 
 def test_scope_settings_do_not_outlive_the_transaction(pg_server: PgServer, seeded: str) -> None:
@@ -191,9 +209,10 @@ def test_the_platform_login_reads_every_site_but_writes_only_its_own(
         con.execute("SELECT set_config('app.all_sites', 'on', true)")
         assert con.execute("SELECT count(*) FROM runs").fetchone() == (3,)
         with con.transaction(force_rollback=True):
-            moved = con.execute("UPDATE runs SET solver_error = 'x'").rowcount
+            moved = con.execute("UPDATE version_checks SET status_reason = 'x'").rowcount
         assert moved == 1
-        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        refused = (psycopg.errors.InsufficientPrivilege, psycopg.errors.RestrictViolation)
+        with pytest.raises(refused):
             con.execute("INSERT INTO sites VALUES ('OTHER', 'LINZ', now())")
 
 
@@ -205,22 +224,24 @@ def test_the_platform_login_reads_every_site_but_writes_only_its_own(
             "tenants", "users", "sites", "site_settings", "runs", "tour_instances", "drivers",
             "availability", "plan_versions", "assignments", "audit_results", "evidence_records",
             "repair_requests", "repair_request_ids", "approvals", "kill_switch_history",
-            "audit_events",
+            "audit_events", "version_checks",
         )
         for command in ("read", "insert", "update")
         if command != "update"
-        or table in ("site_settings", "users", "runs", "plan_versions", "repair_requests")
+        or table in ("site_settings", "users", "repair_requests", "version_checks")
     ],
 )  # fmt: skip
 def test_dropping_any_policy_lets_the_probe_find_a_leak(
     pg_server: PgServer, seeded: str, policy: str
 ) -> None:
-    """In a transaction that is rolled back: drop one policy, act as the application login,
-    probe. The leak must name the policy's table (and the probe must find nothing else)."""
+    """In a transaction that is rolled back: drop one policy, switch the guard triggers off (they
+    refuse most foreign rows first), act as the application login, probe. The leak must name
+    the policy's table (and the probe must find nothing else)."""
     table = policy.rsplit("_scope_", 1)[0]
     with _connect(pg_server, SUPERUSER, seeded) as con, con.transaction(force_rollback=True):
         tables = scoped_tables(con)
         con.execute(f"DROP POLICY {policy} ON {table}".encode())
+        con.execute("SET LOCAL session_replication_role = replica")
         con.execute(f"SET LOCAL ROLE {APP_LOGIN}".encode())
         _scope(con, *OWN)
         leaks = probe(con, tables, *OWN)
@@ -273,6 +294,10 @@ def test_the_audit_tables_are_insert_only_for_the_application(
         "kill_switch_history",
         "evidence_records",
         "repair_request_ids",
+        "runs",
+        "plan_versions",
+        "assignments",
+        "audit_results",
     ):
         assert grants[table] == "INSERT,SELECT", table
     assert not any("DELETE" in g or "TRUNCATE" in g for g in grants.values())
@@ -372,12 +397,12 @@ def test_a_depot_login_acts_only_for_the_sites_it_is_bound_to(
                         row = con.execute(f"SELECT count(*) FROM {table.name}".encode()).fetchone()
                         expected = 1 if table.name == "kill_switch_history" else 0  # global row
                         assert row == (expected,), (tenant, site, table.name)
-                    with pytest.raises(psycopg.errors.InsufficientPrivilege):
-                        con.execute(
-                            "INSERT INTO users VALUES (%s, 'mole', 'Mole', 'dispatcher', true, "
-                            "now())",
-                            [tenant],
-                        )
+                    refused = (
+                        psycopg.errors.InsufficientPrivilege,
+                        psycopg.errors.RestrictViolation,
+                    )
+                    with pytest.raises(refused):
+                        con.execute(MOLE, [tenant])
         env = {"DISPATCHER_DB": pg_server.url(SITE_LOGIN, seeded), "NO_COLOR": "1"}
         own = CliRunner().invoke(app, ["list-runs"], env=env)
         wiring.reset()

@@ -15,6 +15,7 @@ from dispatcher.services.evidence import check_evidence
 from dispatcher.services.review import show_run
 from dispatcher.services.runs import import_run, list_runs
 from tests.conftest import UowFactory
+from tests.helpers import sqlite_refuses, sqlite_tamper
 from tests.samples import VALID_ASSIGNMENTS, output_hash_of, run_doc
 
 
@@ -46,7 +47,7 @@ def test_valid_small_import_is_stored_whole_and_blocked_by_fte_drift(
         _count(db_path, "assignments"),
     ) == (9, 6, 9)
     assert _count(db_path, "audit_results") == 7
-    assert verify_audit_chain(uow_factory()).count == 1
+    assert verify_audit_chain(uow_factory()).count == 2  # site.create, run.import
 
 
 def test_run_ids_count_per_site_and_date(uow_factory: UowFactory) -> None:
@@ -61,8 +62,9 @@ def test_invalid_file_stores_nothing(uow_factory: UowFactory, db_path: Path) -> 
     bad = run_doc(assignments=[*VALID_ASSIGNMENTS, ("T999#1", "D001")])
     with pytest.raises(InvalidInput):
         _import(uow_factory, bad)
-    for table in ("runs", "plan_versions", "tour_instances", "audit_events", "sites"):
+    for table in ("runs", "plan_versions", "tour_instances", "sites"):
         assert _count(db_path, table) == 0
+    assert verify_audit_chain(uow_factory()).count == 0
 
 
 def test_recorded_output_hash_follows_the_spec_formula(uow_factory: UowFactory) -> None:
@@ -86,9 +88,9 @@ def test_evidence_verifies_untouched_and_fails_after_raw_sql_change(
 ) -> None:
     run_id = _import(uow_factory)
     assert check_evidence(uow_factory(write=True), run_id).ok
-    with closing(sqlite3.connect(db_path)) as con:
-        con.execute("UPDATE assignments SET driver_id = 'D005' WHERE instance_id = 'T101#2'")
-        con.commit()
+    change = "UPDATE assignments SET driver_id = 'D005' WHERE instance_id = 'T101#2'"
+    assert "immutable" in sqlite_refuses(db_path, change)
+    sqlite_tamper(db_path, change)
     check = check_evidence(uow_factory(write=True), run_id)
     assert not check.ok
     assert check.problems[0] == "evidence does not match its sealed hash"
@@ -110,9 +112,8 @@ def test_any_changed_input_audit_or_kpi_breaks_the_evidence(
     uow_factory: UowFactory, db_path: Path, sql: str
 ) -> None:
     run_id = _import(uow_factory)
-    with closing(sqlite3.connect(db_path)) as con:
-        con.execute(sql)
-        con.commit()
+    sqlite_refuses(db_path, sql)
+    sqlite_tamper(db_path, sql)
     assert not check_evidence(uow_factory(write=True), run_id).ok
 
 
@@ -120,9 +121,7 @@ def test_show_run_records_the_verification_for_list_runs(
     uow_factory: UowFactory, db_path: Path
 ) -> None:
     run_id = _import(uow_factory)
-    with closing(sqlite3.connect(db_path)) as con:
-        con.execute("UPDATE assignments SET driver_id = 'D003' WHERE instance_id = 'T103#1'")
-        con.commit()
+    sqlite_tamper(db_path, "UPDATE assignments SET driver_id = 'D003' WHERE instance_id = 'T103#1'")
     detail = show_run(uow_factory(write=True), run_id)
     assert detail.status == "FAIL"
     assert "evidence does not match its sealed hash" in detail.status_reason

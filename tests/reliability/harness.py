@@ -9,12 +9,12 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from contextlib import closing
-from datetime import UTC, datetime
 from pathlib import Path
 
 from dispatcher.db.engine import make_engine, sqlite_url
 from dispatcher.db.unit_of_work import UnitOfWork
-from dispatcher.services.audit import verify_audit_chain
+from dispatcher.services.audit import verify_chains
+from dispatcher.services.state import verify_state
 
 SCRIPT = Path(sys.executable).parent / "dispatcher"
 FULL = os.environ.get("DISPATCHER_STRESS") == "full"
@@ -88,18 +88,14 @@ def consistency_problems(db: Path) -> list[str]:
                 + " UNION SELECT run_id, 1 "
                 + events.format("run.solve"),
             ),
-            "publishes": (
-                "SELECT r.run_id, p.version FROM plan_versions p JOIN runs r ON r.id = p.run_pk "
-                "WHERE p.published_at IS NOT NULL",
-                "SELECT run_id, plan_version " + events.format("publish"),
-            ),
             "publish approvals": (
                 "SELECT r.run_id, a.version FROM approvals a JOIN runs r ON r.id = a.run_pk "
                 "WHERE a.action = 'publish'",
                 "SELECT run_id, plan_version " + events.format("publish"),
             ),
             "locks": (
-                "SELECT run_id, locked_version FROM runs WHERE locked_at IS NOT NULL",
+                "SELECT r.run_id, a.version FROM approvals a JOIN runs r ON r.id = a.run_pk "
+                "WHERE a.action = 'lock'",
                 "SELECT run_id, plan_version " + events.format("lock"),
             ),
             "repairs applied": (
@@ -126,8 +122,14 @@ def consistency_problems(db: Path) -> list[str]:
         scopes = con.execute("SELECT tenant_id, site_id FROM sites").fetchall()
     for tenant, site in scopes:
         engine = make_engine(sqlite_url(db))
-        unit = UnitOfWork(engine, tenant, site, lambda: datetime.now(UTC), write=False)
-        report = verify_audit_chain(unit)
-        if not report.ok:
-            problems.append(f"chain {tenant}/{site}: seq {report.broken_seq} {report.problem}")
+        for (chain_tenant, chain_site), report in verify_chains(
+            UnitOfWork(engine, tenant, site, write=False)
+        ):
+            if not report.ok:
+                problems.append(
+                    f"chain {chain_tenant}/{chain_site}: seq {report.broken_seq} {report.problem}"
+                )
+        folded = verify_state(UnitOfWork(engine, tenant, site, write=False))
+        problems += [f"state {tenant}/{site}: {p.line}" for p in folded.problems]
+        engine.dispose()
     return problems

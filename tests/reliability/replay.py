@@ -71,12 +71,15 @@ def stored(db: Path) -> State:
         published = {
             (run, version)
             for run, version in con.execute(
-                "SELECT r.run_id, p.version FROM plan_versions p JOIN runs r ON r.id = p.run_pk "
-                "WHERE p.published_at IS NOT NULL"
+                "SELECT r.run_id, a.version FROM approvals a JOIN runs r ON r.id = a.run_pk "
+                "WHERE a.action = 'publish'"
             )
         }
         locked = dict(
-            con.execute("SELECT run_id, locked_version FROM runs WHERE locked_at IS NOT NULL")
+            con.execute(
+                "SELECT r.run_id, a.version FROM approvals a JOIN runs r ON r.id = a.run_pk "
+                "WHERE a.action = 'lock'"
+            )
         )
         requests = dict(con.execute("SELECT request_id, status FROM repair_requests"))
         switches = {

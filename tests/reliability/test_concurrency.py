@@ -13,6 +13,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from tests.helpers import sqlite_refuses, sqlite_tamper
 from tests.reliability.harness import consistency_problems, must, record, size
 from tests.reliability.replay import replayed, stored
 
@@ -62,16 +63,14 @@ def test_eight_writers_leave_a_state_equal_to_the_replayed_log(tmp_path: Path) -
 
 
 def test_the_replay_sees_a_change_without_its_event(tmp_path: Path) -> None:
-    import sqlite3
-    from contextlib import closing
-
     db = tmp_path / "demo.db"
     must(db, ["demo", "--files", str(tmp_path / "files")])
     assert replayed(db) == stored(db)
-    with closing(sqlite3.connect(db)) as con:
-        con.execute(
-            "INSERT INTO kill_switch_history (scope, active, actor_id, reason, changed_at) "
-            "VALUES ('global', 1, 'admin01', 'no event for this', '2026-01-13 06:00:00.000000')"
-        )
-        con.commit()
+    planted = (
+        "INSERT INTO kill_switch_history (scope, active, actor_id, reason, changed_at) "
+        "VALUES ('global', 1, 'admin01', 'no event for this', '2026-01-13 06:00:00.000000')"
+    )
+    assert "kill-switch event" in sqlite_refuses(db, planted)
+    sqlite_tamper(db, planted)
     assert replayed(db).kill_switch != stored(db).kill_switch
+    assert any("kill_switch_history global" in p for p in consistency_problems(db))

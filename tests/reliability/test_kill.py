@@ -176,14 +176,15 @@ def test_a_killed_export_records_only_files_that_are_in_place(
     ("sql", "problem"),
     [
         (
-            "UPDATE plan_versions SET published_at = '2026-01-13 06:00:00.000000', "
-            "published_by = 'disp001' WHERE version = 1 AND run_pk = "
-            "(SELECT id FROM runs WHERE run_id = 'RUN-20260112-001')",
-            "publishes",
+            "INSERT INTO approvals (tenant_id, site_id, run_pk, version, action, approver_id, "
+            "role, reason, event_seq, created_at) SELECT 'LTS', 'WIEN', id, 1, 'publish', "
+            "'disp001', 'dispatcher', 'no event', 99, '2026-01-13 06:00:00.000000' FROM runs "
+            "WHERE run_id = 'RUN-20260112-001'",
+            "publish approvals",
         ),
         ("DELETE FROM approvals WHERE action = 'publish'", "publish approvals"),
-        ("UPDATE runs SET locked_at = NULL, locked_by = NULL, locked_version = NULL", "locks"),
-        ("DELETE FROM audit_events WHERE seq = 3", "chain LTS/WIEN"),
+        ("DELETE FROM approvals WHERE action = 'lock'", "locks"),
+        ("DELETE FROM audit_events WHERE seq = 3 AND site_id = 'WIEN'", "chain LTS/WIEN"),
     ],
     ids=["published-without-event", "approval-missing", "unlocked", "event-missing"],
 )

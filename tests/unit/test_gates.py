@@ -18,6 +18,7 @@ GOOD = DecisionFacts(
     action="publish",
     approval=ApprovalInput("disp001", "dispatcher", "Week reviewed, all fine", None),
     approver=User("disp001", "Maria", ("dispatcher",)),
+    trail_problem=None,
     kill_switch_active=False,
     shadow_only=False,
     action_enabled=True,
@@ -57,6 +58,7 @@ def _message(facts: DecisionFacts, checks: tuple = PUBLISH_CHECKS) -> str | None
 
 def test_check_order_follows_the_spec() -> None:
     assert [c(GOOD).name for c in PUBLISH_CHECKS] == [
+        "state_matches_trail",
         "kill_switch_inactive",
         "site_not_shadow_only",
         "action_enabled",
@@ -74,6 +76,7 @@ def test_check_order_follows_the_spec() -> None:
         "drift_not_block",
     ]
     assert [c(LOCK_GOOD).name for c in LOCK_CHECKS] == [
+        "state_matches_trail",
         "kill_switch_inactive",
         "site_not_shadow_only",
         "action_enabled",
@@ -92,6 +95,21 @@ def test_check_order_follows_the_spec() -> None:
         "no_open_repairs",
         "drift_not_block",
     ]
+
+
+def test_a_fact_off_the_trail_blocks_first() -> None:
+    problem = "Site settings do not match the audit trail (event #7)"
+    assert _message(replace(GOOD, trail_problem=problem, kill_switch_active=True)) == problem
+
+
+def test_four_eyes_ignore_the_case_of_user_ids() -> None:
+    same_person = replace(
+        LOCK_GOOD, approval=replace(LOCK_GOOD.approval, approver_id="DISP001"),
+        publisher_id="disp001",
+    )  # fmt: skip
+    assert _message(same_person, LOCK_CHECKS) == (
+        "Lock requires a different person than the publisher"
+    )
 
 
 def test_everything_in_order_passes() -> None:

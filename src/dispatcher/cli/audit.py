@@ -26,10 +26,18 @@ def log(
         str | None, typer.Option("--action", help="Only this action, e.g. publish or lock.")
     ] = None,
     actor: Annotated[str | None, typer.Option("--actor", help="Only events by this user.")] = None,
+    chain: Annotated[
+        str,
+        typer.Option(
+            "--chain",
+            help="site (this site's decisions), tenant (the user registry of the tenant) or "
+            "platform (the global kill switch, the database's creation).",
+        ),
+    ] = "site",
     limit: LimitOpt = 50,
     as_json: JsonFlag = False,
 ) -> None:
-    """Show the newest audit events of this site (oldest first).
+    """Show the newest audit events of a chain, oldest first (default: this site's).
 
     Example: dispatcher audit log --action publish --limit 10
     """
@@ -38,7 +46,12 @@ def log(
 
     settings = settings_of(ctx)
     events = list_events(
-        wiring.unit_of_work(settings), run_id=run, action=action, actor_id=actor, limit=limit
+        wiring.unit_of_work(settings),
+        run_id=run,
+        action=action,
+        actor_id=actor,
+        limit=limit,
+        chain=chain,
     )
     if as_json:
         from dispatcher.cli.output import emit_json
@@ -76,16 +89,29 @@ def verify(
         ),
     ] = None,
     key: KeyOpt = None,
+    state: Annotated[
+        bool,
+        typer.Option(
+            "--state",
+            help="Also fold the whole trail and compare it with every state table (settings, "
+            "users, kill switch, runs, versions, evidence, approvals, repair requests).",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Recompute the whole hash chain of this site; exit 1 at the first broken event.
+    """Recompute the hash chains this site depends on (its own, its tenant's user registry,
+    the platform's); exit 1 at the first broken event.
 
-    With --checkpoint, also check the signed checkpoint and that the chain still extends it.
-    Example: dispatcher audit verify --checkpoint wien-2026-w03.json --public-key audit.pub
+    With --checkpoint, also check the signed checkpoint and that the site's chain still
+    extends it; with --state, also compare every state row with what the trail authorized.
+    Example: dispatcher audit verify --state --checkpoint wien-2026-w03.json --public-key audit.pub
     """
     from dispatcher.cli import render, wiring
+    from dispatcher.services.audit import verify_chains
 
     settings = settings_of(ctx)
+    chains = verify_chains(wiring.unit_of_work(settings))
+    report, problem = chains[0][1], None
     if checkpoint is not None:
         from dispatcher.services.checkpoints import check_checkpoint, load_checkpoint, trusted_key
 
@@ -93,23 +119,36 @@ def verify(
         trusted = trusted_key(public_key, key)
         check = check_checkpoint(wiring.unit_of_work(settings), signed, trusted)
         report, problem = check.report, check.problem
-    else:
-        from dispatcher.services.audit import verify_audit_chain
+    folded = None
+    if state:
+        from dispatcher.services.state import verify_state
 
-        report, problem = verify_audit_chain(wiring.unit_of_work(settings)), None
+        folded = verify_state(wiring.unit_of_work(settings))
+    broken = [(name, r) for name, r in chains if not r.ok]
     if as_json:
         from dispatcher.cli.output import emit_json
 
         document = asdict(report)
+        document["chains"] = [
+            {"tenant": name[0], "site": name[1], **asdict(r)} for name, r in chains
+        ]
         if checkpoint is not None:
             document["checkpoint"] = {"file": str(checkpoint), "ok": problem is None}
             document["checkpoint_problem"] = problem
+        if folded is not None:
+            document["state"] = {
+                "ok": folded.ok,
+                "checked": folded.checked,
+                "problems": [asdict(p) for p in folded.problems],
+            }
         emit_json(document)
     else:
-        render.chain_report(report, settings)
+        render.chain_reports(chains, settings)
         if checkpoint is not None:
             render.checkpoint_result(str(checkpoint), problem)
-    if not report.ok or problem is not None:
+        if folded is not None:
+            render.state_report(folded)
+    if broken or not report.ok or problem is not None or (folded is not None and not folded.ok):
         raise typer.Exit(EXIT_FAILED)
 
 

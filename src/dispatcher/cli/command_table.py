@@ -44,7 +44,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "site": ("show", "init", "set"),
     "evidence": ("verify", "export"),
     "audit": ("log", "verify", "checkpoint", "keygen"),
-    "db": ("upgrade", "current", "backup", "restore"),
+    "db": ("init", "upgrade", "current", "backup", "restore"),
 }
 
 # Where each top-level command is defined: module under dispatcher.cli and its Typer object.

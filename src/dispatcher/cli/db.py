@@ -15,8 +15,39 @@ if TYPE_CHECKING:
     from dispatcher.services.backup import CopyCheck
 
 db_app = typer.Typer(
-    help="Database maintenance: schema upgrade, backup and restore.", no_args_is_help=True
+    help="Database maintenance: creation, schema upgrade, backup and restore.",
+    no_args_is_help=True,
 )
+
+
+@db_app.command("init")
+def init(
+    ctx: typer.Context,
+    simulated_clock: Annotated[
+        bool,
+        typer.Option(
+            "--simulated-clock",
+            help="Create a demo or test database, on which DISPATCHER_NOW sets the time. Set "
+            "only here, at creation; a database with the real clock never honours it.",
+        ),
+    ] = False,
+) -> None:
+    """Create the database (schema at the newest revision) and record its creation, with its
+    clock, as the first event of the platform's audit chain.
+
+    Example: dispatcher --db training.db db init --simulated-clock
+    """
+    from dispatcher.cli import wiring
+    from dispatcher.services.database import create_database
+
+    settings = settings_of(ctx)
+    clock = wiring.pinned_clock() if simulated_clock else None
+    unit = wiring.unit_of_work(
+        settings, write=True, clock=clock, simulated=simulated_clock, platform=True
+    )
+    created = create_database(unit, simulated=simulated_clock)
+    what = "simulated (DISPATCHER_NOW sets it)" if simulated_clock else "real"
+    typer.echo(f"Database {settings.shown} created; clock: {what} (event #{created.event_seq}).")
 
 
 @db_app.command("upgrade")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -62,6 +63,20 @@ def demo(
 
     def uow_at(moment: datetime) -> UnitOfWork:
         return wiring.unit_of_work(settings, write=True, clock=lambda: moment)
+
+    # The demo replays its own weeks at their own times: a database with a simulated clock,
+    # created so now (a database already in use keeps its clock; the demo then needs --fresh).
+    from dispatcher.domain.errors import Conflict
+    from dispatcher.services.database import create_database
+    from dispatcher.services.demo import DEMO_START
+
+    with suppress(Conflict):
+        create_database(
+            wiring.unit_of_work(
+                settings, write=True, clock=lambda: DEMO_START, simulated=True, platform=True
+            ),
+            simulated=True,
+        )
 
     with output.progress("Building the demo site...", quiet=not solve) as report:
         result = build_demo(uow_at, seed, target, solve=solve, progress=report)

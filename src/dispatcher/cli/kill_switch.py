@@ -23,7 +23,9 @@ def _operate(ctx: typer.Context, activate: bool, by: str, reason: str, scope: st
     from dispatcher.services.kill_switch import operate_kill_switch
 
     result = operate_kill_switch(
-        wiring.unit_of_work(settings_of(ctx), write=True),
+        wiring.unit_of_work(
+            settings_of(ctx), write=True, platform=scope.strip().lower() == "global"
+        ),
         activate=activate,
         by=by,
         reason=reason,

@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # annotations only: importing services here would load the OR
     from dispatcher.services.roster import RosterView
     from dispatcher.services.roster import Tour as RosterTour
     from dispatcher.services.solving import SolveResult
+    from dispatcher.services.state import StateReport
 
 
 def _short(digest: str | None) -> str:
@@ -64,17 +65,48 @@ def audit_log(events: list[EventRow], settings: Settings) -> None:
     console.print(table)
 
 
-def chain_report(report: ChainReport, settings: Settings) -> None:
-    console = stdout()
-    if report.ok:
-        console.print(
-            f"[green]Audit chain intact[/green] for {settings.tenant}/{settings.site}: "
-            f"{report.count} events, tip {report.tip_hash}"
-        )
-        return
+def chain_name(chain: tuple[str, str]) -> str:
+    """How a chain is named to people: LTS/WIEN, LTS user registry, platform."""
+    tenant, site = chain
+    if tenant == "*":
+        return "the platform"
+    return f"the {tenant} user registry" if site == "*" else f"{tenant}/{site}"
+
+
+def chain_reports(chains: list[tuple[tuple[str, str], ChainReport]], settings: Settings) -> None:
+    """One line per chain; the site's first. A broken chain's line goes to stderr."""
     import sys
 
-    sys.stderr.write(f"Error: audit chain broken at seq {report.broken_seq}: {report.problem}\n")
+    console = stdout()
+    for index, (chain, report) in enumerate(chains):
+        name = chain_name(chain)
+        if report.ok:
+            plural = "" if report.count == 1 else "s"
+            console.print(
+                f"[green]Audit chain intact[/green] for {esc(name)}: "
+                f"{report.count} event{plural}, tip {report.tip_hash}"
+            )
+            continue
+        where = "" if index == 0 else f" ({name})"
+        sys.stderr.write(
+            f"Error: audit chain{where} broken at seq {report.broken_seq}: {report.problem}\n"
+        )
+
+
+def state_report(report: StateReport) -> None:
+    import sys
+
+    console = stdout()
+    counted = ", ".join(f"{n} {table}" for table, n in sorted(report.checked.items()))
+    if report.ok:
+        console.print(f"[green]State matches the audit trail[/green]: {counted}")
+        return
+    for problem in report.problems:
+        console.print(f"[red]Mismatch[/red] {esc(problem.line)}")
+    count = len(report.problems)
+    sys.stderr.write(
+        f"Error: {count} state row{'s do' if count != 1 else ' does'} not match the audit trail\n"
+    )
 
 
 def checkpoint_result(name: str, problem: str | None) -> None:

@@ -19,8 +19,17 @@ if TYPE_CHECKING:
 _engines: dict[str, Engine] = {}
 
 
+def pinned_clock() -> Callable[[], datetime] | None:
+    """The clock DISPATCHER_NOW pins (ISO timestamp), or None for real time. Only a database
+    created as a demo or test database honours it (the unit of work checks)."""
+    if not os.environ.get("DISPATCHER_NOW"):
+        return None
+    clock()  # refuse a malformed value at once
+    return clock
+
+
 def clock() -> datetime:
-    """Now, in UTC. DISPATCHER_NOW (ISO timestamp) pins it for replays, demos and tests."""
+    """Now, in UTC: DISPATCHER_NOW when set, else the system's clock."""
     fixed = os.environ.get("DISPATCHER_NOW")
     if not fixed:
         return datetime.now(UTC)
@@ -71,12 +80,27 @@ def _unavailable(settings: Settings, reason: str) -> DatabaseUnavailable:
 
 
 def unit_of_work(
-    settings: Settings, *, write: bool = False, clock: Callable[[], datetime] = clock
+    settings: Settings,
+    *,
+    write: bool = False,
+    clock: Callable[[], datetime] | None = None,
+    simulated: bool | None = None,
+    platform: bool = False,
 ) -> UnitOfWork:
-    """One command's unit of work (SQLite or PostgreSQL, the same class)."""
+    """One command's unit of work (SQLite or PostgreSQL, the same class), on real time unless
+    a clock is pinned (`clock`, else DISPATCHER_NOW)."""
     from dispatcher.db.unit_of_work import UnitOfWork
 
-    return UnitOfWork(engine(settings), settings.tenant, settings.site, clock, write=write)
+    pinned = clock or pinned_clock()
+    return UnitOfWork(
+        engine(settings),
+        settings.tenant,
+        settings.site,
+        pinned,
+        write=write,
+        simulated=simulated,
+        platform=platform,
+    )
 
 
 def file_units(path: Path, tenant: str, site: str) -> UnitOfWork:
@@ -84,7 +108,7 @@ def file_units(path: Path, tenant: str, site: str) -> UnitOfWork:
     from dispatcher.db.engine import make_engine, sqlite_url
     from dispatcher.db.unit_of_work import UnitOfWork
 
-    return UnitOfWork(make_engine(sqlite_url(path)), tenant, site, clock, write=False)
+    return UnitOfWork(make_engine(sqlite_url(path)), tenant, site, write=False)
 
 
 def reset() -> None:

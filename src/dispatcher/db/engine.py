@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import URL, Engine, create_engine, event, make_url
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
+
+if TYPE_CHECKING:
+    import sqlite3
 
 BUSY_TIMEOUT_MS = 5000
 SQLITE_PRAGMAS = (

@@ -75,6 +75,12 @@ def _timestamp(name: str, *, nullable: bool = False) -> Column[datetime]:
     return Column(name, UtcDateTime(), nullable=nullable)
 
 
+def _event_seq() -> Column[int]:
+    """The seq of the audit event that authorized the row as it is (in the row's chain).
+    Nullable for the schema's sake only: the database's triggers refuse a row without one."""
+    return Column("event_seq", Integer, nullable=True)
+
+
 def _pk_id() -> Column[int]:
     return Column("id", Integer, primary_key=True, autoincrement=True)
 
@@ -112,6 +118,7 @@ site_settings = Table(
     _id("drift_baseline"),
     Column("drift_thresholds", Text, nullable=False),
     _timestamp("updated_at"),
+    _event_seq(),
     PrimaryKeyConstraint("tenant_id", "site_id"),
     ForeignKeyConstraint(["tenant_id", "site_id"], ["sites.tenant_id", "sites.site_id"]),
 )
@@ -125,8 +132,11 @@ users = Table(
     Column("roles", String(200), nullable=False),
     Column("active", Boolean, nullable=False),
     _timestamp("created_at"),
+    _event_seq(),  # in the tenant's chain (site '*')
+    _id("user_key", nullable=True),  # user_id in lower case: ids are unique ignoring case
     PrimaryKeyConstraint("tenant_id", "user_id"),
     ForeignKeyConstraint(["tenant_id"], ["tenants.tenant_id"]),
+    Index(None, "tenant_id", "user_key", unique=True),
 )
 
 runs = Table(
@@ -145,9 +155,7 @@ runs = Table(
     Column("solver_error", Text, nullable=True),
     Column("solver_meta", Text, nullable=False),
     Column("runtime_ms", Integer, nullable=True),
-    _timestamp("locked_at", nullable=True),
-    _id("locked_by", nullable=True),
-    Column("locked_version", Integer, nullable=True),
+    _event_seq(),
     ForeignKeyConstraint(["tenant_id", "site_id"], ["sites.tenant_id", "sites.site_id"]),
     UniqueConstraint("tenant_id", "site_id", "run_id"),
     Index(None, "tenant_id", "site_id", "created_at"),
@@ -225,12 +233,7 @@ plan_versions = Table(
     Column("coverage_bp", Integer, nullable=False),
     Column("drivers_used", Integer, nullable=False),
     Column("drift_level", String(10), nullable=False),
-    _timestamp("verified_at"),
-    _timestamp("published_at", nullable=True),
-    _id("published_by", nullable=True),
-    _id("published_role", nullable=True),
-    Column("published_evidence_hash", String(HASH), nullable=True),
-    Column("override_reason", Text, nullable=True),
+    _event_seq(),
     ForeignKeyConstraint(["run_pk"], ["runs.id"]),
     UniqueConstraint("run_pk", "version"),
 )
@@ -319,6 +322,7 @@ repair_requests = Table(
     _id("resolved_by", nullable=True),
     Column("resolution_reason", Text, nullable=True),
     Column("applied_version", Integer, nullable=True),
+    _event_seq(),  # the event that set the current status
     ForeignKeyConstraint(["run_pk"], ["runs.id"]),
     UniqueConstraint("tenant_id", "request_id"),
     Index(None, "tenant_id", "site_id", "week", "status"),
@@ -342,6 +346,7 @@ approvals = Table(
     _timestamp("created_at"),
     ForeignKeyConstraint(["run_pk"], ["runs.id"]),
     Index(None, "run_pk", "action", "event_seq"),
+    Index(None, "run_pk", "version", "action", unique=True),
 )
 
 # Platform-wide history; the only table without a tenant/site scope.
@@ -356,6 +361,11 @@ kill_switch_history = Table(
     _id("actor_id"),
     Column("reason", Text, nullable=False),
     _timestamp("changed_at"),
+    # The authorizing event: the platform chain ('*', '*') for the global switch, the site's own
+    # chain for a site's; NULL only for rows from before bound state (never read by gates).
+    _id("event_tenant", nullable=True),
+    _id("event_site", nullable=True),
+    _event_seq(),
 )
 
 # One event of a tenant/site hash chain. `body` is the exact hashed text.
@@ -379,6 +389,32 @@ audit_events = Table(
     Column("body", Text, nullable=False),
     PrimaryKeyConstraint("tenant_id", "site_id", "seq"),
     UniqueConstraint("hash"),
-    Index(None, "tenant_id", "site_id", "run_id"),
+    Index(None, "tenant_id", "site_id", "run_id", "action"),
     Index(None, "tenant_id", "site_id", "action"),
+)
+
+# The last re-verification of a plan version: a cache for list-runs and status, which no gate
+# trusts (gates re-verify).
+version_checks = Table(
+    "version_checks",
+    metadata,
+    *_scope(),
+    Column("version_pk", Integer, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("status_reason", Text, nullable=False),
+    _timestamp("checked_at"),
+    PrimaryKeyConstraint("version_pk"),
+    ForeignKeyConstraint(["version_pk"], ["plan_versions.id"]),
+)
+
+# Facts about the database itself, set once when it is created and bound to the platform
+# chain's `database.create` event: the simulated clock of a demo or test database.
+database_flags = Table(
+    "database_flags",
+    metadata,
+    Column("name", String(ID), nullable=False),
+    Column("value", String(ID), nullable=False),
+    Column("event_seq", Integer, nullable=False),
+    _timestamp("set_at"),
+    PrimaryKeyConstraint("name"),
 )

@@ -18,7 +18,7 @@ import hashlib
 import random
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -30,6 +30,7 @@ from dispatcher.db.driver_errors import database_error
 from dispatcher.db.engine import unwritable_reason
 from dispatcher.db.repositories import (
     AuditLog,
+    DatabaseFacts,
     DecisionRepository,
     KillSwitchLog,
     ReadQueries,
@@ -38,9 +39,21 @@ from dispatcher.db.repositories import (
     SiteRepository,
     UserRepository,
 )
-from dispatcher.domain.errors import DatabaseBusy, DatabaseUnavailable, DispatcherError
+from dispatcher.domain.errors import (
+    DatabaseBusy,
+    DatabaseUnavailable,
+    DispatcherError,
+    InvalidInput,
+)
+from dispatcher.domain.events import PLATFORM_CHAIN, tenant_chain
 
 Clock = Callable[[], datetime]
+SIMULATED = "simulated"
+REAL_CLOCK_ONLY = (
+    "DISPATCHER_NOW pins the clock, but this database runs on the real clock: only a "
+    "database created as a demo or test database (`dispatcher db init --simulated-clock`, "
+    "`dispatcher demo`) honours it; unset DISPATCHER_NOW"
+)
 BEGIN_ATTEMPTS = 4  # each waits up to the busy timeout (5 s) for the write lock
 BEGIN_BACKOFF_S = 0.05
 LOCK_TIMEOUT = "20s"  # PostgreSQL: a writer waits this long for its site's chain, then "busy"
@@ -51,6 +64,7 @@ SCOPE_SQL = text(
 )
 GRANTED_SQL = text("SELECT dispatcher_scope_granted()")
 CHAIN_LOCK_SQL = text("SELECT pg_advisory_xact_lock(:key)")
+SHARED_LOCK_SQL = text("SELECT pg_advisory_xact_lock_shared(:key)")
 ALL_SITES_SQL = text("SELECT set_config('app.all_sites', 'on', true)")
 ALL_SITES_GRANTED_SQL = text("SELECT dispatcher_all_sites()")
 
@@ -76,7 +90,10 @@ def translate_database_error(exc: DBAPIError) -> DispatcherError:
 class UnitOfWork:
     """The repositories of one tenant/site over one connection and transaction."""
 
-    audit_log: AuditLog
+    audit_log: AuditLog  # this site's chain
+    tenant_log: AuditLog  # the tenant's registry chain (site "*")
+    platform_log: AuditLog  # the platform's chain ("*", "*")
+    database: DatabaseFacts
     sites: SiteRepository
     runs: RunRepository
     users: UserRepository
@@ -86,18 +103,68 @@ class UnitOfWork:
     queries: ReadQueries
 
     def __init__(
-        self, engine: Engine, tenant: str, site: str, clock: Clock, *, write: bool
+        self,
+        engine: Engine,
+        tenant: str,
+        site: str,
+        clock: Clock | None = None,
+        *,
+        write: bool,
+        simulated: bool | None = None,
+        platform: bool = False,
     ) -> None:
+        """`clock` pins the time (DISPATCHER_NOW, the demo's script, tests); the database
+        honours it only if it was created with a simulated clock. `simulated` states that
+        answer instead of reading it (a database being created as a simulated one). A unit
+        with `platform` writes the platform's chain (the global kill switch): on PostgreSQL it
+        holds that chain's lock alone, while every other writer shares it, so no publish, lock
+        or export overlaps a change of the global switch."""
         self.engine = engine
         self.tenant = tenant
         self.site = site
         self.dialect = engine.dialect.name
         self._clock = clock
+        self._simulated = simulated
         self._write = write
         self._committed = False
+        self._platform = platform
+        self._locked_chains: set[tuple[str, str]] = set()
 
     def now(self) -> datetime:
+        """The command's clock: real time, or the pinned time on a simulated database."""
+        if self._clock is None:
+            return datetime.now(UTC)
+        if self._simulated is None:
+            self._simulated = self.clock_is_simulated()
+        if not self._simulated:
+            raise InvalidInput(REAL_CLOCK_ONLY)
         return self._clock()
+
+    def clock_is_simulated(self) -> bool:
+        """Whether this database was created as a demo/test database: its flag is set and
+        the platform chain's intact database.create event says so."""
+        found = self.database.flag("clock")
+        if found is None or found[0] != SIMULATED:
+            return False
+        event = self.platform_log.event(found[1])
+        return (
+            event is not None
+            and event.intact
+            and event.action == "database.create"
+            and event.detail.get("clock") == SIMULATED
+        )
+
+    def lock_chain(self, log: AuditLog) -> None:
+        """Before reading a chain's tip to append to it: PostgreSQL writers of the tenant's or
+        the platform's chain queue on its lock (the site's chain was locked at BEGIN; SQLite's
+        BEGIN IMMEDIATE already serialises every writer)."""
+        if log.chain == PLATFORM_CHAIN and not self._platform:
+            raise AssertionError("a unit writing the platform chain is built with platform=True")
+        if self.dialect != "postgresql" or log.chain in self._locked_chains:
+            return
+        if log.chain not in ((self.tenant, self.site), PLATFORM_CHAIN):
+            self._connection.execute(CHAIN_LOCK_SQL, {"key": chain_lock_key(*log.chain)})
+        self._locked_chains.add(log.chain)
 
     @property
     def connection(self) -> Connection:
@@ -165,6 +232,8 @@ class UnitOfWork:
         if self._write and not self._committed:
             key = chain_lock_key(self.tenant, self.site)
             connection.execute(CHAIN_LOCK_SQL, {"key": key})
+            platform = {"key": chain_lock_key(*PLATFORM_CHAIN)}
+            connection.execute(CHAIN_LOCK_SQL if self._platform else SHARED_LOCK_SQL, platform)
 
     def commit(self) -> None:
         try:
@@ -198,6 +267,9 @@ class UnitOfWork:
     def _bind(self, connection: Connection) -> None:
         scope = (connection, self.tenant, self.site)
         self.audit_log = AuditLog(*scope)
+        self.tenant_log = AuditLog(connection, *tenant_chain(self.tenant))
+        self.platform_log = AuditLog(connection, *PLATFORM_CHAIN)
+        self.database = DatabaseFacts(*scope)
         self.sites = SiteRepository(*scope)
         self.runs = RunRepository(*scope)
         self.users = UserRepository(*scope)

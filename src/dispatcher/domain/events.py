@@ -28,10 +28,22 @@ class Action(StrEnum):
     REPAIR_REJECT = "repair.reject"
     KILL_SWITCH_ACTIVATE = "kill_switch.activate"
     KILL_SWITCH_DEACTIVATE = "kill_switch.deactivate"
+    SITE_CREATE = "site.create"
     SITE_UPDATE = "site.update"
     USER_ADD = "user.add"
     USER_DISABLE = "user.disable"
     SITES_VIEW = "sites.view"
+    DATABASE_CREATE = "database.create"
+    STATE_ADOPT = "state.adopt"  # appended once by the upgrade to bound state
+
+
+# The chains beside each site's own: a tenant's registry (site "*") and the platform's ("*", "*").
+ANY = "*"
+PLATFORM_CHAIN = (ANY, ANY)
+
+
+def tenant_chain(tenant: str) -> tuple[str, str]:
+    return tenant, ANY
 
 
 class Outcome(StrEnum):
@@ -136,6 +148,25 @@ class StoredEvent:
 
 
 @dataclass(frozen=True)
+class ChainEvent:
+    """An event read back for a decision: its hashed body, parsed, and whether it is intact
+    where it stands (hash, columns, and the next event's link all agree)."""
+
+    seq: int
+    body: Mapping[str, Any]
+    intact: bool
+
+    @property
+    def action(self) -> str:
+        return str(self.body.get("action", ""))
+
+    @property
+    def detail(self) -> Mapping[str, Any]:
+        detail = self.body.get("detail")
+        return detail if isinstance(detail, Mapping) else {}
+
+
+@dataclass(frozen=True)
 class ChainReport:
     ok: bool
     count: int
@@ -144,8 +175,8 @@ class ChainReport:
     problem: str | None = None
 
 
-SealedRow = tuple[int, str, str, str, object]
-"""seq, prev_hash, hash, body, and whether every column was found equal to the body."""
+SealedRow = tuple[int, str, str, str, object, str]
+"""seq, prev_hash, hash, body, whether every column was found equal to the body, occurred_at."""
 
 
 def body_from_columns(
@@ -198,19 +229,22 @@ def verify_sealed(
 ) -> ChainReport:
     """The fast walk: hash each stored body, follow seq and prev_hash, trust the store's column
     comparison; at the first broken row, `explain(seq)` loads that event for the exact problem."""
-    expected_seq, expected_prev, count = 1, GENESIS_HASH, 0
+    expected_seq, expected_prev, count, last_time = 1, GENESIS_HASH, 0, ""
     sha256 = hashlib.sha256
-    for seq, prev_hash, sealed, body, agree in rows:
+    for seq, prev_hash, sealed, body, agree, occurred_at in rows:
         if (
             seq == expected_seq
             and prev_hash == expected_prev
             and agree
             and sealed == HASH_PREFIX + sha256(body.encode("utf-8")).hexdigest()
+            and occurred_at >= last_time
         ):
-            expected_seq, expected_prev, count = seq + 1, sealed, count + 1
+            expected_seq, expected_prev, count, last_time = seq + 1, sealed, count + 1, occurred_at
             continue
         event = explain(seq)
         problem = None if event is None else _first_problem(event, expected_seq, expected_prev)
+        if problem is None and agree and occurred_at < last_time:
+            problem = f"occurred_at {occurred_at} is before the previous event's {last_time}"
         return ChainReport(
             False, count, expected_prev, seq, problem or "a column differs from the hashed body"
         )

@@ -51,6 +51,7 @@ class DecisionFacts:
     action: str
     approval: ApprovalInput
     approver: User | None
+    trail_problem: str | None  # the first fact found not to match the audit trail
     kill_switch_active: bool
     shadow_only: bool
     action_enabled: bool
@@ -86,6 +87,13 @@ Facts = TypeVar("Facts")
 
 def _trimmed(text: str | None) -> str:
     return (text or "").strip()
+
+
+def state_matches_trail(f: DecisionFacts) -> CheckResult:
+    """Every fact the other checks read is what the audit trail authorized (bound state)."""
+    return CheckResult(
+        "state_matches_trail", f.trail_problem is None, f.trail_problem or "State matches"
+    )
 
 
 def kill_switch_inactive(f: DecisionFacts) -> CheckResult:
@@ -155,7 +163,9 @@ def version_is_published(f: DecisionFacts) -> CheckResult:
 
 
 def locker_differs_from_publisher(f: DecisionFacts) -> CheckResult:
-    same = f.publisher_id is not None and f.publisher_id == _trimmed(f.approval.approver_id)
+    same = f.publisher_id is not None and (
+        f.publisher_id.lower() == _trimmed(f.approval.approver_id).lower()
+    )  # user ids are compared ignoring case: DISP001 is disp001
     ok = not (f.lock_requires_other_person and same)
     return CheckResult(
         "locker_differs_from_publisher", ok, "Lock requires a different person than the publisher"
@@ -206,6 +216,7 @@ APPROVAL_CHECKS: tuple[ApprovalCheck, ...] = (
     reason_long_enough,
 )
 PUBLISH_CHECKS: tuple[Check, ...] = (
+    state_matches_trail,
     kill_switch_inactive,
     site_not_shadow_only,
     action_enabled,
@@ -219,6 +230,7 @@ PUBLISH_CHECKS: tuple[Check, ...] = (
     drift_not_block,
 )
 LOCK_CHECKS: tuple[Check, ...] = (
+    state_matches_trail,
     kill_switch_inactive,
     site_not_shadow_only,
     action_enabled,

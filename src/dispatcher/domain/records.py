@@ -14,6 +14,22 @@ from dispatcher.domain.model import Absence
 
 
 @dataclass(frozen=True)
+class Approval:
+    """A human decision on a plan version (publish, lock, repair.apply), as the approvals table
+    holds it: append-only, each row naming the event that recorded it."""
+
+    action: str
+    version: int
+    approver_id: str
+    role: str
+    reason: str
+    override_reason: str | None
+    evidence_hash: str | None
+    event_seq: int
+    at: datetime
+
+
+@dataclass(frozen=True)
 class RunRecord:
     pk: int
     run_id: str
@@ -27,14 +43,25 @@ class RunRecord:
     solver_error: str | None
     solver_meta: Mapping[str, Any]
     runtime_ms: int | None
-    locked_at: datetime | None
-    locked_by: str | None
-    locked_version: int | None
     current_version: int
+    event_seq: int | None  # the run.import or run.solve event
+    lock: Approval | None
 
     @property
     def locked(self) -> bool:
-        return self.locked_at is not None
+        return self.lock is not None
+
+    @property
+    def locked_at(self) -> datetime | None:
+        return None if self.lock is None else self.lock.at
+
+    @property
+    def locked_by(self) -> str | None:
+        return None if self.lock is None else self.lock.approver_id
+
+    @property
+    def locked_version(self) -> int | None:
+        return None if self.lock is None else self.lock.version
 
 
 @dataclass(frozen=True)
@@ -78,15 +105,32 @@ class VersionRecord:
     audits_passed: int
     verified_at: datetime
     evidence_hash: str
-    published_at: datetime | None
-    published_by: str | None
-    published_role: str | None
-    published_evidence_hash: str | None
-    override_reason: str | None
+    event_seq: int | None  # the event that created this version
+    publish: Approval | None
 
     @property
     def published(self) -> bool:
-        return self.published_at is not None
+        return self.publish is not None
+
+    @property
+    def published_at(self) -> datetime | None:
+        return None if self.publish is None else self.publish.at
+
+    @property
+    def published_by(self) -> str | None:
+        return None if self.publish is None else self.publish.approver_id
+
+    @property
+    def published_role(self) -> str | None:
+        return None if self.publish is None else self.publish.role
+
+    @property
+    def published_evidence_hash(self) -> str | None:
+        return None if self.publish is None else self.publish.evidence_hash
+
+    @property
+    def override_reason(self) -> str | None:
+        return None if self.publish is None else self.publish.override_reason
 
 
 @dataclass(frozen=True)
@@ -112,6 +156,7 @@ class RepairRecord:
     resolved_by: str | None
     resolution_reason: str | None
     applied_version: int | None
+    event_seq: int | None = None  # the event that set the current status
 
     @property
     def open(self) -> bool:

@@ -87,3 +87,16 @@ class KillSwitchEntry:
     actor_id: str
     reason: str
     changed_at: datetime
+
+
+@dataclass(frozen=True)
+class KillSwitchRow:
+    """The newest kill-switch history row of a scope, with the event it names."""
+
+    scope: str
+    active: bool
+    actor_id: str
+    reason: str
+    changed_at: datetime
+    event_chain: tuple[str | None, str | None]
+    event_seq: int | None

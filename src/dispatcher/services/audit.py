@@ -1,21 +1,44 @@
-"""The audit chain: the sole writer of events, listing and verification."""
+"""The audit chains: the sole writer of events, listing and verification."""
 
 from __future__ import annotations
 
+from dispatcher.db.repositories import AuditLog
 from dispatcher.db.unit_of_work import UnitOfWork
-from dispatcher.domain.events import AuditEvent, ChainReport, EventDraft, seal_event, verify_sealed
+from dispatcher.domain.errors import InvalidInput
+from dispatcher.domain.events import (
+    PLATFORM_CHAIN,
+    AuditEvent,
+    ChainReport,
+    EventDraft,
+    format_timestamp,
+    seal_event,
+    tenant_chain,
+    verify_sealed,
+)
 from dispatcher.domain.hashing import GENESIS_HASH
 from dispatcher.domain.views import EventRow
 
 
-def record_event(uow: UnitOfWork, draft: EventDraft) -> AuditEvent:
-    """Append `draft` at the tip of this site's chain (inside the caller's write transaction)."""
-    tip = uow.audit_log.tip()
+def record_event(uow: UnitOfWork, draft: EventDraft, log: AuditLog | None = None) -> AuditEvent:
+    """Append `draft` at the tip of a chain (this site's unless another is named), inside the
+    caller's write transaction. Time only moves forward: an event is never dated before the
+    chain's newest one."""
+    chain = uow.audit_log if log is None else log
+    uow.lock_chain(chain)
+    tip = chain.tip()
     seq, prev_hash = (1, GENESIS_HASH) if tip is None else (tip[0] + 1, tip[1])
+    now = uow.now()
+    if tip is not None and format_timestamp(now) < tip[2]:
+        raise InvalidInput(
+            f"The clock reads {format_timestamp(now)}, before the newest audit event "
+            f"({tip[2]}, seq {tip[0]}): time does not go back in the audit trail; "
+            "check the system clock"
+        )
+    tenant, site = chain.chain
     event = seal_event(
-        draft, seq=seq, occurred_at=uow.now(), tenant=uow.tenant, site=uow.site, prev_hash=prev_hash
+        draft, seq=seq, occurred_at=now, tenant=tenant, site=site, prev_hash=prev_hash
     )
-    uow.audit_log.append(event)
+    chain.append(event)
     return event
 
 
@@ -26,12 +49,39 @@ def list_events(
     action: str | None = None,
     actor_id: str | None = None,
     limit: int = 50,
+    chain: str = "site",
 ) -> list[EventRow]:
+    """The newest matching events of the site's chain, or of its tenant's or the platform's."""
+    chain = chain.strip().lower()
+    if chain not in CHAINS:
+        raise InvalidInput(f"Unknown chain {chain!r}: use {', '.join(CHAINS)}")
     with uow:
-        return uow.queries.events(run_id=run_id, action=action, actor_id=actor_id, limit=limit)
+        if chain == "site":
+            queries = uow.queries
+        else:
+            tenant, site = tenant_chain(uow.tenant) if chain == "tenant" else PLATFORM_CHAIN
+            queries = uow.queries_for(tenant, site)
+        return queries.events(run_id=run_id, action=action, actor_id=actor_id, limit=limit)
+
+
+CHAINS = ("site", "tenant", "platform")
+
+
+def verify_log(log: AuditLog) -> ChainReport:
+    """Walk one chain from seq 1 (inside the caller's transaction)."""
+    return verify_sealed(log.sealed_rows(), log.stored_event)
 
 
 def verify_audit_chain(uow: UnitOfWork) -> ChainReport:
     """Walk this site's chain from seq 1 in one read transaction (a consistent snapshot)."""
     with uow:
-        return verify_sealed(uow.audit_log.sealed_rows(), uow.audit_log.stored_event)
+        return verify_log(uow.audit_log)
+
+
+def verify_chains(uow: UnitOfWork) -> list[tuple[tuple[str, str], ChainReport]]:
+    """This site's chain, its tenant's registry chain and the platform's, in one snapshot."""
+    with uow:
+        return [
+            (log.chain, verify_log(log))
+            for log in (uow.audit_log, uow.tenant_log, uow.platform_log)
+        ]

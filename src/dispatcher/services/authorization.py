@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dispatcher.db.repositories import AuditLog
 from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.errors import GateBlocked
 from dispatcher.domain.events import Action, EventDraft, Outcome
 from dispatcher.domain.model import User
+from dispatcher.domain.trail import StateMismatch
 from dispatcher.services.audit import record_event
 
 ADMIN = "platform_admin"
@@ -23,8 +25,10 @@ def refuse(
     run_id: str | None = None,
     plan_version: int | None = None,
     evidence_hash: str | None = None,
+    log: AuditLog | None = None,
 ) -> GateBlocked:
-    """Record a blocked decision, commit it, and return the error to raise."""
+    """Record a blocked decision (in the chain of what it is about), commit it, and return the
+    error to raise."""
     record_event(
         uow,
         EventDraft(
@@ -38,16 +42,65 @@ def refuse(
             evidence_hash=evidence_hash,
             detail={"check": check, "message": message},
         ),
+        log,
     )
     uow.commit()
     return GateBlocked(message, check)
 
 
+TRAIL_CHECK = "state_matches_trail"
+
+
+def refuse_mismatch(
+    uow: UnitOfWork,
+    action: Action,
+    mismatch: StateMismatch,
+    *,
+    actor_id: str | None,
+    actor_role: str | None = None,
+    reason: str | None = None,
+    run_id: str | None = None,
+    plan_version: int | None = None,
+    log: AuditLog | None = None,
+) -> GateBlocked:
+    """A fact the decision needs does not match the audit trail: refused and recorded."""
+    return refuse(
+        uow,
+        action,
+        TRAIL_CHECK,
+        mismatch.message,
+        actor_id=actor_id,
+        actor_role=actor_role,
+        reason=reason,
+        run_id=run_id,
+        plan_version=plan_version,
+        log=log,
+    )
+
+
 def require_admin(
-    uow: UnitOfWork, action: Action, by: str, reason: str, min_length: int, what: str
+    uow: UnitOfWork,
+    action: Action,
+    by: str,
+    reason: str,
+    min_length: int,
+    what: str,
+    log: AuditLog | None = None,
 ) -> User:
-    """The acting platform admin, or a recorded refusal (exit 2)."""
-    user = uow.users.get(by.strip())
+    """The acting platform admin (proven by the registry's chain), or a recorded refusal."""
+    from dispatcher.services.trail import bound_user
+
+    try:
+        user = bound_user(uow, by)
+    except StateMismatch as mismatch:
+        raise refuse_mismatch(
+            uow,
+            action,
+            mismatch,
+            actor_id=by.strip() or None,
+            reason=reason.strip() or None,
+            log=log,
+        ) from None
     if user is None or not user.holds(ADMIN):
         raise refuse(
             uow,
@@ -57,6 +110,7 @@ def require_admin(
             actor_id=by.strip() or None,
             actor_role=None,
             reason=reason.strip() or None,
+            log=log,
         )
     if len(reason.strip()) < min_length:
         raise refuse(
@@ -67,5 +121,6 @@ def require_admin(
             actor_id=user.user_id,
             actor_role=ADMIN,
             reason=reason.strip() or None,
+            log=log,
         )
     return user

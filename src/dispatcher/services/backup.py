@@ -103,7 +103,8 @@ def check_copy(path: Path, units: UnitsFor, evidence_runs: int = 5) -> CopyCheck
         try:
             revision = con.execute("SELECT version_num FROM alembic_version").fetchone()[0]
             scopes = con.execute(
-                "SELECT tenant_id, site_id FROM sites ORDER BY tenant_id, site_id"
+                "SELECT DISTINCT tenant_id, site_id FROM audit_events UNION "
+                "SELECT tenant_id, site_id FROM sites ORDER BY 1, 2"
             ).fetchall()
             runs = con.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
         except (sqlite3.Error, TypeError):

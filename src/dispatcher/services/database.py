@@ -1,4 +1,4 @@
-"""Database maintenance: schema upgrade and revision report."""
+"""Database maintenance: creation (and its clock), schema upgrade and revision report."""
 
 from __future__ import annotations
 
@@ -9,6 +9,10 @@ from sqlalchemy.exc import DBAPIError
 
 from dispatcher.db import migrate
 from dispatcher.db.schema import stored_revision
+from dispatcher.db.unit_of_work import SIMULATED, UnitOfWork
+from dispatcher.domain.errors import Conflict
+from dispatcher.domain.events import Action, EventDraft
+from dispatcher.services.audit import record_event
 
 
 @dataclass(frozen=True)
@@ -35,3 +39,32 @@ def upgrade_database(engine: Engine) -> tuple[SchemaState, SchemaState]:
 
 def schema_state(engine: Engine) -> SchemaState:
     return SchemaState(stored_revision(engine), migrate.head_revision())
+
+
+@dataclass(frozen=True)
+class Creation:
+    clock: str  # "simulated" or "real"
+    event_seq: int
+
+
+def create_database(uow: UnitOfWork, *, simulated: bool) -> Creation:
+    """Record the database's creation as the platform chain's first event, and with it whether
+    its clock is simulated (a demo or test database: DISPATCHER_NOW is honoured) or real. Only
+    a database with no events yet can be created; the flag cannot be set later."""
+    clock = SIMULATED if simulated else "real"
+    with uow:
+        for log in (uow.platform_log, uow.tenant_log, uow.audit_log):
+            if log.tip() is not None:
+                raise Conflict(
+                    "The database is already in use (it has audit events); its clock cannot be "
+                    "chosen any more: create a new one for a demo or tests"
+                )
+        event = record_event(
+            uow,
+            EventDraft(Action.DATABASE_CREATE, actor_id="system", detail={"clock": clock}),
+            uow.platform_log,
+        )
+        if simulated:
+            uow.database.set_flag("clock", SIMULATED, event.seq, uow.now())
+        uow.commit()
+    return Creation(clock, event.seq)

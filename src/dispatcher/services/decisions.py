@@ -24,14 +24,21 @@ from dispatcher.domain.gates import (
     evaluate,
     first_failure,
 )
-from dispatcher.domain.model import DAY_NAMES, SiteConfig, format_clock
+from dispatcher.domain.model import DAY_NAMES, SiteConfig, User, format_clock, initial_site_config
 from dispatcher.domain.records import RunRecord, VersionRecord
+from dispatcher.domain.trail import StateMismatch, approval_said
 from dispatcher.services.audit import record_event
-from dispatcher.services.authorization import refuse
+from dispatcher.services.authorization import TRAIL_CHECK, refuse
 from dispatcher.services.evidence import Verification, verify_version
 from dispatcher.services.files import check_new_file, new_files
 from dispatcher.services.review import load_run, load_version
-from dispatcher.services.site import current_config, ensure_site
+from dispatcher.services.site import ensure_site
+from dispatcher.services.trail import (
+    bound_kill_switch,
+    bound_open_repairs,
+    bound_run,
+    bound_user,
+)
 
 
 @dataclass(frozen=True)
@@ -60,21 +67,66 @@ class DecisionResult:
     superseded: list[str]
 
 
+@dataclass(frozen=True)
+class Gathered:
+    """The facts of a decision as read, and the first one that did not match the trail."""
+
+    config: SiteConfig
+    kill_switch_active: bool
+    approver: User | None
+    open_repairs: tuple[str, ...]
+    publish_event_hash: str | None
+    mismatch: StateMismatch | None
+
+
+def _gather(uow: UnitOfWork, run: RunRecord, version: VersionRecord, approver_id: str) -> Gathered:
+    """Read every fact the gates need, each proven by the audit trail. A fact that does not
+    match stops the proof; the rest is read as stored (so `check` can still show every gate),
+    and the decision is refused by the first check, state_matches_trail."""
+    try:
+        config = ensure_site(uow)
+        kill_switch = bound_kill_switch(uow)
+        approver = bound_user(uow, approver_id) if approver_id else None
+        _, approvals, _ = bound_run(uow, run)
+        open_repairs = bound_open_repairs(uow, run.week)
+        publish = next(
+            (a for a in approvals if a.action == PUBLISH and a.version == version.version), None
+        )
+        said = None if publish is None else approval_said(uow.audit_log.event(publish.event_seq))
+        return Gathered(
+            config,
+            kill_switch.active,
+            approver,
+            tuple(r.request_id for r in open_repairs),
+            None if said is None else said.get("evidence_hash"),
+            None,
+        )
+    except StateMismatch as mismatch:
+        return Gathered(
+            uow.sites.config() or initial_site_config(uow.tenant, uow.site),
+            True,
+            uow.users.get(approver_id) if approver_id else None,
+            tuple(r.request_id for r in uow.queries.open_repairs(week=run.week)),
+            version.published_evidence_hash,
+            mismatch,
+        )
+
+
 def _facts(
-    uow: UnitOfWork,
-    config: SiteConfig,
+    gathered: Gathered,
     run: RunRecord,
     version: VersionRecord,
     verification: Verification,
     action: str,
     approval: ApprovalInput,
 ) -> DecisionFacts:
-    approver_id = (approval.approver_id or "").strip()
+    config = gathered.config
     return DecisionFacts(
         action=action,
         approval=approval,
-        approver=uow.users.get(approver_id) if approver_id else None,
-        kill_switch_active=uow.queries.kill_switch().active,
+        approver=gathered.approver,
+        trail_problem=None if gathered.mismatch is None else gathered.mismatch.message,
+        kill_switch_active=gathered.kill_switch_active,
         shadow_only=config.shadow_only,
         action_enabled=config.publish_enabled if action == PUBLISH else config.lock_enabled,
         allowed_roles=config.publish_roles if action == PUBLISH else config.lock_roles,
@@ -89,10 +141,10 @@ def _facts(
         evidence_ok=verification.ok,
         sealed_hash=version.evidence_hash,
         rebuilt_hash=verification.rebuilt_hash,
-        published_evidence_hash=version.published_evidence_hash,
+        published_evidence_hash=gathered.publish_event_hash,
         status=verification.decision.status,
         drift_level=verification.assessment.drift.level,
-        open_repairs=tuple(r.request_id for r in uow.queries.open_repairs(week=run.week)),
+        open_repairs=gathered.open_repairs,
     )
 
 
@@ -102,7 +154,8 @@ def check_action(uow: UnitOfWork, run_id: str, action: str, approval: ApprovalIn
         run = load_run(uow, run_id)
         version = load_version(uow, run)
         verification = verify_version(uow, run, version)
-        facts = _facts(uow, current_config(uow), run, version, verification, action, approval)
+        gathered = _gather(uow, run, version, (approval.approver_id or "").strip())
+        facts = _facts(gathered, run, version, verification, action, approval)
         return CheckReport(run.run_id, version.version, action, evaluate(CHECKS[action], facts))
 
 
@@ -111,15 +164,15 @@ def decide(uow: UnitOfWork, run_id: str, action: str, approval: ApprovalInput) -
     event_action = Action.PUBLISH if action == PUBLISH else Action.LOCK
     with uow:
         run = load_run(uow, run_id)
-        config = ensure_site(uow)
         version = load_version(uow, run)
         verification = verify_version(uow, run, version)
         uow.runs.record_verification(
             version.pk, verification.decision.status, verification.decision.reason, uow.now()
         )
-        facts = _facts(uow, config, run, version, verification, action, approval)
-        failure = first_failure(evaluate(CHECKS[action], facts))
         approver = (approval.approver_id or "").strip() or None
+        gathered = _gather(uow, run, version, approver or "")
+        facts = _facts(gathered, run, version, verification, action, approval)
+        failure = first_failure(evaluate(CHECKS[action], facts))
         role = (approval.role or "").strip() or None
         reason = (approval.reason or "").strip() or None
         override = (approval.override_reason or "").strip() or None
@@ -137,6 +190,8 @@ def decide(uow: UnitOfWork, run_id: str, action: str, approval: ApprovalInput) -
                 evidence_hash=version.evidence_hash,
             )
         assert approver is not None and role is not None and reason is not None
+        assert gathered.approver is not None
+        approver = gathered.approver.user_id  # as registered, whatever case was typed
         superseded = _superseded(uow, run) if action == PUBLISH else []
         detail: dict[str, Any] = {"status": facts.status, "override_reason": override}
         if action == PUBLISH:
@@ -154,18 +209,6 @@ def decide(uow: UnitOfWork, run_id: str, action: str, approval: ApprovalInput) -
                 detail=detail,
             ),
         )
-        now = uow.now()
-        if action == PUBLISH:
-            uow.decisions.mark_published(
-                version.pk,
-                by=approver,
-                role=role,
-                at=now,
-                evidence_hash=version.evidence_hash,
-                override_reason=override,
-            )
-        else:
-            uow.decisions.mark_locked(run.pk, by=approver, at=now, version=version.version)
         uow.decisions.add_approval(
             run_pk=run.pk,
             version=version.version,
@@ -176,7 +219,7 @@ def decide(uow: UnitOfWork, run_id: str, action: str, approval: ApprovalInput) -
             override_reason=override,
             evidence_hash=version.evidence_hash,
             event_seq=event.seq,
-            at=now,
+            at=uow.now(),
         )
         uow.commit()
     return DecisionResult(
@@ -265,7 +308,12 @@ def export_run(
                 evidence_hash=None if version is None else version.evidence_hash,
             )
 
-        if uow.queries.kill_switch().active:
+        try:
+            kill_switch = bound_kill_switch(uow)
+            bound_run(uow, run)
+        except StateMismatch as mismatch:
+            raise blocked(TRAIL_CHECK, mismatch.message) from None
+        if kill_switch.active:
             raise blocked("kill_switch_inactive", "Kill switch is active")
         if not run.locked or run.locked_version is None:
             raise blocked("run_locked", f"Run {run.run_id} is not locked")

@@ -21,6 +21,7 @@ from dispatcher.services.results import ImportResult
 from dispatcher.services.runs import import_run
 from dispatcher.services.site import ensure_site
 from dispatcher.services.solving import SolveResult, solve_run
+from dispatcher.services.trail import user_values
 
 DEMO_WEEKS = (Week(2026, 2), Week(2026, 3))
 DEMO_USERS = (
@@ -45,6 +46,9 @@ def _at(day: str, time: str) -> datetime:
     return datetime.fromisoformat(f"{day}T{time}+00:00").astimezone(UTC)
 
 
+DEMO_START = _at("2026-01-05", "05:00")  # the demo database is created before its first step
+
+
 def build_demo(
     uow_at: UowAt,
     seed: int,
@@ -62,16 +66,17 @@ def build_demo(
         ensure_site(uow)
         for user in DEMO_USERS:
             if uow.users.get(user.user_id) is None:
-                uow.users.add(user, uow.now())
-                record_event(
+                event = record_event(
                     uow,
                     EventDraft(
                         Action.USER_ADD,
                         actor_id="system",
                         reason="demo setup",
-                        detail={"user": user.user_id, "roles": list(user.roles)},
+                        detail=user_values(user),
                     ),
+                    uow.tenant_log,
                 )
+                uow.users.add(user, uow.now(), event.seq)
         uow.commit()
     site = make_site(seed, DEMO_WEEKS)
     files_dir.mkdir(parents=True, exist_ok=True)

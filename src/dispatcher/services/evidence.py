@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.audits import Boundary, DutyDay, ReproCheck, Roster, format_hours
 from dispatcher.domain.drift import Baseline
 from dispatcher.domain.errors import IntegrityDamage
+from dispatcher.domain.events import AuditEvent
 from dispatcher.domain.evidence import (
     Assessment,
     EvidenceFacts,
@@ -121,23 +122,32 @@ class CreatedVersion:
     version_pk: int
     new: NewVersion
     assessment: Assessment
+    event: AuditEvent
+
+
+# Records the event that creates the version and returns it with the run's primary key (a new
+# run is stored right after its event, before its first version).
+Recorder = Callable[[NewVersion], tuple[AuditEvent, int]]
 
 
 def create_version(
     uow: UnitOfWork,
-    run: RunRecord,
     *,
+    week: str,
+    solver_error: str | None,
     week_input: WeekInput,
     plan: Plan,
     version: int,
     origin: str,
     solver: Mapping[str, Any],
     context: CreationContext,
+    record: Recorder,
     parent: tuple[int, Plan] | None = None,
     repair: Mapping[str, Any] | None = None,
     repair_request_id: str | None = None,
 ) -> CreatedVersion:
-    """Audit, measure, seal and store one plan version (inside the caller's write transaction)."""
+    """Audit, measure and seal one plan version, record the event that creates it (holding
+    its evidence hash), then store it bound to that event (inside the caller's transaction)."""
     thresholds = DriftThresholds.from_document(context.config["drift_thresholds"])
     repro = repro_check(solver, plan)
     assessment = assess(
@@ -154,7 +164,7 @@ def create_version(
     facts = EvidenceFacts(
         tenant=uow.tenant,
         site=uow.site,
-        week=run.week,
+        week=week,
         version=version,
         parent=None if parent is None else parent[0],
         week_input=week_input,
@@ -173,7 +183,7 @@ def create_version(
         audits=audits,
         drift_level=assessment.drift.level,
         evidence_ok=True,
-        solver_error=run.solver_error,
+        solver_error=solver_error,
     )
     new = NewVersion(
         version=version,
@@ -192,8 +202,9 @@ def create_version(
         audits_passed=assessment.report.passed_count,
         evidence_hash=sealed,
     )
-    version_pk = uow.runs.add_version(run.pk, new, plan, audits, uow.now())
-    return CreatedVersion(version_pk, new, assessment)
+    event, run_pk = record(new)
+    version_pk = uow.runs.add_version(run_pk, new, plan, audits, uow.now(), event.seq)
+    return CreatedVersion(version_pk, new, assessment, event)
 
 
 @dataclass(frozen=True)
@@ -218,8 +229,20 @@ class Verification:
         return canonical_json(self.document)
 
 
-def verify_version(uow: UnitOfWork, run: RunRecord, version: VersionRecord) -> Verification:
-    """Rebuild the evidence from stored rows, hash it, recompute audits/KPIs/drift, compare."""
+@dataclass(frozen=True)
+class Rebuilt:
+    """A version's evidence document rebuilt from the stored rows, and what went into it."""
+
+    document: Mapping[str, Any]
+    hash: str
+    week_input: WeekInput
+    plan: Plan
+    audits: tuple[Any, ...]
+    parent_plan: Plan | None
+
+
+def rebuild_evidence(uow: UnitOfWork, run: RunRecord, version: VersionRecord) -> Rebuilt:
+    """The evidence document of a version, from its stored rows alone, and its hash."""
     week_input = uow.runs.week_input(run, version.version)
     plan = uow.runs.plan(version.pk)
     stored_audits = uow.runs.audit_results(version.pk)
@@ -245,7 +268,22 @@ def verify_version(uow: UnitOfWork, run: RunRecord, version: VersionRecord) -> V
         repair=version.repair,
     )
     document = evidence_document(facts)
-    rebuilt = digest_text(canonical_json(document))
+    return Rebuilt(
+        document,
+        digest_text(canonical_json(document)),
+        week_input,
+        plan,
+        stored_audits,
+        parent_plan,
+    )
+
+
+def verify_version(uow: UnitOfWork, run: RunRecord, version: VersionRecord) -> Verification:
+    """Rebuild the evidence from stored rows, hash it, recompute audits/KPIs/drift, compare
+    with the sealed hash and with the events that hold it."""
+    built = rebuild_evidence(uow, run, version)
+    week_input, plan, stored_audits = built.week_input, built.plan, built.audits
+    parent_plan, document, rebuilt = built.parent_plan, built.document, built.hash
     problems: list[str] = []
     if rebuilt != version.evidence_hash:
         problems.append("evidence does not match its sealed hash")
@@ -267,6 +305,7 @@ def verify_version(uow: UnitOfWork, run: RunRecord, version: VersionRecord) -> V
         problems.append("stored KPIs differ from a recomputation")
     if assessment.drift.as_document() != version.drift.as_document():
         problems.append("stored drift differs from a recomputation")
+    problems.extend(_trail_problems(uow, run, version))
     decision = derive_status(
         audits=assessment.report.results,
         drift_level=assessment.drift.level,
@@ -285,6 +324,33 @@ def verify_version(uow: UnitOfWork, run: RunRecord, version: VersionRecord) -> V
         decision,
         document,
     )
+
+
+def _trail_problems(uow: UnitOfWork, run: RunRecord, version: VersionRecord) -> list[str]:
+    """The sealed hash against the events that hold it: the one that created the version, its
+    publish and its lock. A plan re-sealed after any of them is caught here."""
+    from dispatcher.domain.trail import approval_said, version_said
+
+    problems = []
+    created = version_said(uow.audit_log.event(version.event_seq))
+    if created is None or created.get("evidence_hash") != version.evidence_hash:
+        problems.append(
+            f"evidence does not match the audit trail (event #{version.event_seq}, "
+            "which created the version)"
+        )
+    decisions = [version.publish]
+    if run.lock is not None and run.lock.version == version.version:
+        decisions.append(run.lock)
+    for decision in decisions:
+        if decision is None:
+            continue
+        said = approval_said(uow.audit_log.event(decision.event_seq))
+        if said is None or said.get("evidence_hash") != version.evidence_hash:
+            problems.append(
+                f"evidence does not match the audit trail (event #{decision.event_seq}, "
+                f"its {decision.action})"
+            )
+    return problems
 
 
 def check_evidence(uow: UnitOfWork, run_id: str, version: int | None = None) -> EvidenceCheck:
@@ -324,11 +390,7 @@ def export_evidence(
             raise IntegrityDamage("Evidence does not match its sealed hash; nothing exported")
         week_input = uow.runs.week_input(run, record.version)
         plan = uow.runs.plan(record.pk)
-        approvals = [
-            asdict(e)
-            for e in uow.queries.events(run_id=run.run_id, limit=1000)
-            if e.action in ("publish", "lock") and e.outcome == "allowed"
-        ]
+        approvals = [asdict(e) for e in uow.queries.decisions(run.run_id, ("publish", "lock"))]
     files = {
         "evidence.json": result.text.encode("utf-8"),
         "roster.txt": roster_text(run.run_id, record.version, week_input, plan).encode("utf-8"),

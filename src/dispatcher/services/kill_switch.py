@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.errors import Conflict, InvalidInput
 from dispatcher.domain.events import Action, EventDraft
+from dispatcher.domain.trail import StateMismatch
 from dispatcher.domain.views import KillSwitchEntry, KillSwitchState
 from dispatcher.services.audit import record_event
-from dispatcher.services.authorization import ADMIN, require_admin
+from dispatcher.services.authorization import ADMIN, refuse_mismatch, require_admin
 from dispatcher.services.site import current_config
+from dispatcher.services.trail import bound_kill_switch
 
 SCOPES = ("global", "site")
 
@@ -39,17 +41,26 @@ def operate_kill_switch(
         raise InvalidInput(f"Unknown scope {scope!r}: use global or site")
     action = Action.KILL_SWITCH_ACTIVATE if activate else Action.KILL_SWITCH_DEACTIVATE
     with uow:
-        config = current_config(uow)
+        log = uow.platform_log if scope == "global" else uow.audit_log
+        try:
+            config = current_config(uow)
+            bound_kill_switch(uow)
+        except StateMismatch as mismatch:
+            raise refuse_mismatch(
+                uow,
+                action,
+                mismatch,
+                actor_id=by.strip() or None,
+                reason=reason.strip() or None,
+                log=log,
+            ) from None
         admin = require_admin(
-            uow, action, by, reason, config.min_reason_length, "operate the kill switch"
+            uow, action, by, reason, config.min_reason_length, "operate the kill switch", log
         )
         where = "global" if scope == "global" else f"{uow.tenant}/{uow.site}"
         if uow.kill_switch.is_active(scope) == activate:
             state = "active" if activate else "inactive"
             raise Conflict(f"Kill switch ({where}) is already {state}; nothing changed")
-        uow.kill_switch.append(
-            scope, active=activate, by=admin.user_id, reason=reason.strip(), at=uow.now()
-        )
         event = record_event(
             uow,
             EventDraft(
@@ -59,6 +70,16 @@ def operate_kill_switch(
                 reason=reason.strip(),
                 detail={"scope": scope, "target": where},
             ),
+            log,
+        )
+        uow.kill_switch.append(
+            scope,
+            active=activate,
+            by=admin.user_id,
+            reason=reason.strip(),
+            at=uow.now(),
+            event_chain=log.chain,
+            event_seq=event.seq,
         )
         uow.commit()
     return KillSwitchChangeResult(scope, activate, admin.user_id, event.seq)
@@ -67,7 +88,7 @@ def operate_kill_switch(
 def kill_switch_report(uow: UnitOfWork, limit: int = 20) -> KillSwitchReport:
     with uow:
         return KillSwitchReport(
-            uow.queries.kill_switch(),
+            bound_kill_switch(uow),
             uow.kill_switch.is_active("global"),
             uow.kill_switch.is_active("site"),
             uow.kill_switch.history(limit),

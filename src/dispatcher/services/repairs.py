@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.audits import ReproCheck, Roster
 from dispatcher.domain.errors import Conflict, GateBlocked, InvalidInput, NotFound
-from dispatcher.domain.events import Action, EventDraft
+from dispatcher.domain.events import Action, AuditEvent, EventDraft
 from dispatcher.domain.evidence import assess, output_hash
 from dispatcher.domain.gates import (
     APPROVAL_CHECKS,
@@ -31,7 +31,7 @@ from dispatcher.domain.model import (
     instance_sort_key,
 )
 from dispatcher.domain.parsing import parse_drivers_csv
-from dispatcher.domain.records import RepairRecord, RunRecord
+from dispatcher.domain.records import NewVersion, RepairRecord, RunRecord
 from dispatcher.domain.repair import (
     ABSENCE_TYPES,
     APPLIED,
@@ -47,11 +47,13 @@ from dispatcher.domain.repair import (
     uncovered_reason,
 )
 from dispatcher.domain.solver import Progress
+from dispatcher.domain.trail import StateMismatch
 from dispatcher.services.audit import record_event
-from dispatcher.services.authorization import refuse
+from dispatcher.services.authorization import TRAIL_CHECK, refuse, refuse_mismatch
 from dispatcher.services.evidence import create_version, creation_context, open_absences
 from dispatcher.services.review import load_run, load_version
 from dispatcher.services.site import current_config, ensure_site
+from dispatcher.services.trail import bound_open_repairs, bound_run, bound_user
 
 VIENNA = ZoneInfo("Europe/Vienna")
 STALE = "Repair proposal is stale: plan changed since it was computed; run run-repair again"
@@ -141,9 +143,14 @@ def request_repair(
                 plan_version=version.version,
             )
 
+        try:
+            bound_run(uow, run)
+            user = bound_user(uow, actor)
+            open_requests = bound_open_repairs(uow, str(parsed_week))
+        except StateMismatch as mismatch:
+            raise blocked(TRAIL_CHECK, mismatch.message) from None
         if run.locked:
             raise blocked("run_not_locked", f"Run {run.run_id} is locked; repairs are disabled")
-        user = uow.users.get(actor)
         if user is None or not user.active:
             raise blocked(
                 "requester_registered", f"Requester {actor} is not a registered active user"
@@ -165,8 +172,8 @@ def request_repair(
         else:
             scope = RepairScope("week")
         scope_days = set(scope.absence_days(instances))
-        for other in uow.repairs.list(week=str(parsed_week)):
-            if other.open and other.driver_id == driver_id:
+        for other in open_requests:
+            if other.driver_id == driver_id:
                 other_scope = RepairScope.from_document(other.scope)
                 if _overlaps(scope, scope_days, other_scope, set(other.scope["absence_days"])):
                     raise Conflict(
@@ -201,7 +208,6 @@ def request_repair(
             resolution_reason=None,
             applied_version=None,
         )
-        uow.repairs.add(record)
         event = record_event(
             uow,
             EventDraft(
@@ -214,13 +220,16 @@ def request_repair(
                 detail={
                     "request_id": request_id,
                     "driver_id": driver_id,
+                    "driver_name": driver.name,
                     "type": absence_type,
                     "scope": scope.describe(),
+                    "scope_document": dict(record.scope),
                     "urgency": urgency,
                     "instances": held,
                 },
             ),
         )
+        uow.repairs.add(record, event.seq)
         uow.commit()
     return RequestResult(
         request_id,
@@ -342,7 +351,6 @@ def run_repair(
         run = load_run(uow, record.run_id)
         if not record.open or run.current_version != version.version or run.locked:
             raise Conflict("The plan or the request changed while solving; run run-repair again")
-        uow.repairs.save_proposal(record.request_id, proposal, version.version, uow.now())
         event = record_event(
             uow,
             EventDraft(
@@ -352,11 +360,16 @@ def run_repair(
                 plan_version=version.version,
                 detail={
                     "request_id": record.request_id,
+                    "request_ids": [record.request_id],
+                    "proposal_hash": digest(proposal),
                     **proposal["objective"],
                     "proven_optimal": proposal["solver"]["proven_optimal"],
                     "uncovered": [u["instance_id"] for u in proposal["uncovered"]],
                 },
             ),
+        )
+        uow.repairs.save_proposal(
+            record.request_id, proposal, version.version, uow.now(), event.seq
         )
         uow.commit()
     return ProposalResult(record.request_id, proposal, event.seq)
@@ -593,9 +606,25 @@ def apply_repair(uow: UnitOfWork, request_id: str, approval: ApprovalInput) -> A
     with uow:
         record = load_request(uow, request_id)
         run = load_run(uow, record.run_id)
-        config = ensure_site(uow)
         approver_id = (approval.approver_id or "").strip()
-        approver = uow.users.get(approver_id) if approver_id else None
+        role = (approval.role or "").strip() or None
+        reason = (approval.reason or "").strip() or None
+        try:
+            config = ensure_site(uow)
+            approver = bound_user(uow, approver_id) if approver_id else None
+            bound_run(uow, run)
+            bound_open_repairs(uow, run.week)
+        except StateMismatch as mismatch:
+            raise refuse_mismatch(
+                uow,
+                Action.REPAIR_APPLY,
+                mismatch,
+                actor_id=approver_id or None,
+                actor_role=role,
+                reason=reason,
+                run_id=run.run_id,
+                plan_version=run.current_version,
+            ) from None
         facts = ApprovalFacts(approval, approver, config.repair_roles, config.min_reason_length)
         failure = first_failure(evaluate(APPROVAL_CHECKS, facts))
         proposal = record.proposal
@@ -621,8 +650,6 @@ def apply_repair(uow: UnitOfWork, request_id: str, approval: ApprovalInput) -> A
             if failure
             else next(((n, m) for ok, n, m in checks if not ok), ("", ""))
         )
-        role = (approval.role or "").strip() or None
-        reason = (approval.reason or "").strip() or None
         if message:
             raise refuse(
                 uow,
@@ -636,6 +663,8 @@ def apply_repair(uow: UnitOfWork, request_id: str, approval: ApprovalInput) -> A
                 plan_version=run.current_version,
             )
         assert proposal is not None and role is not None and reason is not None
+        assert approver is not None
+        approver_id = approver.user_id  # as registered, whatever case was typed
         base = load_version(uow, run, proposal["base_version"])
         base_plan = uow.runs.plan(base.pk)
         new_plan = with_changes(base_plan, proposal)
@@ -661,43 +690,52 @@ def apply_repair(uow: UnitOfWork, request_id: str, approval: ApprovalInput) -> A
             "frozen": proposal["frozen"],
             "changes": proposal["changes"],
         }
+
+        def record_apply(new: NewVersion) -> tuple[AuditEvent, int]:
+            applied = record_event(
+                uow,
+                EventDraft(
+                    Action.REPAIR_APPLY,
+                    actor_id=approver_id,
+                    actor_role=role,
+                    reason=reason,
+                    run_id=run.run_id,
+                    plan_version=new_version,
+                    evidence_hash=new.evidence_hash,
+                    detail={
+                        "request_id": record.request_id,
+                        "request_ids": [record.request_id],
+                        "parent": base.version,
+                        "status": new.status,
+                    },
+                ),
+            )
+            return applied, run.pk
+
         created = create_version(
             uow,
-            run,
+            week=run.week,
+            solver_error=run.solver_error,
             week_input=week_input,
             plan=new_plan,
             version=new_version,
             origin="repair",
             solver=solver,
             context=context,
+            record=record_apply,
             parent=(base.version, base_plan),
             repair=repair_doc,
             repair_request_id=record.request_id,
         )
+        event = created.event
         uow.repairs.resolve(
             record.request_id,
             status=APPLIED,
             by=approver_id,
             reason=reason,
             at=uow.now(),
+            event_seq=event.seq,
             applied_version=new_version,
-        )
-        event = record_event(
-            uow,
-            EventDraft(
-                Action.REPAIR_APPLY,
-                actor_id=approver_id,
-                actor_role=role,
-                reason=reason,
-                run_id=run.run_id,
-                plan_version=new_version,
-                evidence_hash=created.new.evidence_hash,
-                detail={
-                    "request_id": record.request_id,
-                    "parent": base.version,
-                    "status": created.new.status,
-                },
-            ),
         )
         uow.decisions.add_approval(
             run_pk=run.pk,
@@ -726,9 +764,20 @@ def apply_repair(uow: UnitOfWork, request_id: str, approval: ApprovalInput) -> A
 def reject_repair(uow: UnitOfWork, request_id: str, by: str, reason: str) -> RepairRecord:
     with uow:
         record = load_request(uow, request_id)
-        config = current_config(uow)
-        user = uow.users.get(by.strip())
         run_id = record.run_id
+        try:
+            config = current_config(uow)
+            user = bound_user(uow, by)
+            bound_open_repairs(uow, record.week)
+        except StateMismatch as mismatch:
+            raise refuse_mismatch(
+                uow,
+                Action.REPAIR_REJECT,
+                mismatch,
+                actor_id=by.strip() or None,
+                reason=reason.strip() or None,
+                run_id=run_id,
+            ) from None
         if user is None or not user.active or not any(user.holds(r) for r in config.repair_roles):
             raise refuse(
                 uow,
@@ -754,18 +803,23 @@ def reject_repair(uow: UnitOfWork, request_id: str, by: str, reason: str) -> Rep
             )
         if not record.open:
             raise Conflict(f"Repair request {record.request_id} is {record.status}; it is closed")
-        uow.repairs.resolve(
-            record.request_id, status=REJECTED, by=user.user_id, reason=reason.strip(), at=uow.now()
-        )
-        record_event(
+        event = record_event(
             uow,
             EventDraft(
                 Action.REPAIR_REJECT,
                 actor_id=user.user_id,
                 reason=reason.strip(),
                 run_id=run_id,
-                detail={"request_id": record.request_id},
+                detail={"request_id": record.request_id, "request_ids": [record.request_id]},
             ),
+        )
+        uow.repairs.resolve(
+            record.request_id,
+            status=REJECTED,
+            by=user.user_id,
+            reason=reason.strip(),
+            at=uow.now(),
+            event_seq=event.seq,
         )
         uow.commit()
         updated = load_request(uow, request_id)

@@ -47,11 +47,7 @@ def report_data(
         record = load_version(uow, run, version)
         week_input = uow.runs.week_input(run, record.version)
         plan = uow.runs.plan(record.pk)
-        approvals = [
-            e
-            for e in uow.queries.events(run_id=run.run_id, limit=1000)
-            if e.action in ("publish", "lock", "repair.apply") and e.outcome == "allowed"
-        ]
+        approvals = uow.queries.decisions(run.run_id, ("publish", "lock", "repair.apply"))
         summaries = uow.queries.list_runs(limit=200)
     history: dict[str, WeekPoint] = {}
     for s in sorted(summaries, key=lambda s: (s.created_at is None, s.created_at)):

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from dispatcher.db.repositories import ReadQueries
 from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.errors import InvalidInput
-from dispatcher.domain.events import Action, EventDraft
+from dispatcher.domain.events import Action, AuditEvent, EventDraft
 from dispatcher.domain.evidence import output_hash
 from dispatcher.domain.model import Week, WeekInput
-from dispatcher.domain.parsing import RunFile, parse_run_file
-from dispatcher.domain.records import RunRecord, VersionRecord
+from dispatcher.domain.parsing import parse_run_file
+from dispatcher.domain.records import NewVersion, RunRecord, VersionRecord
 from dispatcher.domain.status import STATUSES
 from dispatcher.domain.views import RunSummary, SiteFlags, StatusOverview
 from dispatcher.services.audit import record_event
@@ -38,27 +38,36 @@ def import_run(
 ) -> ImportResult:
     """Validate a run file completely, then store it as one transaction (all or nothing)."""
     run_file = parse_run_file(data, name, uow.tenant, uow.site, parse_week(week))
+    week_input = WeekInput(run_file.week, run_file.tours, run_file.drivers, run_file.availability)
+    solver: dict[str, Any] = {
+        "name": run_file.solver.name,
+        "version": run_file.solver.version,
+        "seed": run_file.solver.seed,
+        "declared_output_hash": run_file.solver.output_hash,
+    }
+
+    def draft(run_id: str, new: NewVersion) -> EventDraft:
+        return EventDraft(
+            Action.RUN_IMPORT,
+            actor_id=actor,
+            run_id=run_id,
+            plan_version=1,
+            evidence_hash=new.evidence_hash,
+            detail={
+                "file": name,
+                "file_sha256": hashlib.sha256(data).hexdigest(),
+                "week": str(week_input.week),
+                "tours": len(run_file.tours),
+                "instances": new.kpis.instances_total,
+                "drivers": len(run_file.drivers),
+                "assignments": len(run_file.assignments),
+                "status": new.status,
+            },
+        )
+
     with uow:
-        created, run = _store_run_file(uow, run_file)
-        event = record_event(
-            uow,
-            EventDraft(
-                Action.RUN_IMPORT,
-                actor_id=actor,
-                run_id=run.run_id,
-                plan_version=1,
-                evidence_hash=created.new.evidence_hash,
-                detail={
-                    "file": name,
-                    "file_sha256": hashlib.sha256(data).hexdigest(),
-                    "week": run.week,
-                    "tours": len(run_file.tours),
-                    "instances": created.new.kpis.instances_total,
-                    "drivers": len(run_file.drivers),
-                    "assignments": len(run_file.assignments),
-                    "status": created.new.status,
-                },
-            ),
+        created, run = create_run(
+            uow, week_input, dict(run_file.assignments), solver, origin="import", draft=draft
         )
         uow.commit()
     return ImportResult(
@@ -73,20 +82,8 @@ def import_run(
         instances=created.new.kpis.instances_total,
         drift_level=created.new.drift.level,
         evidence_hash=created.new.evidence_hash,
-        event_seq=event.seq,
+        event_seq=created.event.seq,
     )
-
-
-def _store_run_file(uow: UnitOfWork, run_file: RunFile) -> tuple[CreatedVersion, RunRecord]:
-    week_input = WeekInput(run_file.week, run_file.tours, run_file.drivers, run_file.availability)
-    plan = dict(run_file.assignments)
-    solver: dict[str, Any] = {
-        "name": run_file.solver.name,
-        "version": run_file.solver.version,
-        "seed": run_file.solver.seed,
-        "declared_output_hash": run_file.solver.output_hash,
-    }
-    return create_run(uow, week_input, plan, solver, origin="import")
 
 
 def create_run(
@@ -96,39 +93,49 @@ def create_run(
     solver: dict[str, Any],
     *,
     origin: str,
+    draft: Callable[[str, NewVersion], EventDraft],
     meta: Mapping[str, Any] | None = None,
     runtime_ms: int | None = None,
 ) -> tuple[CreatedVersion, RunRecord]:
-    """Store a run with its input and plan version 1 (audited, measured, sealed)."""
+    """Store a run with its input and plan version 1 (audited, measured, sealed), after the
+    event `draft` describes (run.import or run.solve), which the rows then name."""
     config = ensure_site(uow)
     now = uow.now()
     run_id = uow.runs.next_run_id(now.astimezone(VIENNA).strftime("%Y%m%d"))
     solver = {**solver, "recorded_output_hash": output_hash(plan), "origin": origin}
-    run_pk = uow.runs.add_run(
-        run_id=run_id,
-        week=str(week_input.week),
-        created_at=now,
-        origin=origin,
-        solver=solver,
-        solver_meta=dict(meta or {}),
-        runtime_ms=runtime_ms,
-    )
-    uow.runs.add_input(run_pk, week_input)
-    run = uow.runs.get(run_id)
-    assert run is not None
     context = creation_context(uow, week_input.week, config)
+
+    def record(new: NewVersion) -> tuple[AuditEvent, int]:
+        event = record_event(uow, draft(run_id, new))
+        run_pk = uow.runs.add_run(
+            run_id=run_id,
+            week=str(week_input.week),
+            created_at=now,
+            origin=origin,
+            solver=solver,
+            solver_meta=dict(meta or {}),
+            runtime_ms=runtime_ms,
+            event_seq=event.seq,
+        )
+        uow.runs.add_input(run_pk, week_input)
+        return event, run_pk
+
     created = create_version(
         uow,
-        run,
+        week=str(week_input.week),
+        solver_error=None,
         week_input=week_input,
         plan=plan,
         version=1,
         origin=origin,
         solver=solver,
         context=context,
+        record=record,
     )
     if output_hash(uow.runs.plan(created.version_pk)) != solver["recorded_output_hash"]:
         raise InvalidInput(f"{run_id}: stored assignments differ from the input; nothing stored")
+    run = uow.runs.get(run_id)
+    assert run is not None
     return created, run
 
 

@@ -16,22 +16,35 @@ from dispatcher.domain.model import (
     initial_site_config,
 )
 from dispatcher.domain.parsing import FieldProblem, parse_bool
+from dispatcher.domain.trail import StateMismatch
 from dispatcher.services.audit import record_event
-from dispatcher.services.authorization import require_admin
+from dispatcher.services.authorization import refuse_mismatch, require_admin
 
 
 def ensure_site(uow: UnitOfWork) -> SiteConfig:
-    """The site's settings, creating the site on first write (LTS/WIEN with pilot defaults)."""
-    config = uow.sites.config()
+    """The site's settings, proven by the audit trail; on first write the site is created with
+    its defaults (LTS/WIEN: pilot defaults) and a site.create event holding them."""
+    from dispatcher.services.trail import bound_settings
+
+    config = bound_settings(uow)
     if config is None:
         config = initial_site_config(uow.tenant, uow.site)
-        uow.sites.create(config, uow.now())
+        event = record_event(
+            uow,
+            EventDraft(
+                Action.SITE_CREATE, actor_id="system", detail={"settings": config_as_dict(config)}
+            ),
+        )
+        uow.sites.create(config, uow.now(), event.seq)
     return config
 
 
 def current_config(uow: UnitOfWork) -> SiteConfig:
-    """Settings for reads: stored ones, or what the site would start with."""
-    return uow.sites.config() or initial_site_config(uow.tenant, uow.site)
+    """Settings for reads and decisions: the stored ones proven by the trail (StateMismatch
+    otherwise), or what the site would start with."""
+    from dispatcher.services.trail import bound_settings
+
+    return bound_settings(uow) or initial_site_config(uow.tenant, uow.site)
 
 
 # --- settings changes ---------------------------------------------------------------------------
@@ -109,7 +122,16 @@ def set_site(uow: UnitOfWork, changes: dict[str, str], by: str, reason: str) -> 
     if not changes:
         raise InvalidInput("Give at least one setting as NAME=VALUE")
     with uow:
-        config = ensure_site(uow)
+        try:
+            config = ensure_site(uow)
+        except StateMismatch as mismatch:
+            raise refuse_mismatch(
+                uow,
+                Action.SITE_UPDATE,
+                mismatch,
+                actor_id=by.strip() or None,
+                reason=reason.strip() or None,
+            ) from None
         updated = apply_settings(config, changes)
         admin = require_admin(
             uow, Action.SITE_UPDATE, by, reason, config.min_reason_length, "change site settings"
@@ -118,7 +140,6 @@ def set_site(uow: UnitOfWork, changes: dict[str, str], by: str, reason: str) -> 
         changed = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
         if not changed:
             return SettingsChange({}, config, None)
-        uow.sites.save_config(updated, uow.now())
         event = record_event(
             uow,
             EventDraft(
@@ -126,24 +147,29 @@ def set_site(uow: UnitOfWork, changes: dict[str, str], by: str, reason: str) -> 
                 actor_id=admin.user_id,
                 actor_role="platform_admin",
                 reason=reason.strip(),
-                detail={"changed": changed},
+                detail={"changed": changed, "settings": after},
             ),
         )
+        uow.sites.save_config(updated, uow.now(), event.seq)
         uow.commit()
     return SettingsChange(changed, updated, event.seq)
 
 
 def show_site(uow: UnitOfWork) -> tuple[bool, SiteConfig]:
     """(initialised?, settings) of this site."""
+    from dispatcher.services.trail import bound_settings
+
     with uow:
-        stored = uow.sites.config()
+        stored = bound_settings(uow)
         return stored is not None, stored or initial_site_config(uow.tenant, uow.site)
 
 
 def init_site(uow: UnitOfWork) -> tuple[bool, SiteConfig]:
     """Create the site with its defaults if it does not exist; (created?, settings)."""
+    from dispatcher.services.trail import bound_settings
+
     with uow:
-        existed = uow.sites.config() is not None
+        existed = bound_settings(uow) is not None
         config = ensure_site(uow)
         uow.commit()
     return not existed, config

@@ -20,9 +20,9 @@ from dispatcher.domain.parsing import (
     parse_tours_csv,
     parse_tours_json,
 )
+from dispatcher.domain.records import NewVersion
 from dispatcher.domain.solver import Progress
 from dispatcher.domain.writers import run_file
-from dispatcher.services.audit import record_event
 from dispatcher.services.evidence import week_boundary
 from dispatcher.services.files import NewFile, check_new_file, new_files
 from dispatcher.services.runs import create_run
@@ -154,6 +154,24 @@ def solve_run(
             },
         )
         outputs.append((out, document.encode("utf-8"), 0o644))
+
+    def draft(run_id: str, new: NewVersion) -> EventDraft:
+        return EventDraft(
+            Action.RUN_SOLVE,
+            actor_id=actor,
+            run_id=run_id,
+            plan_version=1,
+            evidence_hash=new.evidence_hash,
+            detail={
+                "week": str(week_input.week),
+                "seed": seed,
+                "drivers": solution.drivers_used,
+                "lower_bound": solution.bound.value,
+                "uncovered": len(solution.uncovered),
+                "status": new.status,
+            },
+        )
+
     with uow, new_files(outputs):
         created, run = create_run(
             uow,
@@ -161,26 +179,9 @@ def solve_run(
             solution.plan,
             solver,
             origin="solve",
+            draft=draft,
             meta={"time_limit_ms": int(time_limit * 1000)},
             runtime_ms=solution.runtime_ms,
-        )
-        event = record_event(
-            uow,
-            EventDraft(
-                Action.RUN_SOLVE,
-                actor_id=actor,
-                run_id=run.run_id,
-                plan_version=1,
-                evidence_hash=created.new.evidence_hash,
-                detail={
-                    "week": run.week,
-                    "seed": seed,
-                    "drivers": solution.drivers_used,
-                    "lower_bound": solution.bound.value,
-                    "uncovered": len(solution.uncovered),
-                    "status": created.new.status,
-                },
-            ),
         )
         uow.commit()
     kpis = created.new.kpis
@@ -198,7 +199,7 @@ def solve_run(
         reproduced=None if second is None else second == solution.plan,
         runtime_ms=solution.runtime_ms,
         evidence_hash=created.new.evidence_hash,
-        event_seq=event.seq,
+        event_seq=created.event.seq,
     )
 
 

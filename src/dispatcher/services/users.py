@@ -8,10 +8,12 @@ from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.errors import Conflict, InvalidInput, NotFound
 from dispatcher.domain.events import Action, EventDraft
 from dispatcher.domain.ids import ID_PATTERN
-from dispatcher.domain.model import ROLES, User
+from dispatcher.domain.model import ROLES, SiteConfig, User
+from dispatcher.domain.trail import USER_ACTIONS, StateMismatch
 from dispatcher.services.audit import record_event
-from dispatcher.services.authorization import ADMIN, require_admin
+from dispatcher.services.authorization import ADMIN, refuse_mismatch, require_admin
 from dispatcher.services.site import current_config
+from dispatcher.services.trail import bound_user, user_values
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,8 @@ def add_user(
         raise InvalidInput("Give the user's --name")
     user = User(user_id, name.strip(), _roles(roles))
     with uow:
-        config = current_config(uow)
-        if uow.users.list():
+        config = _config(uow, Action.USER_ADD, by, reason)
+        if uow.users.list() or uow.tenant_log.latest(USER_ACTIONS) is not None:
             actor = require_admin(
                 uow,
                 Action.USER_ADD,
@@ -55,14 +57,20 @@ def add_user(
                 reason,
                 config.min_reason_length,
                 "change the user registry",
+                uow.tenant_log,
             ).user_id
         elif ADMIN not in user.roles:
             raise InvalidInput("The first user of a tenant must hold the platform_admin role")
         else:
             actor = (by or "").strip() or "system"
-        if uow.users.get(user_id) is not None:
-            raise Conflict(f"User {user_id} already exists")
-        uow.users.add(user, uow.now())
+        existing = _bound(uow, Action.USER_ADD, user_id, actor, reason)
+        if existing is not None:
+            if existing.user_id == user_id:
+                raise Conflict(f"User {user_id} already exists")
+            raise Conflict(
+                f"User {user_id} already exists as {existing.user_id} "
+                "(user ids are unique ignoring case)"
+            )
         event = record_event(
             uow,
             EventDraft(
@@ -70,16 +78,18 @@ def add_user(
                 actor_id=actor,
                 actor_role=ADMIN if actor != "system" else None,
                 reason=reason.strip() or None,
-                detail={"user": user_id, "name": user.name, "roles": list(user.roles)},
+                detail=user_values(user),
             ),
+            uow.tenant_log,
         )
+        uow.users.add(user, uow.now(), event.seq)
         uow.commit()
     return UserChange(user, actor, event.seq)
 
 
 def disable_user(uow: UnitOfWork, user_id: str, by: str, reason: str) -> UserChange:
     with uow:
-        config = current_config(uow)
+        config = _config(uow, Action.USER_DISABLE, by, reason)
         admin = require_admin(
             uow,
             Action.USER_DISABLE,
@@ -87,13 +97,14 @@ def disable_user(uow: UnitOfWork, user_id: str, by: str, reason: str) -> UserCha
             reason,
             config.min_reason_length,
             "change the user registry",
+            uow.tenant_log,
         )
-        user = uow.users.get(user_id.strip())
+        user = _bound(uow, Action.USER_DISABLE, user_id, admin.user_id, reason)
         if user is None:
             raise NotFound(f"User {user_id} not found")
         if not user.active:
             raise Conflict(f"User {user.user_id} is already disabled")
-        uow.users.set_active(user.user_id, False)
+        disabled = User(user.user_id, user.name, user.roles, False)
         event = record_event(
             uow,
             EventDraft(
@@ -101,11 +112,42 @@ def disable_user(uow: UnitOfWork, user_id: str, by: str, reason: str) -> UserCha
                 actor_id=admin.user_id,
                 actor_role=ADMIN,
                 reason=reason.strip(),
-                detail={"user": user.user_id},
+                detail=user_values(disabled),
             ),
+            uow.tenant_log,
         )
+        uow.users.set_active(user.user_id, False, event.seq)
         uow.commit()
-    return UserChange(User(user.user_id, user.name, user.roles, False), admin.user_id, event.seq)
+    return UserChange(disabled, admin.user_id, event.seq)
+
+
+def _config(uow: UnitOfWork, action: Action, by: str | None, reason: str) -> SiteConfig:
+    """The settings a registry change is judged by (the minimum reason length)."""
+    try:
+        return current_config(uow)
+    except StateMismatch as mismatch:
+        raise refuse_mismatch(
+            uow,
+            action,
+            mismatch,
+            actor_id=(by or "").strip() or None,
+            reason=reason.strip() or None,
+            log=uow.tenant_log,
+        ) from None
+
+
+def _bound(uow: UnitOfWork, action: Action, user_id: str, actor: str, reason: str) -> User | None:
+    try:
+        return bound_user(uow, user_id)
+    except StateMismatch as mismatch:
+        raise refuse_mismatch(
+            uow,
+            action,
+            mismatch,
+            actor_id=actor,
+            reason=reason.strip() or None,
+            log=uow.tenant_log,
+        ) from None
 
 
 def list_users(uow: UnitOfWork) -> list[User]:

@@ -4,6 +4,7 @@ They convert rows to domain records explicitly and never commit: the unit of wor
 """
 
 from dispatcher.db.repositories.audit_log import AuditLog
+from dispatcher.db.repositories.database import DatabaseFacts
 from dispatcher.db.repositories.decisions import DecisionRepository
 from dispatcher.db.repositories.kill_switch import KillSwitchLog
 from dispatcher.db.repositories.read_models import ReadQueries
@@ -14,6 +15,7 @@ from dispatcher.db.repositories.users import UserRepository
 
 __all__ = [
     "AuditLog",
+    "DatabaseFacts",
     "DecisionRepository",
     "KillSwitchLog",
     "ReadQueries",

@@ -2,38 +2,151 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from sqlalchemy import insert, select
 
 from dispatcher.db.repositories.base import Repository
 from dispatcher.db.tables import audit_events
-from dispatcher.domain.events import AuditEvent, SealedRow, StoredEvent, body_from_columns
-from dispatcher.domain.hashing import canonical_json
+from dispatcher.domain.events import (
+    AuditEvent,
+    ChainEvent,
+    SealedRow,
+    StoredEvent,
+    body_from_columns,
+)
+from dispatcher.domain.hashing import HASH_PREFIX, canonical_json
 
 e = audit_events.c
 # The typed columns of an event, in the order body_from_columns takes them (tenant/site are
 # the chain's and are compared like the others).
 TYPED = (
-    e.seq, e.occurred_at, e.tenant_id, e.site_id, e.action, e.outcome, e.actor_id, e.actor_role,
-    e.reason, e.run_id, e.plan_version, e.evidence_hash,
-)  # fmt: skip
+    e.seq,
+    e.occurred_at,
+    e.tenant_id,
+    e.site_id,
+    e.action,
+    e.outcome,
+    e.actor_id,
+    e.actor_role,
+    e.reason,
+    e.run_id,
+    e.plan_version,
+    e.evidence_hash,
+)
 FIELD = {"tenant_id": "tenant", "site_id": "site"}  # column -> body field, where they differ
 STREAM_ROWS = 5000
 
 
 class AuditLog(Repository):
-    """Append, tip and the reads for verification, nothing more: no event is ever changed."""
+    """One chain: a site's (tenant, site), a tenant's registry (tenant, '*') or the platform's
+    ('*', '*'). Append, tip and reads, nothing more: no event is ever changed."""
+
+    @property
+    def chain(self) -> tuple[str, str]:
+        return self._tenant, self._site
 
     def _chain(self) -> Any:
         return self._in_site(audit_events)
 
-    def tip(self) -> tuple[int, str] | None:
+    def tip(self) -> tuple[int, str, str] | None:
+        """(seq, hash, occurred_at) of the newest event."""
         row = self._connection.execute(
-            select(e.seq, e.hash).where(self._chain()).order_by(e.seq.desc()).limit(1)
+            select(e.seq, e.hash, e.occurred_at)
+            .where(self._chain())
+            .order_by(e.seq.desc())
+            .limit(1)
         ).first()
-        return None if row is None else (row.seq, row.hash)
+        return None if row is None else (row.seq, row.hash, row.occurred_at)
+
+    def event(self, seq: int | None) -> ChainEvent | None:
+        """The event at `seq`, parsed, and whether it is intact where it stands: its hash is
+        its body's, its columns say what the body says, and the next event links to it (two
+        primary-key reads: what a gate can afford for every fact it trusts)."""
+        if seq is None:
+            return None
+        row = self._connection.execute(
+            select(*TYPED, e.detail, e.prev_hash, e.hash, e.body).where(self._chain(), e.seq == seq)
+        ).first()
+        if row is None:
+            return None
+        following = self._connection.execute(
+            select(e.prev_hash).where(self._chain(), e.seq == seq + 1)
+        ).scalar()
+        values = row._mapping
+        try:
+            rebuilt = body_from_columns(
+                values["seq"],
+                values["occurred_at"],
+                values["tenant_id"],
+                values["site_id"],
+                values["action"],
+                values["outcome"],
+                values["actor_id"],
+                values["actor_role"],
+                values["reason"],
+                values["run_id"],
+                values["plan_version"],
+                values["evidence_hash"],
+                row.detail,
+                row.prev_hash,
+            )
+            body = json.loads(row.body)
+        except (TypeError, ValueError):
+            return ChainEvent(seq, {}, intact=False)
+        digest = HASH_PREFIX + hashlib.sha256(row.body.encode("utf-8")).hexdigest()
+        intact = (
+            rebuilt == row.body
+            and digest == row.hash
+            and (following is None or following == row.hash)
+            and isinstance(body, dict)
+        )
+        return ChainEvent(seq, body if isinstance(body, dict) else {}, intact=intact)
+
+    def latest(self, actions: Iterable[str]) -> int | None:
+        """The seq of the newest allowed event of `actions` (an index search)."""
+        found = self._connection.execute(
+            select(e.seq)
+            .where(self._chain(), e.action.in_(list(actions)), e.outcome == "allowed")
+            .order_by(e.seq.desc())
+            .limit(1)
+        ).scalar()
+        return None if found is None else int(found)
+
+    def allowed(
+        self,
+        actions: Iterable[str],
+        *,
+        run_id: str | None = None,
+        after: int | None = None,
+    ) -> list[ChainEvent]:
+        """Allowed events of `actions` (of one run, or after a seq), oldest first, parsed."""
+        statement = select(e.seq, e.body).where(
+            self._chain(), e.action.in_(list(actions)), e.outcome == "allowed"
+        )
+        if run_id is not None:
+            statement = statement.where(e.run_id == run_id)
+        if after is not None:
+            statement = statement.where(e.seq > after)
+        rows = self._connection.execute(statement.order_by(e.seq))
+        return [ChainEvent(row.seq, _parsed(row.body), intact=True) for row in rows]
+
+    def bodies(self) -> Iterator[ChainEvent]:
+        """Every event of the chain in order, parsed (the fold of `audit verify --state`)."""
+        result = self._connection.execute(
+            select(e.seq, e.body)
+            .where(self._chain())
+            .order_by(e.seq)
+            .execution_options(yield_per=STREAM_ROWS)
+        )
+        try:
+            for row in result:
+                yield ChainEvent(row.seq, _parsed(row.body), intact=True)
+        finally:
+            result.close()
 
     def append(self, event: AuditEvent) -> None:
         self._connection.execute(
@@ -69,17 +182,44 @@ class AuditLog(Repository):
         result = self._connection.execute(statement)
         try:
             for row in result:
-                (seq, occurred_at, tenant, site, action, outcome, actor_id, actor_role,
-                 reason, run_id, plan_version, evidence_hash, detail, prev_hash, sealed,
-                 body) = row  # fmt: skip
+                (
+                    seq,
+                    occurred_at,
+                    tenant,
+                    site,
+                    action,
+                    outcome,
+                    actor_id,
+                    actor_role,
+                    reason,
+                    run_id,
+                    plan_version,
+                    evidence_hash,
+                    detail,
+                    prev_hash,
+                    sealed,
+                    body,
+                ) = row
                 try:
                     rebuilt = body_from_columns(
-                        seq, occurred_at, tenant, site, action, outcome, actor_id, actor_role,
-                        reason, run_id, plan_version, evidence_hash, detail, prev_hash,
-                    )  # fmt: skip
+                        seq,
+                        occurred_at,
+                        tenant,
+                        site,
+                        action,
+                        outcome,
+                        actor_id,
+                        actor_role,
+                        reason,
+                        run_id,
+                        plan_version,
+                        evidence_hash,
+                        detail,
+                        prev_hash,
+                    )
                 except (TypeError, ValueError):  # a NULL or odd value where text belongs
                     rebuilt = None
-                yield seq, prev_hash, sealed, body, body == rebuilt
+                yield seq, prev_hash, sealed, body, body == rebuilt, occurred_at
         finally:
             result.close()  # also when the reader stops early (a broken chain)
 
@@ -94,3 +234,11 @@ class AuditLog(Repository):
         columns = {FIELD.get(column.name, column.name): values[column.name] for column in TYPED}
         columns["prev_hash"] = row.prev_hash
         return StoredEvent(row.seq, columns, row.detail, row.prev_hash, row.hash, row.body)
+
+
+def _parsed(body: str) -> dict[str, Any]:
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

@@ -46,13 +46,17 @@ class Repository:
         """Rows of this tenant/site."""
         return (table.c.tenant_id == self._tenant) & (table.c.site_id == self._site)
 
+    def _dialect_insert(self, table: Table) -> Any:
+        """INSERT with the dialect's ON CONFLICT clauses (both backends spell them alike)."""
+        pg = self._connection.dialect.name == "postgresql"
+        return (postgresql.insert if pg else sqlite.insert)(table)
+
     def _ensure_tenant(self, now: datetime) -> None:
         """Create this tenant's row if it is new (its first site or user)."""
-        builder = (
-            postgresql.insert if self._connection.dialect.name == "postgresql" else sqlite.insert
-        )
         self._connection.execute(
-            builder(tenants).values(tenant_id=self._tenant, created_at=now).on_conflict_do_nothing()
+            self._dialect_insert(tenants)
+            .values(tenant_id=self._tenant, created_at=now)
+            .on_conflict_do_nothing()
         )
 
     @property

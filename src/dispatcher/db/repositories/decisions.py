@@ -1,45 +1,16 @@
-"""Publish and lock marks, approvals: the writes a human decision makes."""
+"""Approvals: the append-only rows a human decision (publish, lock, repair.apply) leaves."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert
 
 from dispatcher.db.repositories.base import Repository
-from dispatcher.db.tables import approvals, plan_versions, runs
+from dispatcher.db.tables import approvals
 
 
 class DecisionRepository(Repository):
-    def mark_published(
-        self,
-        version_pk: int,
-        *,
-        by: str,
-        role: str,
-        at: datetime,
-        evidence_hash: str,
-        override_reason: str | None,
-    ) -> None:
-        self._connection.execute(
-            update(plan_versions)
-            .where(plan_versions.c.id == version_pk)
-            .values(
-                published_at=at,
-                published_by=by,
-                published_role=role,
-                published_evidence_hash=evidence_hash,
-                override_reason=override_reason,
-            )
-        )
-
-    def mark_locked(self, run_pk: int, *, by: str, at: datetime, version: int) -> None:
-        self._connection.execute(
-            update(runs)
-            .where(runs.c.id == run_pk)
-            .values(locked_at=at, locked_by=by, locked_version=version)
-        )
-
     def add_approval(
         self,
         *,
@@ -54,6 +25,7 @@ class DecisionRepository(Repository):
         event_seq: int,
         at: datetime,
     ) -> None:
+        """Record a decision; the row names its event (the database checks they agree)."""
         self._connection.execute(
             insert(approvals).values(
                 **self._scope,

@@ -9,7 +9,7 @@ from sqlalchemy import insert, or_, select
 
 from dispatcher.db.repositories.base import Repository, required
 from dispatcher.db.tables import kill_switch_history
-from dispatcher.domain.views import KillSwitchEntry
+from dispatcher.domain.views import KillSwitchEntry, KillSwitchRow
 
 k = kill_switch_history.c
 
@@ -31,7 +31,37 @@ class KillSwitchLog(Repository):
         ).scalar()
         return bool(active)
 
-    def append(self, scope: str, *, active: bool, by: str, reason: str, at: datetime) -> None:
+    def newest(self, scope: str) -> KillSwitchRow | None:
+        """The newest history row of the scope, with the event it names."""
+        row = self._connection.execute(
+            select(kill_switch_history)
+            .where(in_scope(scope, self._tenant, self._site))
+            .order_by(k.id.desc())
+            .limit(1)
+        ).first()
+        if row is None:
+            return None
+        return KillSwitchRow(
+            scope=row.scope,
+            active=bool(row.active),
+            actor_id=row.actor_id,
+            reason=row.reason,
+            changed_at=required(row.changed_at),
+            event_chain=(row.event_tenant, row.event_site),
+            event_seq=row.event_seq,
+        )
+
+    def append(
+        self,
+        scope: str,
+        *,
+        active: bool,
+        by: str,
+        reason: str,
+        at: datetime,
+        event_chain: tuple[str, str],
+        event_seq: int,
+    ) -> None:
         site_bound = scope == "site"
         self._connection.execute(
             insert(kill_switch_history).values(
@@ -42,6 +72,9 @@ class KillSwitchLog(Repository):
                 actor_id=by,
                 reason=reason,
                 changed_at=at,
+                event_tenant=event_chain[0],
+                event_site=event_chain[1],
+                event_seq=event_seq,
             )
         )
 

@@ -17,10 +17,12 @@ from dispatcher.db.tables import (
     repair_requests,
     runs,
     site_settings,
+    version_checks,
 )
 from dispatcher.domain.views import EventRow, KillSwitchState, RepairSummary, RunSummary, SiteFlags
 
 r, pv, e, q, k = runs.c, plan_versions.c, audit_events.c, repair_requests.c, kill_switch_history.c
+vc = version_checks.c
 OPEN = ("PENDING", "PROPOSED")
 URGENCY_ORDER = case({"critical": 0, "high": 1, "normal": 2}, value=q.urgency, else_=3)
 
@@ -30,11 +32,15 @@ def _run_summaries() -> Any:
     publish of another run of the same week superseded it (ordered by the approvals' events)."""
     newest = plan_versions.alias("newest")
     current = select(func.max(newest.c.version)).where(newest.c.run_pk == r.id).scalar_subquery()
-    published = plan_versions.alias("published")
+    published = approvals.alias("published")
     published_version = (
         select(func.max(published.c.version))
-        .where(published.c.run_pk == r.id, published.c.published_at.is_not(None))
+        .where(published.c.run_pk == r.id, published.c.action == "publish")
         .scalar_subquery()
+    )
+    locked = approvals.alias("locked")
+    is_locked = exists(
+        select(locked.c.id).where(locked.c.run_pk == r.id, locked.c.action == "lock")
     )
     mine, other, other_run = approvals.alias("mine"), approvals.alias("other"), runs.alias("w")
     my_last_publish = (
@@ -61,16 +67,20 @@ def _run_summaries() -> Any:
         r.created_at,
         r.origin,
         pv.version,
-        pv.status,
-        pv.status_reason,
+        func.coalesce(vc.status, pv.status).label("status"),
+        func.coalesce(vc.status_reason, pv.status_reason).label("status_reason"),
         pv.drivers_used,
         pv.coverage_bp,
         pv.audits_passed,
         pv.drift_level,
         published_version.label("published_version"),
-        r.locked_at,
+        is_locked.label("locked"),
         superseded.label("superseded"),
-    ).select_from(runs.join(plan_versions, (pv.run_pk == r.id) & (pv.version == current)))
+    ).select_from(
+        runs.join(plan_versions, (pv.run_pk == r.id) & (pv.version == current)).outerjoin(
+            version_checks, vc.version_pk == pv.id
+        )
+    )
 
 
 RUN_SUMMARIES = _run_summaries()
@@ -90,12 +100,12 @@ def _summary(row: Row[Any]) -> RunSummary:
         audits_passed=row.audits_passed,
         drift_level=row.drift_level,
         published_version=row.published_version,
-        locked=row.locked_at is not None,
+        locked=bool(row.locked),
         superseded=bool(row.superseded),
     )
 
 
-def _event(row: Row[Any]) -> EventRow:
+def _event(row: Any) -> EventRow:
     return EventRow(
         seq=row.seq,
         occurred_at=row.occurred_at,
@@ -125,14 +135,48 @@ class ReadQueries(Repository):
     ) -> list[EventRow]:
         """The newest `limit` matching events, returned oldest first."""
         statement = select(
-            e.seq, e.occurred_at, e.action, e.outcome, e.actor_id, e.actor_role, e.reason,
-            e.run_id, e.plan_version, e.evidence_hash, e.detail, e.hash,
-        ).where(self._in_site(audit_events))  # fmt: skip
+            e.seq,
+            e.occurred_at,
+            e.action,
+            e.outcome,
+            e.actor_id,
+            e.actor_role,
+            e.reason,
+            e.run_id,
+            e.plan_version,
+            e.evidence_hash,
+            e.detail,
+            e.hash,
+        ).where(self._in_site(audit_events))
         for column, value in ((e.run_id, run_id), (e.action, action), (e.actor_id, actor_id)):
             if value is not None:
                 statement = statement.where(column == value)
         rows = self._connection.execute(statement.order_by(e.seq.desc()).limit(limit)).all()
         return [_event(row) for row in reversed(rows)]
+
+    def decisions(self, run_id: str, actions: tuple[str, ...]) -> list[EventRow]:
+        """Every allowed decision of `actions` about one run, oldest first: read by run and
+        action (an index search), never from a window of recent events."""
+        statement = select(
+            e.seq,
+            e.occurred_at,
+            e.action,
+            e.outcome,
+            e.actor_id,
+            e.actor_role,
+            e.reason,
+            e.run_id,
+            e.plan_version,
+            e.evidence_hash,
+            e.detail,
+            e.hash,
+        ).where(
+            self._in_site(audit_events),
+            e.run_id == run_id,
+            e.action.in_(actions),
+            e.outcome == "allowed",
+        )
+        return [_event(row) for row in self._connection.execute(statement.order_by(e.seq))]
 
     def list_runs(
         self, *, week: str | None = None, status: str | None = None, limit: int = 20
@@ -141,7 +185,7 @@ class ReadQueries(Repository):
         if week is not None:
             statement = statement.where(r.week == week)
         if status is not None:
-            statement = statement.where(pv.status == status)
+            statement = statement.where(func.coalesce(vc.status, pv.status) == status)
         rows = self._connection.execute(
             statement.order_by(r.created_at.desc(), r.id.desc()).limit(limit)
         )

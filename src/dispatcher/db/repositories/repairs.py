@@ -43,6 +43,7 @@ def _repair(row: Row[Any]) -> RepairRecord:
         resolved_by=row.resolved_by,
         resolution_reason=row.resolution_reason,
         applied_version=row.applied_version,
+        event_seq=row.event_seq,
     )
 
 
@@ -58,7 +59,7 @@ class RepairRepository(Repository):
         ).first()
         return found is not None
 
-    def add(self, record: RepairRecord) -> None:
+    def add(self, record: RepairRecord, event_seq: int) -> None:
         self._connection.execute(
             insert(repair_request_ids).values(
                 tenant_id=self._tenant, request_id=record.request_id, site_id=self._site
@@ -80,6 +81,7 @@ class RepairRepository(Repository):
                 notes=record.notes,
                 status=record.status,
                 created_at=record.created_at,
+                event_seq=event_seq,
             )
         )
 
@@ -106,10 +108,16 @@ class RepairRepository(Repository):
         )
 
     def save_proposal(
-        self, request_id: str, proposal: Mapping[str, Any], version: int, at: datetime
+        self,
+        request_id: str,
+        proposal: Mapping[str, Any],
+        version: int,
+        at: datetime,
+        event_seq: int,
     ) -> None:
         self._set(
             request_id,
+            event_seq=event_seq,
             proposal=canonical_json(dict(proposal)),
             proposal_version=version,
             proposed_at=at,
@@ -124,10 +132,12 @@ class RepairRepository(Repository):
         by: str,
         reason: str,
         at: datetime,
+        event_seq: int,
         applied_version: int | None = None,
     ) -> None:
         self._set(
             request_id,
+            event_seq=event_seq,
             status=status,
             resolved_by=by,
             resolution_reason=reason,

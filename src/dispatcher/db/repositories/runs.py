@@ -7,10 +7,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, func, insert, select
 
 from dispatcher.db.repositories.base import Repository, json_or_none, required
 from dispatcher.db.tables import (
+    approvals,
     assignments,
     audit_results,
     availability,
@@ -19,15 +20,63 @@ from dispatcher.db.tables import (
     plan_versions,
     runs,
     tour_instances,
+    version_checks,
 )
 from dispatcher.domain.audits import AuditResult, Boundary, Violation
 from dispatcher.domain.drift import Drift
 from dispatcher.domain.hashing import canonical_json
 from dispatcher.domain.kpis import Kpis
 from dispatcher.domain.model import Absence, AvailabilityStatus, Driver, Plan, Tour, Week, WeekInput
-from dispatcher.domain.records import NewVersion, RunRecord, VersionRecord
+from dispatcher.domain.records import Approval, NewVersion, RunRecord, VersionRecord
 
-r, pv, ev = runs.c, plan_versions.c, evidence_records.c
+r, pv, ev, vc = runs.c, plan_versions.c, evidence_records.c, version_checks.c
+APPROVAL_COLUMNS = (
+    "version",
+    "approver_id",
+    "role",
+    "reason",
+    "override_reason",
+    "evidence_hash",
+    "event_seq",
+    "created_at",
+)
+lock, publish = approvals.alias("lock"), approvals.alias("publish")
+
+
+def _decision_columns(alias: Any, prefix: str) -> list[Any]:
+    return [alias.c[name].label(f"{prefix}_{name}") for name in APPROVAL_COLUMNS]
+
+
+def _decision(row: Row[Any], action: str, prefix: str) -> Approval | None:
+    values = row._mapping
+    if values[f"{prefix}_event_seq"] is None:
+        return None
+    return Approval(
+        action=action,
+        version=values[f"{prefix}_version"],
+        approver_id=values[f"{prefix}_approver_id"],
+        role=values[f"{prefix}_role"],
+        reason=values[f"{prefix}_reason"],
+        override_reason=values[f"{prefix}_override_reason"],
+        evidence_hash=values[f"{prefix}_evidence_hash"],
+        event_seq=values[f"{prefix}_event_seq"],
+        at=required(values[f"{prefix}_created_at"]),
+    )
+
+
+def approval(row: Row[Any]) -> Approval:
+    """An Approval from a row of the approvals table."""
+    return Approval(
+        action=row.action,
+        version=row.version,
+        approver_id=row.approver_id,
+        role=row.role,
+        reason=row.reason,
+        override_reason=row.override_reason,
+        evidence_hash=row.evidence_hash,
+        event_seq=row.event_seq,
+        at=required(row.created_at),
+    )
 
 
 def _current_version() -> Any:
@@ -54,10 +103,9 @@ def _run(row: Row[Any]) -> RunRecord:
         solver_error=row.solver_error,
         solver_meta=json.loads(row.solver_meta),
         runtime_ms=row.runtime_ms,
-        locked_at=row.locked_at,
-        locked_by=row.locked_by,
-        locked_version=row.locked_version,
         current_version=row.current_version or 0,
+        event_seq=row.event_seq,
+        lock=_decision(row, "lock", "lock"),
     )
 
 
@@ -80,21 +128,32 @@ def _version(row: Row[Any]) -> VersionRecord:
         kpis=Kpis.from_document(json.loads(row.kpis_json)),
         drift=Drift.from_document(json.loads(row.drift_json)),
         repair=json_or_none(row.repair_json),
-        status=row.status,
-        status_reason=row.status_reason,
+        status=row.checked_status or row.status,
+        status_reason=row.checked_reason or row.status_reason,
         audits_passed=row.audits_passed,
-        verified_at=required(row.verified_at),
+        verified_at=required(row.checked_at or row.created_at),
         evidence_hash=row.evidence_hash or "",
-        published_at=row.published_at,
-        published_by=row.published_by,
-        published_role=row.published_role,
-        published_evidence_hash=row.published_evidence_hash,
-        override_reason=row.override_reason,
+        event_seq=row.event_seq,
+        publish=_decision(row, "publish", "publish"),
     )
 
 
-VERSION_SELECT = select(plan_versions, ev.evidence_hash).select_from(
+VERSION_SELECT = select(
+    plan_versions,
+    ev.evidence_hash,
+    vc.status.label("checked_status"),
+    vc.status_reason.label("checked_reason"),
+    vc.checked_at,
+    *_decision_columns(publish, "publish"),
+).select_from(
     plan_versions.outerjoin(evidence_records, ev.version_pk == pv.id)
+    .outerjoin(version_checks, vc.version_pk == pv.id)
+    .outerjoin(
+        publish,
+        (publish.c.run_pk == pv.run_pk)
+        & (publish.c.version == pv.version)
+        & (publish.c.action == "publish"),
+    )
 )
 
 
@@ -102,7 +161,15 @@ class RunRepository(Repository):
     """Runs and everything stored with them, scoped to one tenant/site."""
 
     def _runs(self) -> Any:
-        return select(runs, _current_version()).where(self._in_site(runs))
+        return (
+            select(runs, _current_version(), *_decision_columns(lock, "lock"))
+            .select_from(runs.outerjoin(lock, (lock.c.run_pk == r.id) & (lock.c.action == "lock")))
+            .where(self._in_site(runs))
+        )
+
+    def all(self) -> list[RunRecord]:
+        """Every run of the site, oldest first (`audit verify --state`)."""
+        return [_run(row) for row in self._connection.execute(self._runs().order_by(r.id))]
 
     def get(self, run_id: str) -> RunRecord | None:
         row = self._connection.execute(self._runs().where(r.run_id == run_id)).first()
@@ -112,13 +179,13 @@ class RunRepository(Repository):
         self, *, week: str | None = None, before_week: str | None = None
     ) -> RunRecord | None:
         """The most recently locked run of `week`, or of the latest week before `before_week`."""
-        statement = self._runs().where(r.locked_at.is_not(None))
+        statement = self._runs().where(lock.c.event_seq.is_not(None))
         if week is not None:
             statement = statement.where(r.week == week)
         if before_week is not None:
             statement = statement.where(r.week < before_week)
         row = self._connection.execute(
-            statement.order_by(r.week.desc(), r.locked_at.desc()).limit(1)
+            statement.order_by(r.week.desc(), lock.c.event_seq.desc()).limit(1)
         ).first()
         return None if row is None else _run(row)
 
@@ -235,6 +302,7 @@ class RunRepository(Repository):
         solver: Mapping[str, Any],
         solver_meta: Mapping[str, Any],
         runtime_ms: int | None,
+        event_seq: int,
         solver_error: str | None = None,
     ) -> int:
         pk = self._connection.execute(
@@ -252,6 +320,7 @@ class RunRepository(Repository):
                 solver_error=solver_error,
                 solver_meta=canonical_json(dict(solver_meta)),
                 runtime_ms=runtime_ms,
+                event_seq=event_seq,
             )
             .returning(r.id)
         ).scalar_one()
@@ -308,7 +377,13 @@ class RunRepository(Repository):
         self._insert_many(drivers, rows)
 
     def add_version(
-        self, run_pk: int, new: NewVersion, plan: Plan, audits: Sequence[AuditResult], at: datetime
+        self,
+        run_pk: int,
+        new: NewVersion,
+        plan: Plan,
+        audits: Sequence[AuditResult],
+        at: datetime,
+        event_seq: int,
     ) -> int:
         version_pk = self._connection.execute(
             insert(plan_versions)
@@ -335,7 +410,7 @@ class RunRepository(Repository):
                 coverage_bp=new.kpis.coverage_bp,
                 drivers_used=new.kpis.drivers_used,
                 drift_level=new.drift.level,
-                verified_at=at,
+                event_seq=event_seq,
             )
             .returning(pv.id)
         ).scalar_one()
@@ -365,11 +440,22 @@ class RunRepository(Repository):
         return int(version_pk)
 
     def record_verification(self, version_pk: int, status: str, reason: str, at: datetime) -> None:
+        """Cache the result of a re-verification (list-runs and status show it; no gate trusts
+        it)."""
+        values = {"status": status, "status_reason": reason, "checked_at": at}
         self._connection.execute(
-            update(plan_versions)
-            .where(pv.id == version_pk)
-            .values(status=status, status_reason=reason, verified_at=at)
+            self._dialect_insert(version_checks)
+            .values(**self._scope, version_pk=version_pk, **values)
+            .on_conflict_do_update(index_elements=["version_pk"], set_=values)
         )
+
+    def approvals(self, run: RunRecord) -> list[Approval]:
+        """Every approval of the run (publish, lock, repair.apply), oldest first."""
+        a = approvals.c
+        rows = self._connection.execute(
+            select(approvals).where(a.run_pk == run.pk).order_by(a.event_seq)
+        )
+        return [approval(row) for row in rows]
 
     def _insert_many(self, table: Any, rows: list[dict[str, Any]]) -> None:
         if rows:

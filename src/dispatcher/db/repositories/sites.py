@@ -37,7 +37,7 @@ def _config(row: Row[Any]) -> SiteConfig:
     )
 
 
-def _settings(config: SiteConfig, now: datetime) -> dict[str, Any]:
+def _settings(config: SiteConfig, now: datetime, event_seq: int) -> dict[str, Any]:
     return {
         "publish_enabled": config.publish_enabled,
         "lock_enabled": config.lock_enabled,
@@ -51,6 +51,7 @@ def _settings(config: SiteConfig, now: datetime) -> dict[str, Any]:
         "drift_baseline": config.drift_baseline,
         "drift_thresholds": canonical_json(config.thresholds.as_document()),
         "updated_at": now,
+        "event_seq": event_seq,
     }
 
 
@@ -58,10 +59,15 @@ class SiteRepository(Repository):
     """The site of this unit of work and its settings; every site for the platform view."""
 
     def config(self) -> SiteConfig | None:
+        bound = self.bound_config()
+        return None if bound is None else bound[0]
+
+    def bound_config(self) -> tuple[SiteConfig, int | None] | None:
+        """The settings and the seq of the event they name."""
         row = self._connection.execute(
             select(site_settings).where(self._in_site(site_settings))
         ).first()
-        return None if row is None else _config(row)
+        return None if row is None else (_config(row), row.event_seq)
 
     def all(self) -> list[tuple[str, str]]:
         """Every (tenant, site) this transaction may see, in order."""
@@ -70,17 +76,17 @@ class SiteRepository(Repository):
         )
         return [(row.tenant_id, row.site_id) for row in rows]
 
-    def create(self, config: SiteConfig, now: datetime) -> None:
-        """Create the tenant (if new), the site and its settings."""
+    def create(self, config: SiteConfig, now: datetime, event_seq: int) -> None:
+        """Create the tenant (if new), the site and its settings (after its site.create event)."""
         self._ensure_tenant(now)
         self._connection.execute(insert(sites).values(**self._scope, created_at=now))
         self._connection.execute(
-            insert(site_settings).values(**self._scope, **_settings(config, now))
+            insert(site_settings).values(**self._scope, **_settings(config, now, event_seq))
         )
 
-    def save_config(self, config: SiteConfig, now: datetime) -> None:
+    def save_config(self, config: SiteConfig, now: datetime, event_seq: int) -> None:
         self._connection.execute(
             update(site_settings)
             .where(self._in_site(site_settings))
-            .values(**_settings(config, now))
+            .values(**_settings(config, now, event_seq))
         )

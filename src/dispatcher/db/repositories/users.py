@@ -19,6 +19,11 @@ def _user(row: Row[Any]) -> User:
     return User(row.user_id, row.name, roles_of(row.roles), bool(row.active))
 
 
+def user_key(user_id: str) -> str:
+    """Ids are matched ignoring case (they are ASCII): one person, one registry entry."""
+    return user_id.lower()
+
+
 class UserRepository(Repository):
     """Users are registered per tenant: every site of the tenant sees the same registry."""
 
@@ -26,16 +31,22 @@ class UserRepository(Repository):
         return u.tenant_id == self._tenant
 
     def get(self, user_id: str) -> User | None:
+        """The registered user with this id in any case (disp001, DISP001), as stored."""
+        bound = self.bound(user_id)
+        return None if bound is None else bound[0]
+
+    def bound(self, user_id: str) -> tuple[User, int | None] | None:
+        """The user and the seq of the tenant-chain event the row names."""
         row = self._connection.execute(
-            select(users).where(self._in_tenant(), u.user_id == user_id)
+            select(users).where(self._in_tenant(), u.user_key == user_key(user_id))
         ).first()
-        return None if row is None else _user(row)
+        return None if row is None else (_user(row), row.event_seq)
 
     def list(self) -> list[User]:
         rows = self._connection.execute(select(users).where(self._in_tenant()).order_by(u.user_id))
         return [_user(row) for row in rows]
 
-    def add(self, user: User, now: datetime) -> None:
+    def add(self, user: User, now: datetime, event_seq: int) -> None:
         self._ensure_tenant(now)
         self._connection.execute(
             insert(users).values(
@@ -45,10 +56,14 @@ class UserRepository(Repository):
                 roles=",".join(user.roles),
                 active=user.active,
                 created_at=now,
+                user_key=user_key(user.user_id),
+                event_seq=event_seq,
             )
         )
 
-    def set_active(self, user_id: str, active: bool) -> None:
+    def set_active(self, user_id: str, active: bool, event_seq: int) -> None:
         self._connection.execute(
-            update(users).where(self._in_tenant(), u.user_id == user_id).values(active=active)
+            update(users)
+            .where(self._in_tenant(), u.user_key == user_key(user_id))
+            .values(active=active, event_seq=event_seq)
         )
