@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from dispatcher.db.ports import UnitOfWork
 from dispatcher.domain.errors import GateBlocked
 from dispatcher.domain.events import Action, EventDraft, Outcome
 from dispatcher.domain.model import User
+from dispatcher.domain.text import not_utf8, reason_problem
 from dispatcher.services.audit import record_event
 
 ADMIN = "platform_admin"
@@ -43,10 +46,45 @@ def refuse(
     return GateBlocked(message, check)
 
 
+def refuse_unless_text(
+    uow: UnitOfWork,
+    action: Action,
+    fields: Mapping[str, str | None],
+    *,
+    actor_id: str | None,
+    reason: str | None,
+    run_id: str | None = None,
+    plan_version: int | None = None,
+) -> None:
+    """Refuse, recorded (exit 2), when a typed field for the audit trail holds bytes that were
+    not UTF-8; before any lookup, since no database can hold them. The event writes them out."""
+    for label, text in fields.items():
+        message = not_utf8(label, text)
+        if message is not None:
+            raise refuse(
+                uow,
+                action,
+                "text_is_utf8",
+                message,
+                actor_id=actor_id,
+                actor_role=None,
+                reason=reason,
+                run_id=run_id,
+                plan_version=plan_version,
+            )
+
+
 def require_admin(
     uow: UnitOfWork, action: Action, by: str, reason: str, min_length: int, what: str
 ) -> User:
     """The acting platform admin, or a recorded refusal (exit 2)."""
+    refuse_unless_text(
+        uow,
+        action,
+        {"User id": by, "Reason": reason},
+        actor_id=by.strip() or None,
+        reason=reason.strip() or None,
+    )
     user = uow.users.get(by.strip())
     if user is None or not user.holds(ADMIN):
         raise refuse(
@@ -58,12 +96,13 @@ def require_admin(
             actor_role=None,
             reason=reason.strip() or None,
         )
-    if len(reason.strip()) < min_length:
+    problem = reason_problem(reason, min_length)
+    if problem is not None:
         raise refuse(
             uow,
             action,
             "reason_long_enough",
-            f"Reason must be at least {min_length} characters",
+            problem,
             actor_id=user.user_id,
             actor_role=ADMIN,
             reason=reason.strip() or None,

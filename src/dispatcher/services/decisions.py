@@ -70,11 +70,11 @@ def _facts(
     action: str,
     approval: ApprovalInput,
 ) -> DecisionFacts:
-    approver_id = (approval.approver_id or "").strip()
+    key = approval.approver_key
     return DecisionFacts(
         action=action,
         approval=approval,
-        approver=uow.users.get(approver_id) if approver_id else None,
+        approver=uow.users.get(key) if key else None,
         kill_switch_active=uow.queries.kill_switch().active,
         shadow_only=config.shadow_only,
         action_enabled=config.publish_enabled if action == PUBLISH else config.lock_enabled,

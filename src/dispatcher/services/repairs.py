@@ -47,8 +47,9 @@ from dispatcher.domain.repair import (
     uncovered_reason,
 )
 from dispatcher.domain.solver import Progress
+from dispatcher.domain.text import reason_problem
 from dispatcher.services.audit import record_event
-from dispatcher.services.authorization import refuse
+from dispatcher.services.authorization import refuse, refuse_unless_text
 from dispatcher.services.evidence import create_version, creation_context, open_absences
 from dispatcher.services.review import load_run, load_version
 from dispatcher.services.site import current_config, ensure_site
@@ -141,6 +142,15 @@ def request_repair(
                 plan_version=version.version,
             )
 
+        refuse_unless_text(
+            uow,
+            Action.REPAIR_REQUEST,
+            {"Requester": requester, "Notes": notes},
+            actor_id=actor or None,
+            reason=notes,
+            run_id=run.run_id,
+            plan_version=version.version,
+        )
         if run.locked:
             raise blocked("run_not_locked", f"Run {run.run_id} is locked; repairs are disabled")
         user = uow.users.get(actor)
@@ -595,7 +605,8 @@ def apply_repair(uow: UnitOfWork, request_id: str, approval: ApprovalInput) -> A
         run = load_run(uow, record.run_id)
         config = ensure_site(uow)
         approver_id = (approval.approver_id or "").strip()
-        approver = uow.users.get(approver_id) if approver_id else None
+        key = approval.approver_key
+        approver = uow.users.get(key) if key else None
         facts = ApprovalFacts(approval, approver, config.repair_roles, config.min_reason_length)
         failure = first_failure(evaluate(APPROVAL_CHECKS, facts))
         proposal = record.proposal
@@ -727,8 +738,16 @@ def reject_repair(uow: UnitOfWork, request_id: str, by: str, reason: str) -> Rep
     with uow:
         record = load_request(uow, request_id)
         config = current_config(uow)
-        user = uow.users.get(by.strip())
         run_id = record.run_id
+        refuse_unless_text(
+            uow,
+            Action.REPAIR_REJECT,
+            {"User id": by, "Reason": reason},
+            actor_id=by.strip() or None,
+            reason=reason.strip() or None,
+            run_id=run_id,
+        )
+        user = uow.users.get(by.strip())
         if user is None or not user.active or not any(user.holds(r) for r in config.repair_roles):
             raise refuse(
                 uow,
@@ -741,12 +760,13 @@ def reject_repair(uow: UnitOfWork, request_id: str, by: str, reason: str) -> Rep
                 reason=reason.strip() or None,
                 run_id=run_id,
             )
-        if len(reason.strip()) < config.min_reason_length:
+        problem = reason_problem(reason, config.min_reason_length)
+        if problem is not None:
             raise refuse(
                 uow,
                 Action.REPAIR_REJECT,
                 "reason_long_enough",
-                f"Reason must be at least {config.min_reason_length} characters",
+                problem,
                 actor_id=user.user_id,
                 actor_role=None,
                 reason=reason.strip() or None,

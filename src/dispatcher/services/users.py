@@ -10,7 +10,7 @@ from dispatcher.domain.events import Action, EventDraft
 from dispatcher.domain.ids import ID_PATTERN
 from dispatcher.domain.model import ROLES, User
 from dispatcher.services.audit import record_event
-from dispatcher.services.authorization import ADMIN, require_admin
+from dispatcher.services.authorization import ADMIN, refuse_unless_text, require_admin
 from dispatcher.services.site import current_config
 
 
@@ -47,6 +47,13 @@ def add_user(
     user = User(user_id, name.strip(), _roles(roles))
     with uow:
         config = current_config(uow)
+        refuse_unless_text(
+            uow,
+            Action.USER_ADD,
+            {"User id": by, "Reason": reason, "Name": name},
+            actor_id=(by or "").strip() or None,
+            reason=reason.strip() or None,
+        )
         if uow.users.list():
             actor = require_admin(
                 uow,
