@@ -17,10 +17,12 @@ def default_db_path() -> Path:
 
 def readonly_uri(path: Path | str) -> str:
     """A read-only SQLite URI for `path`; `?`, `#` and `%` in the name are escaped, or SQLite
-    would read them as the URI's query or fragment and open another file."""
+    would read them as the URI's query or fragment and open another file. The name's own bytes
+    are quoted (os.fsencode), so a file name that is not UTF-8 opens too."""
+    import os
     from urllib.parse import quote
 
-    return f"file:{quote(str(path))}?mode=ro"
+    return f"file:{quote(os.fsencode(path))}?mode=ro"
 
 
 def database_url(db: str) -> str:

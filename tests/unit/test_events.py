@@ -127,3 +127,20 @@ def test_naive_timestamp_is_refused() -> None:
     except ValueError:
         return
     raise AssertionError("naive datetime accepted")
+
+
+def test_text_that_was_not_utf8_is_sealed_written_out() -> None:
+    draft = EventDraft(
+        Action.RUN_IMPORT,
+        actor_id="disp\udcff",
+        reason="\udcff\udcfe bad",
+        detail={"file": "week\udce4.json", "names": ["a\udcff"], "n": 3},
+    )
+    event = seal_event(
+        draft, seq=1, occurred_at=AT, tenant="LTS", site="WIEN", prev_hash=GENESIS_HASH
+    )
+    body = json.loads(event.body)
+    assert (body["actor_id"], body["reason"]) == ("disp\\xff", "\\xff\\xfe bad")
+    assert body["detail"] == {"file": "week\\xe4.json", "names": ["a\\xff"], "n": 3}
+    assert event.hash == "sha256:" + hashlib.sha256(event.body.encode("utf-8")).hexdigest()
+    assert (event.reason, event.detail["file"]) == ("\\xff\\xfe bad", "week\\xe4.json")

@@ -201,3 +201,52 @@ def test_lock_specific_checks() -> None:
     assert _message(replace(same, lock_requires_other_person=False), LOCK_CHECKS) is None
     changed = replace(LOCK_GOOD, sealed_hash="sha256:b", rebuilt_hash="sha256:b")
     assert _message(changed, LOCK_CHECKS) == "Evidence changed since publish"
+
+
+def _with(facts: DecisionFacts, **fields: str | None) -> DecisionFacts:
+    return replace(facts, approval=replace(facts.approval, **fields))
+
+
+def test_reasons_are_counted_without_invisible_characters() -> None:
+    zero_width = "\u200b" * 10
+    assert _message(_with(GOOD, reason=zero_width)) == "Reason must be at least 10 characters"
+    assert _message(_with(GOOD, reason="abcdefghi" + "\u200b" * 4)) == (
+        "Reason must be at least 10 characters"
+    )
+    assert _message(_with(GOOD, reason="!" * 12)) == "Reason must contain letters or digits"
+    assert _message(_with(LOCK_GOOD, reason="ok" + "\u3000" * 10 + "ok"), LOCK_CHECKS) == (
+        "Reason must be at least 10 characters"
+    )
+    warn = replace(GOOD, status="WARN")
+    for override in (zero_width, "\U0001f69a" * 10, "abc\u00a0def\u00a0ghi"):
+        assert _message(_with(warn, override_reason=override)) == (
+            "WARN run requires an override reason"
+        )
+    assert _message(_with(warn, override_reason="Ｎｏ ｂａｓｅｌｉｎｅ")) is None
+
+
+def test_approval_text_that_was_not_utf8_is_refused_at_check_4() -> None:
+    cases = [
+        ({"reason": "\udcff\udcfe bad reason"}, "Reason", "0xff"),
+        ({"approver_id": "disp\udce4"}, "Approver", "0xe4"),
+        ({"role": "dispatcher\udcff"}, "Role", "0xff"),
+        ({"override_reason": "No baseline \udcfcberhaupt"}, "Override reason", "0xfc"),
+    ]
+    for fields, label, byte in cases:
+        result = first_failure(evaluate(PUBLISH_CHECKS, _with(GOOD, **fields)))
+        assert result is not None
+        assert (result.name, result.message) == (
+            "approval_given",
+            f"{label} is not valid UTF-8 text (byte {byte}); check the terminal's encoding",
+        )
+
+
+def test_gate_messages_write_out_bytes_that_were_not_utf8() -> None:
+    facts = replace(GOOD, approver=None)
+    results = evaluate(PUBLISH_CHECKS, _with(facts, approver_id="gh\udcffst"))
+    messages = {r.name: r.message for r in results}
+    assert messages["approver_registered"] == "Approver gh\\xffst is not a registered active user"
+    for result in results:
+        result.message.encode("utf-8")
+    assert ApprovalInput("gh\udcffst").approver_key is None
+    assert ApprovalInput(" disp001 ").approver_key == "disp001"

@@ -208,6 +208,19 @@ def test_run_file_week_must_agree_with_option_and_json_must_be_well_formed() -> 
         parse_run_file(b'{"x": NaN}', "run.json", "LTS", "WIEN")
 
 
+def test_json_with_an_unpaired_surrogate_escape_is_refused_and_pairs_are_fine() -> None:
+    doc = json.loads(_run_doc())
+    doc["drivers"][0]["name"] = "Maria \udcff"
+    unpaired = json.dumps(doc).encode()  # ensure_ascii writes the escape \\udcff
+    assert b"\\udcff" in unpaired
+    with pytest.raises(InvalidInput) as error:
+        parse_run_file(unpaired, "run.json", "LTS", "WIEN")
+    assert error.value.message == "run.json: a string holds an unpaired surrogate escape (\\udxxx)"
+    doc["drivers"][0]["name"] = "Maria \U0001f69a"  # written as the pair \\ud83d\\ude9a
+    parsed = parse_run_file(json.dumps(doc).encode(), "run.json", "LTS", "WIEN")
+    assert parsed.drivers[0].name == "Maria \U0001f69a"
+
+
 def test_tours_json_spec_example() -> None:
     data = json.dumps(
         {

@@ -38,7 +38,7 @@ def _ids(sql: str, incomplete: str) -> list[str]:
     try:
         with closing(sqlite3.connect(readonly_uri(path), uri=True, timeout=1)) as con:
             rows = con.execute(sql, (tenant, site, incomplete.upper() + "%")).fetchall()
-    except sqlite3.Error:
+    except (sqlite3.Error, UnicodeEncodeError):  # a word or scope that is not UTF-8: no id
         return []
     return [row[0] for row in rows]
 

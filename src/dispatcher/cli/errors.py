@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+import io
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -11,7 +13,9 @@ from typer._click.exceptions import UsageError as ClickUsageError
 from typer.core import TyperGroup
 from typer.exceptions import Abort
 
+from dispatcher.cli.arguments import refuse_undecodable_arguments
 from dispatcher.domain.errors import DispatcherError, GateBlocked
+from dispatcher.domain.text import escape_undecodable
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -20,8 +24,35 @@ EXIT_BLOCKED = 2
 
 def one_line(text: str) -> str:
     """The message as one visible line: control, format and separator characters (a pasted
-    newline, a carriage return, a right-to-left override) are shown escaped, not obeyed."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    newline, a carriage return, a right-to-left override) are shown escaped, not obeyed, and
+    bytes that were not UTF-8 as \\xff."""
+    return "".join(c if c.isprintable() else _escaped(c) for c in text)
+
+
+def _escaped(char: str) -> str:
+    written_out = escape_undecodable(char)
+    return repr(char)[1:-1] if written_out == char else written_out
+
+
+ESCAPE_ERRORS = "dispatcher-escape"
+
+
+def _write_out(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    return escape_undecodable(error.object[error.start : error.end]), error.end
+
+
+codecs.register_error(ESCAPE_ERRORS, _write_out)
+
+
+def escape_unencodable_output() -> None:
+    """Let stdout and stderr write bytes that were not UTF-8 out (\\xff) instead of raising:
+    a file name from a mis-encoded terminal, echoed after its file was written, must not turn
+    a finished command into a traceback. Text that encodes is written as before."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors=ESCAPE_ERRORS)
 
 
 def report(exc: DispatcherError) -> int:
@@ -39,7 +70,12 @@ def _usage_line(exc: ClickException) -> str:
 
 
 class RootGroup(TyperGroup):
-    """Root command group: usage errors exit 1 (not Click's 2); our errors print one line."""
+    """Root command group: usage errors exit 1 (not Click's 2); our errors print one line;
+    text arguments that are not UTF-8 are refused before the command runs (cli/arguments.py)."""
+
+    def invoke(self, ctx: Any) -> Any:
+        refuse_undecodable_arguments(ctx)
+        return super().invoke(ctx)
 
     def main(
         self,
@@ -50,6 +86,7 @@ class RootGroup(TyperGroup):
         windows_expand_args: bool = True,
         **extra: Any,
     ) -> Any:
+        escape_unencodable_output()
         try:
             result = super().main(
                 args=args,

@@ -23,10 +23,13 @@ LEVEL_STYLE = {"OK": "green", "WARN": "yellow", "BLOCK": "red", "UNKNOWN": "cyan
 
 def esc(value: object) -> str:
     """`value` as text that Rich prints as typed: a reason like "[urgent] sick call" or a name
-    with "[/]" is data, not markup. Every user- or file-supplied text goes through this."""
+    with "[/]" is data, not markup, and bytes that were not UTF-8 show as \\xff. Every user- or
+    file-supplied text goes through this."""
     from rich.markup import escape
 
-    return escape(str(value))
+    from dispatcher.domain.text import escape_undecodable
+
+    return escape(escape_undecodable(str(value)))
 
 
 def stdout() -> Console:
@@ -52,8 +55,15 @@ def progress(label: str, *, quiet: bool) -> Iterator[Callable[[str], None] | Non
 
 
 def emit_json(data: Any) -> None:
-    """Machine-readable output: plain json.dumps, never through Rich."""
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    """Machine-readable output: plain json.dumps, never through Rich. Text that was not UTF-8
+    (a typed value echoed back) is written out as \\xff inside its string, so the output
+    stays valid UTF-8 JSON."""
+    from dispatcher.domain.text import escape_undecodable, is_encodable
+
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    if not is_encodable(text):  # lone surrogates stand only inside strings: escape the backslash
+        text = "".join(c if is_encodable(c) else "\\" + escape_undecodable(c) for c in text)
+    sys.stdout.write(text + "\n")
 
 
 def status_text(status: str) -> str:

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from dispatcher.cli.arguments import AUDIT_TEXT
 from dispatcher.cli.completion import complete_request_id
 from dispatcher.cli.context import settings_of
 from dispatcher.cli.options import (
@@ -38,7 +39,9 @@ def request_repair(
     week: Annotated[str, typer.Option("--week", help="ISO week, e.g. 2026-W03.")],
     driver: Annotated[str, typer.Option("--driver", help="The absent driver's id.")],
     absence_type: Annotated[str, typer.Option("--type", help="sick, vacation or other.")],
-    requester: Annotated[str, typer.Option("--requester", help="Your user id.")],
+    requester: Annotated[
+        str, typer.Option("--requester", click_type=AUDIT_TEXT, help="Your user id.")
+    ],
     name: Annotated[
         str | None, typer.Option("--name", help="Driver's name, checked against the id.")
     ] = None,
@@ -52,7 +55,8 @@ def request_repair(
         str, typer.Option("--urgency", help="low, normal, high or critical.")
     ] = "normal",
     notes: Annotated[
-        str | None, typer.Option("--notes", help="Free text, e.g. when they called.")
+        str | None,
+        typer.Option("--notes", click_type=AUDIT_TEXT, help="Free text, e.g. when they called."),
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -192,7 +196,10 @@ def apply_repair(
 def reject_repair(
     ctx: typer.Context,
     request: RequestArg,
-    by: Annotated[str, typer.Option("--by", help="Your user id (a repair role holder).")],
+    by: Annotated[
+        str,
+        typer.Option("--by", click_type=AUDIT_TEXT, help="Your user id (a repair role holder)."),
+    ],
     reason: AdminReasonOpt,
 ) -> None:
     """Close a request without changing the plan.

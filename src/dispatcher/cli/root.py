@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from dispatcher import __version__
+from dispatcher.cli.arguments import PATH_TEXT
 from dispatcher.cli.command_table import COMMANDS, SOURCES
 from dispatcher.cli.deferred import defer as _defer_rich_modules
 from dispatcher.cli.errors import RootGroup
@@ -52,6 +53,7 @@ def root(
         typer.Option(
             "--db",
             envvar="DISPATCHER_DB",
+            click_type=PATH_TEXT,
             help="Database file or SQLAlchemy URL. "
             "[default: ~/.local/share/dispatcher/dispatcher.db]",
             show_default=False,

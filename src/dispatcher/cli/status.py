@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from dispatcher.cli.arguments import AUDIT_TEXT
 from dispatcher.cli.context import settings_of
 from dispatcher.cli.options import JsonFlag
 
@@ -20,10 +21,14 @@ AllSitesFlag = Annotated[
     ),
 ]
 ViewerOpt = Annotated[
-    str | None, typer.Option("--by", help="With --all-sites: your user id (platform_admin).")
+    str | None,
+    typer.Option(
+        "--by", click_type=AUDIT_TEXT, help="With --all-sites: your user id (platform_admin)."
+    ),
 ]
 ViewReasonOpt = Annotated[
-    str | None, typer.Option("--reason", help="With --all-sites: why (recorded).")
+    str | None,
+    typer.Option("--reason", click_type=AUDIT_TEXT, help="With --all-sites: why (recorded)."),
 ]
 
 

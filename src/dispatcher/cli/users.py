@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from dispatcher.cli.arguments import AUDIT_TEXT
 from dispatcher.cli.context import settings_of
 from dispatcher.cli.options import AdminReasonOpt, ByOpt, JsonFlag
 
@@ -18,14 +19,21 @@ users_app = typer.Typer(
 def add(
     ctx: typer.Context,
     user_id: Annotated[str, typer.Argument(metavar="ID", help="User id, e.g. disp001.")],
-    name: Annotated[str, typer.Option("--name", help="Full name.")],
+    name: Annotated[str, typer.Option("--name", click_type=AUDIT_TEXT, help="Full name.")],
     role: Annotated[
         list[str], typer.Option("--role", help="dispatcher, ops_lead or platform_admin (repeat).")
     ],
     by: Annotated[
-        str | None, typer.Option("--by", help="Your user id (a platform_admin; not for the first).")
+        str | None,
+        typer.Option(
+            "--by",
+            click_type=AUDIT_TEXT,
+            help="Your user id (a platform_admin; not for the first).",
+        ),
     ] = None,
-    reason: Annotated[str, typer.Option("--reason", help="Why (recorded).")] = "",
+    reason: Annotated[
+        str, typer.Option("--reason", click_type=AUDIT_TEXT, help="Why (recorded).")
+    ] = "",
 ) -> None:
     """Register a user with one or more roles. The first user of a tenant must be a
     platform_admin and needs no --by; later additions need --by and --reason.

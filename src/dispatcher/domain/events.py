@@ -12,6 +12,7 @@ from json.encoder import encode_basestring
 from typing import Any
 
 from dispatcher.domain.hashing import GENESIS_HASH, HASH_PREFIX, canonical_json, digest_text
+from dispatcher.domain.text import escape_undecodable
 
 BODY_VERSION = 1
 
@@ -131,8 +132,24 @@ def seal_event(
         "detail": dict(draft.detail),
         "prev_hash": prev_hash,
     }
+    values = {key: _encodable(value) for key, value in values.items()}
     body = canonical_json({**values, "v": BODY_VERSION})
     return AuditEvent(**values, hash=digest_text(body), body=body)
+
+
+def _encodable(value: Any) -> Any:
+    """`value` with bytes that were not UTF-8 written out (`\\xff`), so every event can be
+    hashed and stored: a file name from a mis-encoded terminal is recorded, not a crash. Gates
+    refuse such text in reasons and ids before anything is decided; text is otherwise unchanged."""
+    if isinstance(value, str):
+        return escape_undecodable(value)
+    if isinstance(value, dict):
+        return {_encodable(k): _encodable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_encodable(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_encodable(v) for v in value)
+    return value
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from dispatcher.domain.model import User
+from dispatcher.domain.text import escape_undecodable, is_encodable, not_utf8, reason_problem
 
 PUBLISH, LOCK = "publish", "lock"
 
@@ -19,6 +20,22 @@ class ApprovalInput:
     role: str | None = None
     reason: str | None = None
     override_reason: str | None = None
+
+    @property
+    def approver_key(self) -> str | None:
+        """The approver id to look up: trimmed; None when blank or not text (not UTF-8)."""
+        approver = _trimmed(self.approver_id)
+        return approver if approver and is_encodable(approver) else None
+
+    def not_text(self) -> str | None:
+        """The refusal for the first field holding bytes that were not UTF-8, or None."""
+        fields = (
+            ("Approver", self.approver_id),
+            ("Role", self.role),
+            ("Reason", self.reason),
+            ("Override reason", self.override_reason),
+        )
+        return next((m for label, text in fields if (m := not_utf8(label, text))), None)
 
 
 class ApprovalView(Protocol):
@@ -96,6 +113,11 @@ def state_matches_trail(f: DecisionFacts) -> CheckResult:
     )
 
 
+def _shown(text: str | None) -> str:
+    """Typed text as it may appear in a message (bytes that were not UTF-8 written out)."""
+    return escape_undecodable(_trimmed(text))
+
+
 def kill_switch_inactive(f: DecisionFacts) -> CheckResult:
     return CheckResult("kill_switch_inactive", not f.kill_switch_active, "Kill switch is active")
 
@@ -110,7 +132,12 @@ def action_enabled(f: DecisionFacts) -> CheckResult:
 
 
 def approval_given(f: ApprovalView) -> CheckResult:
+    """Approver, role and reason given, all as text: a field with bytes that were not UTF-8
+    (a mis-encoded terminal) is refused here, before anything is judged on garbled input."""
     a = f.approval
+    not_text = a.not_text()
+    if not_text is not None:
+        return CheckResult("approval_given", False, not_text)
     given = bool(_trimmed(a.approver_id) and _trimmed(a.role) and _trimmed(a.reason))
     return CheckResult("approval_given", given, "Approval required but not provided")
 
@@ -122,24 +149,24 @@ def role_allowed(f: ApprovalView) -> CheckResult:
 
 def approver_registered(f: ApprovalView) -> CheckResult:
     ok = f.approver is not None and f.approver.active
-    who = _trimmed(f.approval.approver_id) or "(none)"
+    who = _shown(f.approval.approver_id) or "(none)"
     return CheckResult("approver_registered", ok, f"Approver {who} is not a registered active user")
 
 
 def approver_holds_role(f: ApprovalView) -> CheckResult:
     role = _trimmed(f.approval.role)
     ok = f.approver is not None and f.approver.holds(role)
-    who = _trimmed(f.approval.approver_id) or "(none)"
+    who = _shown(f.approval.approver_id) or "(none)"
     return CheckResult(
-        "approver_holds_role", ok, f"Approver {who} does not hold role {role or '(none)'}"
+        "approver_holds_role", ok, f"Approver {who} does not hold role {_shown(role) or '(none)'}"
     )
 
 
 def reason_long_enough(f: ApprovalView) -> CheckResult:
-    ok = len(_trimmed(f.approval.reason)) >= f.min_reason_length
-    return CheckResult(
-        "reason_long_enough", ok, f"Reason must be at least {f.min_reason_length} characters"
-    )
+    """Visible characters after NFKC, a letter or digit among them (domain/text.py)."""
+    problem = reason_problem(f.approval.reason, f.min_reason_length)
+    message = problem or f"Reason must be at least {f.min_reason_length} characters"
+    return CheckResult("reason_long_enough", problem is None, message)
 
 
 def run_not_locked(f: DecisionFacts) -> CheckResult:
@@ -193,7 +220,9 @@ def status_allows(f: DecisionFacts) -> CheckResult:
 
 
 def warn_has_override(f: DecisionFacts) -> CheckResult:
-    ok = f.status != "WARN" or len(_trimmed(f.approval.override_reason)) >= f.min_reason_length
+    """The override reason is counted like the reason (domain/text.py)."""
+    problem = reason_problem(f.approval.override_reason, f.min_reason_length)
+    ok = f.status != "WARN" or problem is None
     return CheckResult("warn_has_override", ok, "WARN run requires an override reason")
 
 

@@ -26,6 +26,7 @@ from dispatcher.domain.model import (
     Week,
     tour_duration,
 )
+from dispatcher.domain.text import is_encodable
 
 MAX_DURATION = 960
 RUN_FORMAT = "dispatcher.run/1"
@@ -337,8 +338,9 @@ def _check_availability(rows: list[Absence], name: str) -> tuple[Absence, ...]:
 
 
 def load_json(data: bytes, name: str) -> dict[str, Any]:
+    text = _decode(data, name)
     try:
-        value = json.loads(_decode(data, name), parse_constant=_refuse_constant)
+        value = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"{name} line {exc.lineno}: malformed JSON ({exc.msg})") from None
     except RecursionError:
@@ -347,6 +349,10 @@ def load_json(data: bytes, name: str) -> dict[str, Any]:
         raise InvalidInput(f"{name}: unreadable JSON ({exc})") from None
     if not isinstance(value, dict):
         raise InvalidInput(f"{name}: expected a JSON object at the top level")
+    # An unpaired escape such as \udcff decodes to a lone surrogate, which no database holds.
+    escapes = "\\ud" in text or "\\uD" in text
+    if escapes and not is_encodable(json.dumps(value, ensure_ascii=False)):
+        raise InvalidInput(f"{name}: a string holds an unpaired surrogate escape (\\udxxx)")
     return value
 
 

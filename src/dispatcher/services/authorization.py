@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from dispatcher.db.repositories import AuditLog
 from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.errors import GateBlocked
 from dispatcher.domain.events import Action, EventDraft, Outcome
 from dispatcher.domain.model import User
+from dispatcher.domain.text import not_utf8, reason_problem
 from dispatcher.domain.trail import StateMismatch
 from dispatcher.services.audit import record_event
 
@@ -78,6 +81,36 @@ def refuse_mismatch(
     )
 
 
+def refuse_unless_text(
+    uow: UnitOfWork,
+    action: Action,
+    fields: Mapping[str, str | None],
+    *,
+    actor_id: str | None,
+    reason: str | None,
+    run_id: str | None = None,
+    plan_version: int | None = None,
+    log: AuditLog | None = None,
+) -> None:
+    """Refuse, recorded (exit 2), when a typed field for the audit trail holds bytes that were
+    not UTF-8; before any lookup, since no database can hold them. The event writes them out."""
+    for label, text in fields.items():
+        message = not_utf8(label, text)
+        if message is not None:
+            raise refuse(
+                uow,
+                action,
+                "text_is_utf8",
+                message,
+                actor_id=actor_id,
+                actor_role=None,
+                reason=reason,
+                run_id=run_id,
+                plan_version=plan_version,
+                log=log,
+            )
+
+
 def require_admin(
     uow: UnitOfWork,
     action: Action,
@@ -90,6 +123,14 @@ def require_admin(
     """The acting platform admin (proven by the registry's chain), or a recorded refusal."""
     from dispatcher.services.trail import bound_user
 
+    refuse_unless_text(
+        uow,
+        action,
+        {"User id": by, "Reason": reason},
+        actor_id=by.strip() or None,
+        reason=reason.strip() or None,
+        log=log,
+    )
     try:
         user = bound_user(uow, by)
     except StateMismatch as mismatch:
@@ -112,12 +153,13 @@ def require_admin(
             reason=reason.strip() or None,
             log=log,
         )
-    if len(reason.strip()) < min_length:
+    problem = reason_problem(reason, min_length)
+    if problem is not None:
         raise refuse(
             uow,
             action,
             "reason_long_enough",
-            f"Reason must be at least {min_length} characters",
+            problem,
             actor_id=user.user_id,
             actor_role=ADMIN,
             reason=reason.strip() or None,

@@ -154,7 +154,7 @@ def check_action(uow: UnitOfWork, run_id: str, action: str, approval: ApprovalIn
         run = load_run(uow, run_id)
         version = load_version(uow, run)
         verification = verify_version(uow, run, version)
-        gathered = _gather(uow, run, version, (approval.approver_id or "").strip())
+        gathered = _gather(uow, run, version, approval.approver_key or "")
         facts = _facts(gathered, run, version, verification, action, approval)
         return CheckReport(run.run_id, version.version, action, evaluate(CHECKS[action], facts))
 
@@ -170,7 +170,7 @@ def decide(uow: UnitOfWork, run_id: str, action: str, approval: ApprovalInput) -
             version.pk, verification.decision.status, verification.decision.reason, uow.now()
         )
         approver = (approval.approver_id or "").strip() or None
-        gathered = _gather(uow, run, version, approver or "")
+        gathered = _gather(uow, run, version, approval.approver_key or "")
         facts = _facts(gathered, run, version, verification, action, approval)
         failure = first_failure(evaluate(CHECKS[action], facts))
         role = (approval.role or "").strip() or None

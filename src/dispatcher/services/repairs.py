@@ -47,9 +47,15 @@ from dispatcher.domain.repair import (
     uncovered_reason,
 )
 from dispatcher.domain.solver import Progress
+from dispatcher.domain.text import reason_problem
 from dispatcher.domain.trail import StateMismatch
 from dispatcher.services.audit import record_event
-from dispatcher.services.authorization import TRAIL_CHECK, refuse, refuse_mismatch
+from dispatcher.services.authorization import (
+    TRAIL_CHECK,
+    refuse,
+    refuse_mismatch,
+    refuse_unless_text,
+)
 from dispatcher.services.evidence import create_version, creation_context, open_absences
 from dispatcher.services.review import load_run, load_version
 from dispatcher.services.site import current_config, ensure_site
@@ -143,6 +149,15 @@ def request_repair(
                 plan_version=version.version,
             )
 
+        refuse_unless_text(
+            uow,
+            Action.REPAIR_REQUEST,
+            {"Requester": requester, "Notes": notes},
+            actor_id=actor or None,
+            reason=notes,
+            run_id=run.run_id,
+            plan_version=version.version,
+        )
         try:
             bound_run(uow, run)
             user = bound_user(uow, actor)
@@ -611,7 +626,7 @@ def apply_repair(uow: UnitOfWork, request_id: str, approval: ApprovalInput) -> A
         reason = (approval.reason or "").strip() or None
         try:
             config = ensure_site(uow)
-            approver = bound_user(uow, approver_id) if approver_id else None
+            approver = bound_user(uow, key) if (key := approval.approver_key) else None
             bound_run(uow, run)
             bound_open_repairs(uow, run.week)
         except StateMismatch as mismatch:
@@ -765,6 +780,14 @@ def reject_repair(uow: UnitOfWork, request_id: str, by: str, reason: str) -> Rep
     with uow:
         record = load_request(uow, request_id)
         run_id = record.run_id
+        refuse_unless_text(
+            uow,
+            Action.REPAIR_REJECT,
+            {"User id": by, "Reason": reason},
+            actor_id=by.strip() or None,
+            reason=reason.strip() or None,
+            run_id=run_id,
+        )
         try:
             config = current_config(uow)
             user = bound_user(uow, by)
@@ -790,12 +813,13 @@ def reject_repair(uow: UnitOfWork, request_id: str, by: str, reason: str) -> Rep
                 reason=reason.strip() or None,
                 run_id=run_id,
             )
-        if len(reason.strip()) < config.min_reason_length:
+        problem = reason_problem(reason, config.min_reason_length)
+        if problem is not None:
             raise refuse(
                 uow,
                 Action.REPAIR_REJECT,
                 "reason_long_enough",
-                f"Reason must be at least {config.min_reason_length} characters",
+                problem,
                 actor_id=user.user_id,
                 actor_role=None,
                 reason=reason.strip() or None,

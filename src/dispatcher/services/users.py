@@ -11,7 +11,12 @@ from dispatcher.domain.ids import ID_PATTERN
 from dispatcher.domain.model import ROLES, SiteConfig, User
 from dispatcher.domain.trail import USER_ACTIONS, StateMismatch
 from dispatcher.services.audit import record_event
-from dispatcher.services.authorization import ADMIN, refuse_mismatch, require_admin
+from dispatcher.services.authorization import (
+    ADMIN,
+    refuse_mismatch,
+    refuse_unless_text,
+    require_admin,
+)
 from dispatcher.services.site import current_config
 from dispatcher.services.trail import bound_user, user_values
 
@@ -49,6 +54,14 @@ def add_user(
     user = User(user_id, name.strip(), _roles(roles))
     with uow:
         config = _config(uow, Action.USER_ADD, by, reason)
+        refuse_unless_text(
+            uow,
+            Action.USER_ADD,
+            {"User id": by, "Reason": reason, "Name": name},
+            actor_id=(by or "").strip() or None,
+            reason=reason.strip() or None,
+            log=uow.tenant_log,
+        )
         if uow.users.list() or uow.tenant_log.latest(USER_ACTIONS) is not None:
             actor = require_admin(
                 uow,
