@@ -16,6 +16,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -25,7 +26,7 @@ from dispatcher.config import Settings
 from dispatcher.db.engine import make_engine
 from dispatcher.db.migrate import upgrade_to_head
 from dispatcher.db.unit_of_work import UnitOfWork
-from tests.pgserver import APP_LOGIN, OWNER, PgServer
+from tests.pgserver import APP_LOGIN, OWNER, SUPERUSER, PgServer
 from tests.samples import write_run
 
 FIXED_NOW = datetime(2026, 1, 13, 8, 0, tzinfo=UTC)
@@ -234,3 +235,77 @@ def populate_site(cli: Cli, tmp_path: Path) -> None:
     )
     assert relaxed.exit_code == 0, relaxed.output
     assert cli("import-run", str(write_run(tmp_path / "run.json"))).exit_code == 0
+
+
+@dataclass
+class Insider:
+    """Hand-written SQL against the test's database, as an insider would write it.
+
+    `refused(sql)`: with the guards in place (SQLite: any connection to the file; PostgreSQL:
+    the application login, scoped to LTS/WIEN) the database must refuse; the refusal's text is
+    returned. `tamper(sql)`: the same with the guards off (SQLite: every trigger dropped;
+    PostgreSQL: the superuser with session_replication_role = replica); it goes through.
+    """
+
+    backend: str
+    db: str
+    server: PgServer | None = None
+    database: str | None = None
+
+    def refused(self, sql: str) -> str:
+        if self.backend == "sqlite":
+            with closing(sqlite3.connect(self.db)) as con:
+                try:
+                    con.executescript(sql)
+                except sqlite3.DatabaseError as exc:
+                    return str(exc)
+            raise AssertionError(f"SQLite accepted: {sql}")
+        import psycopg
+
+        assert self.server is not None
+        with self._connect(APP_LOGIN) as con:
+            try:
+                with con.transaction():
+                    con.execute(
+                        "SELECT set_config('app.tenant', 'LTS', true), "
+                        "set_config('app.site', 'WIEN', true)"
+                    )
+                    con.execute(sql.encode())
+            except psycopg.Error as exc:
+                return str(exc)
+        raise AssertionError(f"PostgreSQL accepted: {sql}")
+
+    def tamper(self, sql: str) -> None:
+        if self.backend == "sqlite":
+            with closing(sqlite3.connect(self.db)) as con:
+                names = [
+                    n for (n,) in con.execute("SELECT name FROM sqlite_master WHERE type='trigger'")
+                ]
+                for name in names:
+                    con.execute(f"DROP TRIGGER {name}")
+                con.executescript(sql)
+                con.commit()
+            return
+        with self._connect(SUPERUSER) as con:
+            con.execute("SET session_replication_role = replica")
+            con.execute(sql.encode())
+
+    def _connect(self, user: str) -> Any:
+        import psycopg
+
+        assert self.server is not None
+        return psycopg.connect(
+            f"host=127.0.0.1 port={self.server.port} user={user} dbname={self.database}"
+        )
+
+
+@pytest.fixture
+def insider(backend: str, db: str, request: pytest.FixtureRequest) -> Insider:
+    if backend == "sqlite":
+        return Insider(backend, db)
+    return Insider(
+        backend,
+        db,
+        request.getfixturevalue("pg_server"),
+        request.getfixturevalue("pg_database"),
+    )

@@ -90,6 +90,12 @@ class Sql:
             return f"coalesce(({column}::jsonb -> '{key}') ? {value}, false)"
         return f"EXISTS (SELECT 1 FROM json_each({column}, '$.{key}') WHERE value = {value})"
 
+    def json_named(self, column: str, name: str) -> str:
+        """The member `name` (an expression) of a JSON text column."""
+        if self.pg:
+            return f"({column}::jsonb ->> {name})"
+        return f"json_extract({column}, '$.' || {name})"
+
     def true(self, column: str) -> str:
         return column if self.pg else f"{column} = 1"
 
@@ -106,6 +112,16 @@ def _event(chain: str, seq: str, actions: str, extra: str = "") -> str:
 
 
 NEW_SITE = "NEW.tenant_id, NEW.site_id"
+# The row's parent exists in the row's own tenant/site (SQLite enforces foreign keys only on
+# connections that ask for it; these guards hold on every connection).
+IN_RUN = (
+    "EXISTS (SELECT 1 FROM runs WHERE id = NEW.run_pk AND tenant_id = NEW.tenant_id "
+    "AND site_id = NEW.site_id)"
+)
+IN_VERSION = (
+    "EXISTS (SELECT 1 FROM plan_versions WHERE id = NEW.version_pk AND tenant_id = "
+    "NEW.tenant_id AND site_id = NEW.site_id)"
+)
 REQUEST_FIELDS = (
     "tenant_id",
     "site_id",
@@ -167,7 +183,7 @@ def _guards() -> dict[str, Guard]:
         "plan_versions",
         "INSERT",
         lambda _: (
-            "NOT "
+            f"NOT {IN_RUN} OR NOT "
             + _event(
                 NEW_SITE,
                 "NEW.event_seq",
@@ -188,7 +204,7 @@ def _guards() -> dict[str, Guard]:
         "evidence_records",
         "INSERT",
         lambda s: (
-            "NOT EXISTS (SELECT 1 FROM plan_versions p JOIN audit_events e ON "
+            f"NOT {IN_VERSION} OR NOT EXISTS (SELECT 1 FROM plan_versions p JOIN audit_events e ON "
             "e.tenant_id = p.tenant_id AND e.site_id = p.site_id AND e.seq = p.event_seq "
             "WHERE p.id = NEW.version_pk AND "
             + s.same("e.evidence_hash", "NEW.evidence_hash")
@@ -200,22 +216,27 @@ def _guards() -> dict[str, Guard]:
         guards[f"{table}_sealed_insert"] = (
             table,
             "INSERT",
-            lambda _: "EXISTS (SELECT 1 FROM evidence_records WHERE version_pk = NEW.version_pk)",
-            f"{table}: the plan version is sealed",
+            lambda _: (
+                f"NOT {IN_VERSION} OR "
+                "EXISTS (SELECT 1 FROM evidence_records WHERE version_pk = NEW.version_pk)"
+            ),
+            f"{table}: the plan version is sealed (or not this scope)",
         )
     for table in ("tour_instances", "availability"):
         guards[f"{table}_sealed_insert"] = (
             table,
             "INSERT",
-            lambda _: "EXISTS (SELECT 1 FROM plan_versions WHERE run_pk = NEW.run_pk)",
-            f"{table}: the input of the run is sealed",
+            lambda _: (
+                f"NOT {IN_RUN} OR EXISTS (SELECT 1 FROM plan_versions WHERE run_pk = NEW.run_pk)"
+            ),
+            f"{table}: the input of the run is sealed (or not this scope)",
         )
     guards["drivers_sealed_insert"] = (
         "drivers",
         "INSERT",
         lambda _: (
-            "NEW.added_in_version <= COALESCE((SELECT MAX(version) FROM plan_versions "
-            "WHERE run_pk = NEW.run_pk), 0)"
+            f"NOT {IN_RUN} OR NEW.added_in_version <= COALESCE((SELECT MAX(version) FROM "
+            "plan_versions WHERE run_pk = NEW.run_pk), 0)"
         ),
         "drivers: a driver joins only the version being created",
     )
@@ -223,7 +244,7 @@ def _guards() -> dict[str, Guard]:
         "approvals",
         "INSERT",
         lambda s: (
-            "NOT "
+            f"NOT {IN_RUN} OR NOT "
             + _event(
                 NEW_SITE,
                 "NEW.event_seq",
@@ -264,8 +285,12 @@ def _guards() -> dict[str, Guard]:
     guards["site_settings_bound_insert"] = (
         "site_settings",
         "INSERT",
-        lambda _: "NOT " + _event(NEW_SITE, "NEW.event_seq", "'site.create', 'state.adopt'"),
-        "site_settings: settings need their site.create event",
+        lambda _: (
+            "NOT EXISTS (SELECT 1 FROM sites WHERE tenant_id = NEW.tenant_id AND site_id = "
+            "NEW.site_id) OR NOT "
+            + _event(NEW_SITE, "NEW.event_seq", "'site.create', 'state.adopt'")
+        ),
+        "site_settings: settings need their site and its site.create event",
     )
     guards["site_settings_bound_update"] = (
         "site_settings",
@@ -315,27 +340,34 @@ def _guards() -> dict[str, Guard]:
         "INSERT",
         lambda s: (
             "NEW.event_seq IS NULL OR NOT ((NEW.scope = 'global' AND NEW.event_tenant = '*' "
-            "AND NEW.event_site = '*') OR (NEW.scope = 'site' AND NEW.event_tenant = "
-            "NEW.tenant_id AND NEW.event_site = NEW.site_id)) OR NOT "
+            "AND NEW.event_site = '*' AND NEW.tenant_id IS NULL AND NEW.site_id IS NULL) OR "
+            "(NEW.scope = 'site' AND NEW.event_tenant = NEW.tenant_id AND NEW.event_site = "
+            "NEW.site_id AND EXISTS (SELECT 1 FROM sites s WHERE s.tenant_id = NEW.tenant_id "
+            "AND s.site_id = NEW.site_id))) OR EXISTS (SELECT 1 FROM kill_switch_history h "
+            "WHERE h.event_tenant = NEW.event_tenant AND h.event_site = NEW.event_site AND "
+            "h.event_seq = NEW.event_seq) OR NOT "
             + _event(
                 "NEW.event_tenant, NEW.event_site",
                 "NEW.event_seq",
                 f"CASE WHEN {s.true('NEW.active')} THEN 'kill_switch.activate' "
                 "ELSE 'kill_switch.deactivate' END, 'state.adopt'",
+                "(e.action = 'state.adopt' OR (e.actor_id = NEW.actor_id AND "
+                "e.reason = NEW.reason))",
             )
         ),
-        "kill_switch_history: a change needs its kill-switch event in the right chain",
+        "kill_switch_history: a change needs its own kill-switch event in the right chain",
     )
     guards["repair_requests_bound_insert"] = (
         "repair_requests",
         "INSERT",
         lambda s: (
-            "NEW.status <> 'PENDING' OR NOT "
+            f"NEW.status <> 'PENDING' OR NOT {IN_RUN} OR NOT "
             + _event(
                 NEW_SITE,
                 "NEW.event_seq",
                 "'repair.request'",
-                f"{s.json_text('e.detail', 'request_id')} = NEW.request_id",
+                f"{s.json_text('e.detail', 'request_id')} = NEW.request_id AND e.run_id = "
+                "(SELECT run_id FROM runs WHERE id = NEW.run_pk)",
             )
         ),
         "repair_requests: a request needs its repair.request event",
@@ -361,13 +393,32 @@ def _guards() -> dict[str, Guard]:
         ),
         "repair_requests: a status change needs its newer repair event",
     )
+    guards["repair_request_ids_bound_insert"] = (
+        "repair_request_ids",
+        "INSERT",
+        lambda _: (
+            "NOT EXISTS (SELECT 1 FROM repair_requests WHERE tenant_id = NEW.tenant_id AND "
+            "site_id = NEW.site_id AND request_id = NEW.request_id)"
+        ),
+        "repair_request_ids: an id is registered for a request that exists",
+    )
+    guards["tenants_bound_insert"] = (
+        "tenants",
+        "INSERT",
+        lambda _: (
+            "NOT EXISTS (SELECT 1 FROM audit_events WHERE tenant_id = NEW.tenant_id AND "
+            "action IN ('site.create', 'user.add', 'state.adopt') AND outcome = 'allowed')"
+        ),
+        "tenants: a tenant comes with its first site or user, and its event",
+    )
     guards["database_flags_bound_insert"] = (
         "database_flags",
         "INSERT",
-        lambda _: (
+        lambda s: (
             "EXISTS (SELECT 1 FROM audit_events WHERE tenant_id <> '*' OR site_id <> '*') "
             "OR NOT EXISTS (SELECT 1 FROM audit_events e WHERE e.tenant_id = '*' AND "
-            "e.site_id = '*' AND e.seq = NEW.event_seq AND e.action = 'database.create')"
+            "e.site_id = '*' AND e.seq = NEW.event_seq AND e.action = 'database.create' AND "
+            f"{s.json_named('e.detail', 'NEW.name')} = NEW.value)"
         ),
         "database_flags: set only when the database is created",
     )

@@ -45,6 +45,8 @@ EXPECTED_TRIGGERS = (
         "kill_switch_history_bound_insert",
         "repair_requests_bound_insert",
         "database_flags_bound_insert",
+        "repair_request_ids_bound_insert",
+        "tenants_bound_insert",
     }
 )
 

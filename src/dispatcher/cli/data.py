@@ -55,6 +55,8 @@ def status(overview: StatusOverview) -> dict[str, Any]:
         "publish_enabled": flags.publish_enabled,
         "lock_enabled": flags.lock_enabled,
         "shadow_only": flags.shadow_only,
+        "clock": overview.clock,
+        "trail_problem": overview.trail_problem,
         "latest_run": None if overview.latest_run is None else run_summary(overview.latest_run),
         "pending_repairs": [
             {**asdict(r), "created_at": _ts(r.created_at)} for r in overview.pending_repairs

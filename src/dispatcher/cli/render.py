@@ -217,6 +217,15 @@ def status(overview: StatusOverview) -> None:
     console.print(f"Lock Enabled:    {_yes(flags.lock_enabled)}")
     shadow = "⚠️  Enabled (publish and lock refused)" if flags.shadow_only else "✅ Disabled"
     console.print(f"Shadow Mode:     {shadow}")
+    if overview.clock == "simulated":
+        console.print(
+            "Clock:           ⏱  Simulated (a demo or test database: DISPATCHER_NOW sets it)"
+        )
+    if overview.trail_problem is not None:
+        console.print(
+            f"Audit Trail:     ❌ [red]{esc(overview.trail_problem)}[/red] "
+            "(check with: dispatcher audit verify --state)"
+        )
     if not flags.exists:
         console.print(
             "[dim](site not initialised yet: defaults shown; created on first import)[/dim]"

@@ -35,11 +35,19 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+class UpgradeRefused(RuntimeError):
+    """A revision found data it must not convert (it names what to fix); nothing changed."""
+
+
 def upgrade_to_head(engine: Engine) -> None:
-    with engine.begin() as connection:
-        config = alembic_config(engine)
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    """Upgrade in one transaction; a revision's refusal (RuntimeError) rolls everything back."""
+    try:
+        with engine.begin() as connection:
+            config = alembic_config(engine)
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    except RuntimeError as exc:
+        raise UpgradeRefused(str(exc)) from None
 
 
 def downgrade_to(engine: Engine, revision: str) -> None:

@@ -39,4 +39,9 @@ def ensure_schema(engine: Engine) -> None:
             f"needs {SCHEMA_HEAD}: the schema owner runs `dispatcher db upgrade` first "
             "(docs/deployment.md)"
         )
-    upgrade_to_head(engine)
+    from dispatcher.db.migrate import UpgradeRefused
+
+    try:
+        upgrade_to_head(engine)
+    except UpgradeRefused as exc:
+        raise IntegrityDamage(f"Database upgrade to {SCHEMA_HEAD} refused: {exc}") from None

@@ -176,6 +176,9 @@ def request_said(event: ChainEvent | None, request_id: str) -> Values | None:
             notes=body.get("reason"),
             scope=detail.get("scope"),
         )
+        for name in ("driver_name", "scope_document"):  # not held by requests recorded
+            if name in detail:  # before bound state
+                said[name] = detail[name]
     elif found.action == "repair.propose":
         said.update(
             base_version=body.get("plan_version"), proposal_hash=detail.get("proposal_hash")
@@ -186,6 +189,8 @@ def request_said(event: ChainEvent | None, request_id: str) -> Values | None:
             resolved_by=body.get("actor_id"),
             reason=body.get("reason"),
         )
+        if "proposal_hash" in detail:  # applies recorded before bound state do not hold it
+            said["proposal_hash"] = detail["proposal_hash"]
     else:
         said.update(resolved_by=body.get("actor_id"), reason=body.get("reason"))
     return said

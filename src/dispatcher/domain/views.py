@@ -77,6 +77,8 @@ class StatusOverview:
     site_flags: SiteFlags
     latest_run: RunSummary | None
     pending_repairs: list[RepairSummary]
+    clock: str = "real"  # "simulated" on a demo or test database
+    trail_problem: str | None = None  # a fact shown that the audit trail does not vouch for
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError
 from dispatcher.db import migrate
 from dispatcher.db.schema import stored_revision
 from dispatcher.db.unit_of_work import SIMULATED, UnitOfWork
-from dispatcher.domain.errors import Conflict
+from dispatcher.domain.errors import Conflict, IntegrityDamage
 from dispatcher.domain.events import Action, EventDraft
 from dispatcher.services.audit import record_event
 
@@ -30,6 +30,8 @@ def upgrade_database(engine: Engine) -> tuple[SchemaState, SchemaState]:
     before = schema_state(engine)
     try:
         migrate.upgrade_to_head(engine)
+    except migrate.UpgradeRefused as exc:
+        raise IntegrityDamage(f"Database upgrade refused: {exc}") from None
     except DBAPIError as exc:
         from dispatcher.db.unit_of_work import translate_database_error
 

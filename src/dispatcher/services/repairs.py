@@ -720,6 +720,7 @@ def apply_repair(uow: UnitOfWork, request_id: str, approval: ApprovalInput) -> A
                     detail={
                         "request_id": record.request_id,
                         "request_ids": [record.request_id],
+                        "proposal_hash": digest(dict(proposal)),
                         "parent": base.version,
                         "status": new.status,
                     },

@@ -153,8 +153,23 @@ def list_runs(
 
 
 def status_overview(uow: UnitOfWork) -> StatusOverview:
+    """This site at a glance; the kill switch and the settings as the audit trail proves them
+    (a mismatch is shown, not hidden), and whether the clock is simulated."""
+    from dataclasses import replace
+
+    from dispatcher.domain.trail import StateMismatch
+    from dispatcher.services.trail import bound_kill_switch, bound_settings
+
     with uow:
-        return overview(uow.queries, uow.tenant, uow.site)
+        view = overview(uow.queries, uow.tenant, uow.site)
+        problem = None
+        try:
+            bound_settings(uow)
+            view = replace(view, kill_switch=bound_kill_switch(uow))
+        except StateMismatch as mismatch:
+            problem = mismatch.message
+        clock = "simulated" if uow.clock_is_simulated() else "real"
+        return replace(view, clock=clock, trail_problem=problem)
 
 
 def overview(queries: ReadQueries, tenant: str, site: str) -> StatusOverview:

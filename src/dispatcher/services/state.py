@@ -15,6 +15,8 @@ from typing import Any
 
 from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.events import ChainEvent
+from dispatcher.domain.records import RepairRecord, RunRecord, VersionRecord
+from dispatcher.domain.status import derive_status
 from dispatcher.domain.trail import (
     ADOPT,
     DECISION_ACTIONS,
@@ -78,7 +80,9 @@ class _Fold:
     versions: dict[tuple[str, int], ChainEvent] = field(default_factory=dict)
     approvals: dict[int, ChainEvent] = field(default_factory=dict)
     requests: dict[str, ChainEvent] = field(default_factory=dict)
+    requested: dict[str, ChainEvent] = field(default_factory=dict)
     kill_switch: ChainEvent | None = None
+    kill_changes: set[int] = field(default_factory=set)
     users: dict[str, ChainEvent] = field(default_factory=dict)
     database: ChainEvent | None = None
 
@@ -101,9 +105,12 @@ def _fold(events: Any, *, site_scope: bool) -> _Fold:
         if action in STATUS_OF:
             for request_id in request_ids(event):
                 fold.requests[request_id] = event
+                if action == "repair.request":
+                    fold.requested[request_id] = event
         elif action in KILL_SWITCH_ACTIONS:
             if not site_scope or detail.get("scope") == "site":
                 fold.kill_switch = event
+                fold.kill_changes.add(event.seq)
         elif action in USER_ACTIONS:
             fold.users[str(detail.get("user", "")).lower()] = event
         elif action == "database.create":
@@ -112,8 +119,9 @@ def _fold(events: Any, *, site_scope: bool) -> _Fold:
             table, key = detail.get("table"), str(detail.get("key"))
             if table == "site_settings":
                 fold.settings = event
-            elif table == "kill_switch_history":
+            elif table == "kill_switch_history":  # the history before it is unbound
                 fold.kill_switch = event
+                fold.kill_changes = {event.seq}
             elif table == "users":
                 fold.users[key] = event
             elif table == "repair_requests":
@@ -149,6 +157,9 @@ def verify_state(uow: UnitOfWork) -> StateReport:
         tenant = _fold(uow.tenant_log.bodies(), site_scope=False)
         platform = _fold(uow.platform_log.bodies(), site_scope=False)
         _settings(uow, report, site)
+        _site_row(uow, report, site)
+        for table, rows in uow.queries.structure():
+            report.problem(table, f"{rows} row(s)", "parent missing or in another tenant/site")
         _users(uow, report, tenant)
         _kill_switch(uow, report, site, platform)
         _database(uow, report, platform)
@@ -174,6 +185,16 @@ def _settings(uow: UnitOfWork, report: StateReport, fold: _Fold) -> None:
         seq,
         None if fold.settings is None else fold.settings.seq,
     )
+
+
+def _site_row(uow: UnitOfWork, report: StateReport, fold: _Fold) -> None:
+    """The site exists exactly when its chain created it."""
+    listed = (uow.tenant, uow.site) in uow.sites.all()
+    report.count("sites")
+    if listed and fold.settings is None:
+        report.problem("sites", f"{uow.tenant}/{uow.site}", "no site.create event in its chain")
+    if not listed and fold.settings is not None:
+        report.problem("sites", f"{uow.tenant}/{uow.site}", f"missing; event #{fold.settings.seq}")
 
 
 def _users(uow: UnitOfWork, report: StateReport, fold: _Fold) -> None:
@@ -226,9 +247,38 @@ def _kill_switch(uow: UnitOfWork, report: StateReport, site: _Fold, platform: _F
             row.event_seq,
             None if expected is None else expected.seq,
         )
+        rows = uow.kill_switch.rows(scope)
+        bound = [r.event_seq for r in rows if r.event_seq is not None]
+        for seq in sorted(fold.kill_changes - set(bound)):
+            report.problem("kill_switch_history", target, f"no row for event #{seq}")
+        if len(bound) != len(set(bound)):
+            report.problem("kill_switch_history", target, "an event authorizes more than one row")
+        for older in rows[1:]:  # the history, each row to its event
+            if older.event_seq is None:
+                continue  # recorded before bound state: history only, never read by a gate
+            said = None
+            if older.event_chain == log.chain:
+                said = kill_switch_said(log.event(older.event_seq), target)
+            history = {
+                "scope": older.scope,
+                "target": target,
+                "active": older.active,
+                "actor_id": older.actor_id,
+                "reason": older.reason,
+            }
+            report.count("kill_switch_history")
+            wrong = differences(history, said)
+            if wrong:
+                report.problem(
+                    "kill_switch_history",
+                    f"{target} #{older.event_seq}",
+                    f"differs from its event: {', '.join(wrong)}",
+                )
 
 
 def _database(uow: UnitOfWork, report: StateReport, fold: _Fold) -> None:
+    for name in sorted(uow.database.names() - {"clock"}):
+        report.problem("database_flags", name, "no such flag is ever set")
     flag = uow.database.flag("clock")
     said = None if fold.database is None else fold.database.detail.get("clock")
     report.count("database_flags")
@@ -273,6 +323,7 @@ def _runs(uow: UnitOfWork, report: StateReport, fold: _Fold) -> None:
                 report.problem(
                     "evidence_records", label, f"sealed hash differs from event #{created.seq}"
                 )
+            _summaries(uow, report, run, version, label)
             rebuilt = rebuild_evidence(uow, run, version)
             report.count("evidence_records")
             if rebuilt.hash != version.evidence_hash:
@@ -304,13 +355,132 @@ def _runs(uow: UnitOfWork, report: StateReport, fold: _Fold) -> None:
             )
 
 
+def _summaries(
+    uow: UnitOfWork, report: StateReport, run: RunRecord, version: VersionRecord, label: str
+) -> None:
+    """What list-runs and status show without re-verifying: the summary columns stored with a
+    version, its audits' pass flags and counts, the run's copy of its solver. Each must be what
+    the sealed evidence (audits, KPIs, drift, solver) says."""
+    stored = uow.runs.stored_summary(version.pk)
+    repair_id = None if version.repair is None else version.repair.get("request_id")
+    if version.repair_request_id != repair_id or version.origin != version.solver.get("origin"):
+        report.problem("plan_versions", label, "origin or repair request differs from its evidence")
+    audits = uow.runs.audit_results(version.pk)
+    expected = derive_status(
+        audits=audits,
+        drift_level=version.drift.level,
+        evidence_ok=True,
+        solver_error=run.solver_error,
+    )
+    derived = {
+        "status": expected.status,
+        "status_reason": expected.reason,
+        "audits_passed": sum(a.passed for a in audits),
+        "coverage_bp": version.kpis.coverage_bp,
+        "drivers_used": version.kpis.drivers_used,
+        "drift_level": version.drift.level,
+    }
+    wrong = sorted(name for name, value in derived.items() if stored[name] != value)
+    if wrong:
+        report.problem(
+            "plan_versions", label, f"summary differs from its evidence: {', '.join(wrong)}"
+        )
+    if uow.runs.audit_positions(version.pk) != list(range(1, len(audits) + 1)):
+        report.problem("audit_results", label, "positions are not 1..7 in order")
+    added = uow.runs.driver_versions(run)
+    if any(not 1 <= number <= run.current_version for number in added):
+        report.problem("drivers", run.run_id, "added in a version the run does not have")
+    counts = uow.runs.stored_audit_counts(version.pk)
+    bad = sorted(
+        name
+        for name, (passed, count, listed) in counts.items()
+        if passed != (listed == 0) or count != listed
+    )
+    if bad:
+        report.problem("audit_results", label, f"pass flag or count differs: {', '.join(bad)}")
+    if version.version == 1:
+        if run.origin != version.origin:
+            report.problem("runs", run.run_id, "origin differs from its first version's")
+        expanded = {
+            i.instance_id: (
+                i.tour.tour_id,
+                i.n,
+                i.tour.day,
+                i.tour.start,
+                i.tour.end,
+                i.tour.depot,
+                i.tour.skill,
+                i.tour.notes,
+            )
+            for i in uow.runs.week_input(run, 1).instances()
+        }
+        if uow.runs.instance_rows(run) != expanded:
+            report.problem("tour_instances", run.run_id, "rows differ from the tours they expand")
+        solver = version.solver
+        copies = {
+            "solver_name": (run.solver_name, solver.get("name")),
+            "solver_version": (run.solver_version, solver.get("version")),
+            "solver_seed": (run.solver_seed, solver.get("seed")),
+            "declared_output_hash": (run.declared_output_hash, solver.get("declared_output_hash")),
+        }
+        differing = sorted(name for name, (row, sealed) in copies.items() if row != sealed)
+        if differing:
+            report.problem(
+                "runs", run.run_id, f"differs from its sealed solver: {', '.join(differing)}"
+            )
+
+
+EMPTY_BY_STATUS = {
+    "PENDING": ("proposal", "proposal_version", "resolved_by", "resolution_reason",
+                "applied_version"),
+    "PROPOSED": ("resolved_by", "resolution_reason", "applied_version"),
+    "REJECTED": ("applied_version",),
+    "APPLIED": (),
+}  # fmt: skip
+
+
+def _request_fields(
+    report: StateReport, record: RepairRecord, requested: ChainEvent | None
+) -> None:
+    """What a request was created with (its repair.request event says it, whatever its status
+    now), and nothing its status does not have yet."""
+    said = request_said(requested, record.request_id)
+    if said is None:
+        report.problem("repair_requests", record.request_id, "no repair.request event")
+        return
+    created = {**request_values(record), "base_version": record.base_version}
+    wrong = differences(created, {k: v for k, v in said.items() if k != "status"})
+    filled = [
+        name for name in EMPTY_BY_STATUS.get(record.status, ("status",))
+        if getattr(record, name) is not None
+    ]  # fmt: skip
+    if wrong or filled:
+        report.problem(
+            "repair_requests", record.request_id,
+            f"differs from its request: {', '.join(wrong + filled)}",
+        )  # fmt: skip
+
+
 def _requests(uow: UnitOfWork, report: StateReport, fold: _Fold) -> None:
     records = {r.request_id: r for r in uow.repairs.list()}
+    registered = uow.repairs.registered_ids()
+    for request_id in sorted(set(records) ^ registered):
+        where = "register only" if request_id in registered else "not in the id register"
+        report.problem("repair_request_ids", request_id, where)
     for request_id, event in fold.requests.items():
         if request_id not in records:
             report.problem("repair_requests", request_id, f"missing; event #{event.seq}")
     for record in records.values():
+        _request_fields(report, record, fold.requested.get(record.request_id))
         newest = fold.requests.get(record.request_id)
+        proposal = record.proposal
+        if proposal is not None and (
+            proposal.get("request_id") != record.request_id
+            or proposal.get("base_version") != record.proposal_version
+        ):
+            report.problem(
+                "repair_requests", record.request_id, "proposal differs from its request"
+            )
         said = request_said(uow.audit_log.event(record.event_seq), record.request_id)
         _compare(
             report,

@@ -18,6 +18,9 @@ class DatabaseFacts(Repository):
         row = self._connection.execute(select(f.value, f.event_seq).where(f.name == name)).first()
         return None if row is None else (row.value, row.event_seq)
 
+    def names(self) -> set[str]:
+        return set(self._connection.scalars(select(f.name)))
+
     def set_flag(self, name: str, value: str, event_seq: int, at: datetime) -> None:
         """Set once, at creation (the database refuses it once any site has events)."""
         self._connection.execute(

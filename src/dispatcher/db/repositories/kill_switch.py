@@ -21,6 +21,18 @@ def in_scope(scope: str, tenant: str, site: str) -> Any:
     return (k.scope == "site") & (k.tenant_id == tenant) & (k.site_id == site)
 
 
+def _row(row: Any) -> KillSwitchRow:
+    return KillSwitchRow(
+        scope=row.scope,
+        active=bool(row.active),
+        actor_id=row.actor_id,
+        reason=row.reason,
+        changed_at=required(row.changed_at),
+        event_chain=(row.event_tenant, row.event_site),
+        event_seq=row.event_seq,
+    )
+
+
 class KillSwitchLog(Repository):
     def is_active(self, scope: str) -> bool:
         active = self._connection.execute(
@@ -33,23 +45,19 @@ class KillSwitchLog(Repository):
 
     def newest(self, scope: str) -> KillSwitchRow | None:
         """The newest history row of the scope, with the event it names."""
-        row = self._connection.execute(
+        rows = self.rows(scope, newest_only=True)
+        return rows[0] if rows else None
+
+    def rows(self, scope: str, *, newest_only: bool = False) -> list[KillSwitchRow]:
+        """The scope's history rows with the events they name, newest first."""
+        statement = (
             select(kill_switch_history)
             .where(in_scope(scope, self._tenant, self._site))
             .order_by(k.id.desc())
-            .limit(1)
-        ).first()
-        if row is None:
-            return None
-        return KillSwitchRow(
-            scope=row.scope,
-            active=bool(row.active),
-            actor_id=row.actor_id,
-            reason=row.reason,
-            changed_at=required(row.changed_at),
-            event_chain=(row.event_tenant, row.event_site),
-            event_seq=row.event_seq,
         )
+        if newest_only:
+            statement = statement.limit(1)
+        return [_row(row) for row in self._connection.execute(statement)]
 
     def append(
         self,

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Row, case, exists, func, select, union
 
+from dispatcher.db import tables
 from dispatcher.db.repositories.base import Repository
 from dispatcher.db.repositories.kill_switch import in_scope
 from dispatcher.db.tables import (
@@ -218,6 +219,10 @@ class ReadQueries(Repository):
             True, bool(row.publish_enabled), bool(row.lock_enabled), bool(row.shadow_only)
         )
 
+    def structure(self) -> list[tuple[str, int]]:
+        """Rows whose parent is missing or in another scope (`audit verify --state`)."""
+        return structure_problems(self._connection)
+
     def open_repairs(self, *, week: str | None = None) -> list[RepairSummary]:
         statement = select(
             q.request_id, q.week, q.driver_id, q.absence_type, q.urgency, q.status, q.created_at
@@ -239,3 +244,102 @@ class ReadQueries(Repository):
             )
             for row in rows
         ]
+
+
+# (child, parent, columns linking them): every child row must have its parent in the same
+# tenant/site (a row moved to another scope, or left behind by a deleted parent, is a change
+# the trail never made; on SQLite nothing but these checks would notice it).
+STRUCTURE: tuple[tuple[Any, Any, tuple[str, ...]], ...] = (
+    *(
+        (child, runs, ("run_pk",))
+        for child in (
+            tables.tour_instances, tables.drivers, tables.availability, plan_versions,
+            repair_requests, approvals,
+        )
+    ),
+    *(
+        (child, plan_versions, ("version_pk",))
+        for child in (
+            tables.assignments, tables.audit_results, tables.evidence_records, version_checks,
+        )
+    ),
+    (site_settings, tables.sites, ()),
+    (runs, tables.sites, ()),
+)  # fmt: skip
+
+
+def structure_problems(connection: Any) -> list[tuple[str, int]]:
+    """(table, rows) whose parent is missing or lies in another tenant/site, file-wide (under
+    row-level security: as far as this session can see)."""
+    found = []
+    for child, parent, link in STRUCTURE:
+        same_scope = (parent.c.tenant_id == child.c.tenant_id) & (
+            parent.c.site_id == child.c.site_id
+        )
+        if link:
+            same_scope = same_scope & (parent.c.id == child.c[link[0]])
+        orphans = connection.execute(
+            select(func.count()).select_from(child).where(~exists().where(same_scope))
+        ).scalar_one()
+        if orphans:
+            found.append((child.name, int(orphans)))
+    t, s, u = tables.tenants.c, tables.sites.c, tables.users.c
+    for child, column in ((tables.sites, s.tenant_id), (tables.users, u.tenant_id)):
+        orphans = connection.execute(
+            select(func.count()).select_from(child).where(~exists().where(t.tenant_id == column))
+        ).scalar_one()
+        if orphans:
+            found.append((child.name, int(orphans)))
+    stray = connection.execute(
+        select(func.count())
+        .select_from(tables.tenants)
+        .where(
+            ~exists().where(s.tenant_id == t.tenant_id),
+            ~exists().where(u.tenant_id == t.tenant_id),
+        )
+    ).scalar_one()
+    if stray:
+        found.append(("tenants", int(stray)))
+    ids, q2 = tables.repair_request_ids.c, repair_requests.c
+    registered = (
+        (ids.tenant_id == q2.tenant_id)
+        & (ids.site_id == q2.site_id)
+        & (ids.request_id == q2.request_id)
+    )
+    for table, missing in (
+        (tables.repair_request_ids, ~exists().where(registered)),  # an id with no request
+        (repair_requests, ~exists().where(registered)),  # a request not registered
+    ):
+        count = connection.execute(
+            select(func.count()).select_from(table).where(missing)
+        ).scalar_one()
+        if count:
+            found.append((table.name, int(count)))
+    s2 = tables.sites.c
+    site_exists = exists().where(s2.tenant_id == k.tenant_id, s2.site_id == k.site_id)
+    valid = (
+        (k.scope == "global") & k.tenant_id.is_(None) & k.site_id.is_(None)
+        & (k.event_tenant == "*") & (k.event_site == "*")
+    ) | (
+        (k.scope == "site") & site_exists & (k.event_tenant == k.tenant_id)
+        & (k.event_site == k.site_id)
+    )  # fmt: skip
+    invalid = connection.execute(
+        select(func.count())
+        .select_from(kill_switch_history)
+        .where(k.event_seq.is_not(None), ~valid)
+    ).scalar_one()
+    if invalid:
+        found.append(("kill_switch_history", int(invalid)))
+    later = kill_switch_history.alias("later")
+    out_of_order = connection.execute(
+        select(func.count())
+        .select_from(kill_switch_history.join(
+            later,
+            (later.c.id > k.id) & (later.c.event_tenant == k.event_tenant)
+            & (later.c.event_site == k.event_site) & (later.c.event_seq <= k.event_seq),
+        ))
+    ).scalar_one()  # fmt: skip
+    if out_of_order:
+        found.append(("kill_switch_history order", int(out_of_order)))
+    return found

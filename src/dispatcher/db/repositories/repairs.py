@@ -59,12 +59,20 @@ class RepairRepository(Repository):
         ).first()
         return found is not None
 
-    def add(self, record: RepairRecord, event_seq: int) -> None:
-        self._connection.execute(
-            insert(repair_request_ids).values(
-                tenant_id=self._tenant, request_id=record.request_id, site_id=self._site
+    def registered_ids(self) -> set[str]:
+        """This site's entries in the tenant's register of request ids."""
+        ids = repair_request_ids.c
+        return set(
+            self._connection.scalars(
+                select(ids.request_id).where(
+                    ids.tenant_id == self._tenant, ids.site_id == self._site
+                )
             )
         )
+
+    def add(self, record: RepairRecord, event_seq: int) -> None:
+        """The request, then its entry in the register (which the database accepts only for
+        a request that exists)."""
         self._connection.execute(
             insert(repair_requests).values(
                 **self._scope,
@@ -82,6 +90,11 @@ class RepairRepository(Repository):
                 status=record.status,
                 created_at=record.created_at,
                 event_seq=event_seq,
+            )
+        )
+        self._connection.execute(
+            insert(repair_request_ids).values(
+                tenant_id=self._tenant, request_id=record.request_id, site_id=self._site
             )
         )
 

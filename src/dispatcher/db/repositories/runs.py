@@ -449,6 +449,64 @@ class RunRepository(Repository):
             .on_conflict_do_update(index_elements=["version_pk"], set_=values)
         )
 
+    def instance_rows(self, run: RunRecord) -> dict[str, tuple[Any, ...]]:
+        """Every stored tour instance of the run, as stored."""
+        t = tour_instances.c
+        rows = self._connection.execute(select(tour_instances).where(t.run_pk == run.pk))
+        return {
+            row.instance_id: (
+                row.tour_id,
+                row.n,
+                row.day,
+                row.start_minute,
+                row.end_minute,
+                row.depot,
+                row.skill,
+                row.notes,
+            )
+            for row in rows
+        }
+
+    def audit_positions(self, version_pk: int) -> list[int]:
+        a = audit_results.c
+        return list(
+            self._connection.scalars(
+                select(a.position).where(a.version_pk == version_pk).order_by(a.position)
+            )
+        )
+
+    def driver_versions(self, run: RunRecord) -> set[int]:
+        """The versions the run's drivers were added in."""
+        d = drivers.c
+        return set(self._connection.scalars(select(d.added_in_version).where(d.run_pk == run.pk)))
+
+    def stored_summary(self, version_pk: int) -> dict[str, Any]:
+        """The summary columns a version was stored with (list-runs shows them), as stored."""
+        row = self._connection.execute(
+            select(
+                pv.status,
+                pv.status_reason,
+                pv.audits_passed,
+                pv.coverage_bp,
+                pv.drivers_used,
+                pv.drift_level,
+            ).where(pv.id == version_pk)
+        ).one()
+        return dict(row._mapping)
+
+    def stored_audit_counts(self, version_pk: int) -> dict[str, tuple[bool, int, int]]:
+        """Per audit: (passed, violation_count, violations listed) as stored."""
+        a = audit_results.c
+        rows = self._connection.execute(
+            select(a.audit, a.passed, a.violation_count, a.violations).where(
+                a.version_pk == version_pk
+            )
+        )
+        return {
+            row.audit: (bool(row.passed), row.violation_count, len(json.loads(row.violations)))
+            for row in rows
+        }
+
     def approvals(self, run: RunRecord) -> list[Approval]:
         """Every approval of the run (publish, lock, repair.apply), oldest first."""
         a = approvals.c

@@ -1,0 +1,164 @@
+"""The attacks of issue 17, each tried as an insider would, on SQLite and PostgreSQL: first with
+the database's guards in place (refused), then with them off (the write goes through, and the
+gate that reads the fact, `audit verify --state` and evidence verification catch it)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dispatcher.config import Settings
+from tests.conftest import Cli, Insider
+from tests.reseal import reseal_statements
+from tests.samples import LOCK_OK, OVERRIDE, PUBLISH_OK, RUN
+
+REFUSED = ("append-only", "immutable", "permission denied")  # a guard trigger, or a grant
+
+
+def _refused(refusal: str, *also: str) -> None:
+    assert any(word in refusal for word in (*REFUSED, *also)), refusal
+
+
+def _blocked(result: object, fragment: str) -> None:
+    code, stderr = result.exit_code, result.stderr  # type: ignore[attr-defined]
+    assert code == 2 and stderr.startswith("Blocked: ") and fragment in stderr, (code, stderr)
+    assert stderr.count("\n") == 1
+
+
+def _state_mismatch(site: Cli, table: str) -> None:
+    checked = site("audit", "verify", "--state")
+    assert checked.exit_code == 1, checked.output
+    assert f"Mismatch {table}" in checked.stdout, checked.stdout
+    assert "does not match the audit trail" in checked.stderr or "do not match" in checked.stderr
+
+
+def _last_refusal(site: Cli, chain: str = "site") -> dict[str, object]:
+    events = json.loads(site("audit", "log", "--chain", chain, "--json").stdout)
+    assert events[-1]["outcome"] == "blocked"
+    detail: dict[str, object] = events[-1]["detail"]
+    return detail
+
+
+def test_a_version_marked_published_by_hand_does_not_lock(site: Cli, insider: Insider) -> None:
+    fake_publish = (
+        "INSERT INTO approvals (tenant_id, site_id, run_pk, version, action, approver_id, role,"
+        " reason, override_reason, evidence_hash, event_seq, created_at) SELECT tenant_id,"
+        " site_id, run_pk, version, 'publish', 'disp001', 'dispatcher', 'published by hand',"
+        " NULL, NULL, event_seq, created_at FROM plan_versions"
+    )
+    assert "approval" in insider.refused(fake_publish)
+    _refused(insider.refused("UPDATE plan_versions SET status = 'PASS'"))
+    insider.tamper(fake_publish)
+    _blocked(site("lock", RUN, *LOCK_OK, *OVERRIDE), "does not match the audit trail")
+    assert _last_refusal(site)["check"] == "state_matches_trail"
+    _state_mismatch(site, "approvals")
+
+
+def test_weakened_settings_do_not_let_a_short_reason_through(site: Cli, insider: Insider) -> None:
+    weaken = "UPDATE site_settings SET min_reason_length = 1, lock_requires_other_person = false"
+    assert "site.update event" in insider.refused(weaken)
+    insider.tamper(weaken)
+    short = ("--approver", "disp001", "--role", "dispatcher", "--reason", "x")
+    _blocked(site("publish", RUN, *short, *OVERRIDE), "Site settings do not match the audit trail")
+    _state_mismatch(site, "site_settings")
+
+
+def test_a_platform_admin_inserted_by_hand_cannot_stop_anything(
+    site: Cli, insider: Insider
+) -> None:
+    mallory = (
+        "INSERT INTO users (tenant_id, user_id, name, roles, active, created_at, user_key,"
+        " event_seq) VALUES ('LTS', 'mallory', 'Mallory', 'platform_admin', true,"
+        " '2026-01-13 06:00:00', 'mallory', 1)"
+    )
+    assert "user.add event" in insider.refused(mallory)
+    insider.tamper(mallory)
+    stop = ("kill-switch", "activate", "--by", "mallory", "--reason", "Stop every depot now")
+    _blocked(site(*stop), "User mallory does not match the audit trail")
+    assert _last_refusal(site, "platform")["check"] == "state_matches_trail"
+    status = json.loads(site("kill-switch", "status", "--json").stdout)
+    assert status["effective"]["active"] is False
+    _state_mismatch(site, "users")
+
+
+def test_deleting_the_kill_switch_history_does_not_lift_the_switch(
+    site: Cli, insider: Insider
+) -> None:
+    stop = ("kill-switch", "activate", "--by", "admin01", "--reason", "Security incident now")
+    assert site(*stop).exit_code == 0
+    _refused(insider.refused("DELETE FROM kill_switch_history"))
+    insider.tamper("DELETE FROM kill_switch_history")
+    _blocked(
+        site("publish", RUN, *PUBLISH_OK, *OVERRIDE),
+        "Kill switch (global) does not match the audit trail",
+    )
+    _state_mismatch(site, "kill_switch_history")
+
+
+def test_a_pending_repair_closed_by_hand_still_blocks_publish(site: Cli, insider: Insider) -> None:
+    sick = ("request-repair", "--week", "2026-W03", "--driver", "D004", "--type", "sick",
+            "--days", "Wed", "--requester", "disp001")  # fmt: skip
+    assert site(*sick).exit_code == 0
+    close = "UPDATE repair_requests SET status = 'APPLIED'"
+    assert "newer repair event" in insider.refused(close)
+    insider.tamper(close)
+    _blocked(site("publish", RUN, *PUBLISH_OK, *OVERRIDE), "does not match the audit trail")
+    _state_mismatch(site, "repair_requests")
+
+
+def test_deleting_every_approval_is_noticed(site: Cli, insider: Insider, tmp_path: object) -> None:
+    assert site("publish", RUN, *PUBLISH_OK, *OVERRIDE).exit_code == 0
+    assert site("lock", RUN, *LOCK_OK, *OVERRIDE).exit_code == 0
+    _refused(insider.refused("DELETE FROM approvals"))
+    insider.tamper("DELETE FROM approvals")
+    _blocked(
+        site("publish", RUN, *PUBLISH_OK, *OVERRIDE),
+        f"The approvals of {RUN} do not match the audit trail",
+    )
+    _state_mismatch(site, "approvals")
+
+
+def test_a_plan_resealed_after_publish_is_caught_by_lock(
+    site: Cli, insider: Insider, db: str
+) -> None:
+    assert site("publish", RUN, *PUBLISH_OK, *OVERRIDE).exit_code == 0
+    reseal = reseal_statements(Settings(db=db).url, RUN, "D005", "D006")
+    _refused(insider.refused(reseal))
+    insider.tamper(reseal)
+    # The version's sealed hash is not the one its creating event holds: the lock is refused.
+    _blocked(
+        site("lock", RUN, *LOCK_OK, *OVERRIDE),
+        f"Plan version 1 of {RUN} does not match the audit trail",
+    )
+    verify = site("evidence", "verify", RUN)
+    assert verify.exit_code == 1 and "does not match the audit trail" in verify.stderr
+    _state_mismatch(site, "evidence_records")
+
+
+def test_a_locked_plan_resealed_does_not_export(
+    site: Cli, insider: Insider, db: str, tmp_path: object
+) -> None:
+    from pathlib import Path
+
+    assert site("publish", RUN, *PUBLISH_OK, *OVERRIDE).exit_code == 0
+    assert site("lock", RUN, *LOCK_OK, *OVERRIDE).exit_code == 0
+    insider.tamper(reseal_statements(Settings(db=db).url, RUN, "D005", "D006"))
+    out = Path(str(tmp_path)) / "w03.csv"
+    _blocked(
+        site("export", RUN, "--out", str(out)),
+        f"Plan version 1 of {RUN} does not match the audit trail",
+    )
+    assert not out.exists()
+    shown = json.loads(site("show-run", RUN, "--json").stdout)
+    evidence = shown["evidence"]
+    assert evidence["verified"] is False
+    assert any("its lock" in p for p in evidence["problems"]), evidence["problems"]
+    _state_mismatch(site, "evidence_records")
+
+
+@pytest.mark.parametrize("table", ["runs", "plan_versions", "assignments", "tour_instances"])
+def test_stored_plans_take_no_update_or_delete_even_unlocked(
+    site: Cli, insider: Insider, table: str
+) -> None:
+    _refused(insider.refused(f"DELETE FROM {table}"))
