@@ -34,34 +34,44 @@ def _short(digest: str | None) -> str:
 
 
 def audit_log(events: list[EventRow], settings: Settings) -> None:
+    """One row per event, newest last: what happened and its outcome above the message or reason,
+    the actor above the role, so that it reads in 80 columns. A log of one run names the run in
+    its title and keeps only the plan version in the rows."""
     console = stdout()
     if not events:
         console.print(f"No audit events for {settings.tenant}/{settings.site} match.")
         return
-    table = Table(title=f"Audit log - {settings.tenant}/{settings.site}", title_justify="left")
-    for column in ("Seq", "Time (UTC)", "Action", "Outcome"):
-        table.add_column(column, no_wrap=True, justify="right" if column == "Seq" else "left")
-    table.add_column("Actor", overflow="fold")
-    table.add_column("Run", overflow="fold")
-    table.add_column("Detail", overflow="fold", min_width=24, ratio=1)
+    runs = {event.run_id for event in events}
+    one_run = next(iter(runs)) if len(runs) == 1 and None not in runs else None
+    title = f"Audit log - {settings.tenant}/{settings.site}"
+    if one_run:
+        title += f" - {one_run}"
+    table = Table(
+        title=esc(title),
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1, 0, 0),
+    )
+    table.add_column("Seq", justify="right", no_wrap=True)
+    table.add_column("Time (UTC)", no_wrap=True)
+    table.add_column("Event", ratio=1, min_width=20, overflow="fold")
+    table.add_column("Actor", max_width=14, overflow="fold")
+    table.add_column("Version" if one_run else "Run", max_width=16, overflow="fold")
     for event in events:
-        outcome = "[green]allowed[/green]" if event.outcome == "allowed" else "[red]blocked[/red]"
-        actor = event.actor_id or "-"
-        if event.actor_role:
-            actor += f" ({event.actor_role})"
-        run = event.run_id or ""
-        if event.plan_version is not None:
-            run += f" v{event.plan_version}"
+        colour = "green" if event.outcome == "allowed" else "red"
+        what = f"{esc(event.action)} [{colour}]{event.outcome}[/{colour}]"
         detail = event.detail.get("message") or event.reason or ""
-        table.add_row(
-            str(event.seq),
-            event.occurred_at[:19].replace("T", " "),
-            esc(event.action),
-            outcome,
-            esc(actor),
-            esc(run),
-            esc(detail),
-        )
+        if detail:
+            what += f"\n[dim]{esc(detail)}[/dim]"
+        actor = esc(event.actor_id or "-")
+        if event.actor_role:
+            actor += f"\n({esc(event.actor_role)})"
+        run = "" if one_run else esc(event.run_id or "")
+        if event.plan_version is not None:
+            run += f" v{event.plan_version}" if run else f"v{event.plan_version}"
+        table.add_row(str(event.seq), event.occurred_at[:16].replace("T", " "), what, actor, run)
     console.print(table)
 
 
@@ -336,8 +346,10 @@ def run_detail(detail: RunDetail, *, details: bool) -> None:
     if failing:
         shown = failing if details else failing[:10]
         violations = Table(title="Violations", title_justify="left")
-        for column in ("Audit", "Kind", "Driver", "Date", "Instances", "Message"):
-            violations.add_column(column, overflow="fold")
+        for column in ("Audit", "Kind", "Driver", "Date"):
+            violations.add_column(column, no_wrap=True)
+        violations.add_column("Instances", overflow="fold", max_width=18)
+        violations.add_column("Message", overflow="fold", ratio=1, min_width=20)
         for v in shown:
             violations.add_row(
                 *map(
@@ -381,7 +393,7 @@ def run_detail(detail: RunDetail, *, details: bool) -> None:
     console.print(kpi_table)
     drift = Table(title=f"KPI drift: {level_text(detail.drift.level)}", title_justify="left")
     for column in ("Metric", "Value", "Baseline", "WARN when", "BLOCK when", "Level"):
-        drift.add_column(column)
+        drift.add_column(column, no_wrap=column in ("Metric", "Value", "Level"))
     for m in detail.drift.metrics:
         drift.add_row(
             m.metric,
@@ -500,8 +512,11 @@ def kill_switch(report: KillSwitchReport, settings: Settings) -> None:
         console.print("No kill-switch changes yet.")
         return
     table = Table(title="History (newest first)", title_justify="left")
-    for column in ("Time (UTC)", "Scope", "Change", "By", "Reason"):
-        table.add_column(column, overflow="fold")
+    table.add_column("Time (UTC)", no_wrap=True)
+    table.add_column("Scope", no_wrap=True)
+    table.add_column("Change", no_wrap=True)
+    table.add_column("By", overflow="fold")
+    table.add_column("Reason", ratio=1, overflow="fold")
     for entry in report.history:
         change = "[red]activated[/red]" if entry.active else "[green]deactivated[/green]"
         table.add_row(
