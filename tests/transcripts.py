@@ -189,8 +189,8 @@ class Replay:
                 self.forks[block.fork] = copy
             cwd = self.forks[block.fork]
             db = cwd / self.db.name
-        for command in block.setup:
-            self.run(command, cwd, db)
+        for hidden in block.setup:
+            self.run(hidden, cwd, db)
         for command in block.commands:
             yield self.run(command.text, cwd, db)
 
