@@ -1,11 +1,12 @@
-"""The static command table agrees with the Typer app: TAB answers, and the one-command apps
-the entry point builds."""
+"""The command table agrees with the modules that define the commands: the root group loads
+from it, TAB answers from it."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import typer
@@ -17,11 +18,9 @@ from dispatcher.cli.command_table import (
     GROUP_OPTIONS,
     ROOT_OPTIONS,
     ROOT_VALUE_OPTIONS,
-    SOURCES,
-    command_word,
     complete_words,
+    subcommands,
 )
-from dispatcher.cli.root import build_app
 
 
 def _root() -> typer.core.TyperGroup:
@@ -46,7 +45,7 @@ def test_the_table_lists_what_the_app_has() -> None:
     assert names == list(COMMANDS)
     for name in names:
         command = root.commands[name]
-        expected = COMMANDS[name]
+        expected = subcommands(name)
         if isinstance(command, typer.core.TyperGroup):
             child = command.make_context(name, [], parent=context, resilient_parsing=True)
             assert command.list_commands(child) == list(expected), name
@@ -119,38 +118,39 @@ def test_the_table_leaves_the_rest_to_typer(words: list[str]) -> None:
     assert complete_words(words, len(words) - 1) is None
 
 
-def _params(command: click.Command) -> list[tuple[str, ...]]:
-    return [tuple(p.opts) for p in command.params]
+def test_every_module_defines_exactly_what_the_table_says() -> None:
+    """A command added to a module but not to the table would never load; one the table lists
+    but no module defines would fail on use. Both fail here."""
+    import importlib
+
+    sources = {(module, attribute) for module, attribute, _ in COMMANDS.values()}
+    for module, attribute in sorted(sources):
+        sub_app = getattr(importlib.import_module(f"dispatcher.cli.{module}"), attribute)
+        holder = typer.Typer()
+        listed = [n for n, (m, a, _) in COMMANDS.items() if (m, a) == (module, attribute)]
+        if subcommands(listed[0]):
+            holder.add_typer(sub_app, name=listed[0])
+        else:
+            holder.add_typer(sub_app)
+        holder.callback()(lambda: None)
+        defined = [n for n, c in typer.main.get_group(holder).commands.items() if not c.hidden]
+        assert defined == listed, module
 
 
-@pytest.mark.parametrize("name", list(COMMANDS))
-def test_the_one_command_app_has_that_command_as_the_whole_app_has_it(name: str) -> None:
-    assert set(SOURCES) == set(COMMANDS)
-    whole = _root()
-    single = typer.main.get_command(build_app([name]))
-    assert isinstance(single, typer.core.TyperGroup)
-    assert name in single.commands
-    assert _params(single) == _params(whole)
-    mine, theirs = single.commands[name], whole.commands[name]
-    assert _params(mine) == _params(theirs)
-    assert mine.help == theirs.help
-    if isinstance(theirs, typer.core.TyperGroup):
-        assert isinstance(mine, typer.core.TyperGroup)
-        for sub, command in theirs.commands.items():
-            assert _params(mine.commands[sub]) == _params(command)
-
-
-@pytest.mark.parametrize(
-    ("args", "word"),
-    [
-        (["status"], "status"),
-        (["--db", "x.db", "--site", "GRAZ", "list-runs", "-n", "5"], "list-runs"),
-        (["--db=x.db", "audit", "verify"], "audit"),
-        (["--help"], None),
-        (["stauts"], None),
-        ([], None),
-        (["--db"], None),
-    ],
-)
-def test_the_command_word_is_found_after_root_options(args: list[str], word: str | None) -> None:
-    assert command_word(args) == word
+def test_a_command_loads_only_its_own_module(tmp_path: Path) -> None:
+    code = (
+        "import sys, typer\n"
+        "from dispatcher.cli.app import app\n"
+        "group = typer.main.get_command(app)\n"
+        "group.main(['--db', sys.argv[1], 'kill-switch', 'status'], standalone_mode=False)\n"
+        "print('LOADED', *sorted(m for m in sys.modules if m.startswith('dispatcher.cli.')))\n"
+    )
+    db = f"{tmp_path}/x.db"
+    proc = subprocess.run(
+        [sys.executable, "-c", code, db], capture_output=True, text=True, timeout=120, check=True
+    )
+    (line,) = [line for line in proc.stdout.splitlines() if line.startswith("LOADED ")]
+    loaded = set(line.split()[1:]) & {
+        f"dispatcher.cli.{module}" for module, _, _ in COMMANDS.values()
+    }
+    assert loaded == {"dispatcher.cli.kill_switch"}

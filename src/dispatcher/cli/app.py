@@ -1,4 +1,4 @@
-"""The whole `dispatcher` app (every command): for `--help`, completion, docs and tests."""
+"""The `dispatcher` app; its commands load from the command table when used (cli/root.py)."""
 
 from __future__ import annotations
 

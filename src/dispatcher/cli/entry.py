@@ -1,5 +1,5 @@
 """Console-script entry point, with fast paths (no Typer import) for TAB completion of ids and
-command names, for `--version`, and for `--help` already rendered once (help_cache.py)."""
+command names and for `--version`."""
 
 from __future__ import annotations
 
@@ -88,22 +88,6 @@ def _leave(code: int) -> None:
 def _run() -> None:
     if _fast_completion() or _fast_version():
         return
-    args = sys.argv[1:]
-    wants_help = bool(args) and args[-1] in ("--help", "-h")
-    if wants_help:
-        from dispatcher.cli import help_cache
+    from dispatcher.cli.app import app
 
-        if help_cache.replay(args):
-            return
-    if "_DISPATCHER_COMPLETE" in os.environ:
-        from dispatcher.cli.app import app
-    else:
-        from dispatcher.cli.command_table import command_word
-        from dispatcher.cli.root import build_app
-
-        word = command_word(args)
-        app = build_app(None if word is None else [word])
-    if wants_help:
-        help_cache.render_and_record(args, lambda: app(prog_name="dispatcher"))
-    else:
-        app(prog_name="dispatcher")
+    app(prog_name="dispatcher")

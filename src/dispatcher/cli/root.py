@@ -1,27 +1,26 @@
-"""The root `dispatcher` command, built from the command table with as few modules as needed.
+"""The root `dispatcher` command: a Click group whose commands load when they are asked for.
 
-`build_app()` gives the whole app (`dispatcher.cli.app.app`: help, docs, tests); the entry point
-builds it with only the sub-app that holds the command being run, so `dispatcher status` imports
-and converts one command module instead of all of them.
+The group's command mapping is the command table (cli/command_table.py): listing it, suggesting
+a close name or completing one imports nothing; looking a command up imports the module that
+defines it and converts that module's Typer app the way `add_typer` would. So `dispatcher
+status` loads one command module, `dispatcher --help` and the docs load them all.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable
-from typing import Annotated
+from collections.abc import Iterator, MutableMapping
+from typing import Annotated, Any
 
 import typer
+from typer import _click as click
 
 from dispatcher import __version__
 from dispatcher.cli.arguments import PATH_TEXT
-from dispatcher.cli.command_table import COMMANDS, SOURCES
-from dispatcher.cli.deferred import defer as _defer_rich_modules
+from dispatcher.cli.command_table import COMMANDS, subcommands
 from dispatcher.cli.errors import RootGroup
 from dispatcher.config import Settings, default_db_path
 from dispatcher.defaults import DEFAULT_SITE, DEFAULT_TENANT
-
-_defer_rich_modules()
 
 
 def _print_version(value: bool) -> None:
@@ -30,9 +29,9 @@ def _print_version(value: bool) -> None:
         raise typer.Exit()
 
 
-def _root_app() -> typer.Typer:
+def _root_app(cls: type[typer.core.TyperGroup] | None = None) -> typer.Typer:
     return typer.Typer(
-        cls=RootGroup,
+        cls=cls or LazyRootGroup,
         name="dispatcher",
         help=(
             "Weekly driver-roster workflow for dispatchers: review runs, repair sick calls, "
@@ -82,20 +81,61 @@ def root(
     )
 
 
-def build_app(commands: Iterable[str] | None = None) -> typer.Typer:
-    """The root app with the sub-apps holding `commands` (default: every command, in order)."""
+class LazyCommands(MutableMapping[str, click.Command]):
+    """The root group's commands: the table's names, each loaded on first lookup."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[str, click.Command] = {}
+
+    def __getitem__(self, name: str) -> click.Command:
+        if name not in self._loaded:
+            if name not in COMMANDS:
+                raise KeyError(name)
+            self._loaded.update(_load(name))
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        raise TypeError("the command table is fixed")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(COMMANDS)
+
+    def __len__(self) -> int:
+        return len(COMMANDS)
+
+
+def _load(name: str) -> dict[str, click.Command]:
+    """The Click commands of the module that defines `name`, converted as `add_typer` converts
+    them under the root (same markup mode and exception settings): every top-level command of
+    that module, so the module is converted once."""
+    module, attribute, _ = COMMANDS[name]
+    sub_app = getattr(importlib.import_module(f"dispatcher.cli.{module}"), attribute)
+    holder = _root_app(typer.core.TyperGroup)
+    if subcommands(name):
+        holder.add_typer(sub_app, name=name)
+    else:
+        holder.add_typer(sub_app)
+    group = typer.main.get_group(holder)
+    return {
+        command_name: command
+        for command_name, command in group.commands.items()
+        if COMMANDS.get(command_name, ("",))[0] == module
+    }
+
+
+def build_app() -> typer.Typer:
+    """The root app; its group loads commands from the table when they are used."""
     app = _root_app()
     app.callback()(root)
-    added: set[tuple[str, str]] = set()
-    for name in COMMANDS if commands is None else commands:
-        source = SOURCES[name]
-        if source in added:
-            continue
-        added.add(source)
-        module, attribute = source
-        sub_app = getattr(importlib.import_module(f"dispatcher.cli.{module}"), attribute)
-        if COMMANDS[name]:
-            app.add_typer(sub_app, name=name)
-        else:
-            app.add_typer(sub_app)
     return app
+
+
+class LazyRootGroup(RootGroup):
+    """The root group over the command table."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands = LazyCommands()
