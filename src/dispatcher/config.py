@@ -15,16 +15,6 @@ def default_db_path() -> Path:
     return Path(default_db_file())
 
 
-def readonly_uri(path: Path | str) -> str:
-    """A read-only SQLite URI for `path`; `?`, `#` and `%` in the name are escaped, or SQLite
-    would read them as the URI's query or fragment and open another file. The name's own bytes
-    are quoted (os.fsencode), so a file name that is not UTF-8 opens too."""
-    import os
-    from urllib.parse import quote
-
-    return f"file:{quote(os.fsencode(path))}?mode=ro"
-
-
 def database_url(db: str) -> str:
     """Turn a --db value (a file path or a SQLAlchemy URL) into a URL."""
     if "://" in db:

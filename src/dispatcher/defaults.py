@@ -14,3 +14,12 @@ def default_db_file() -> str:
         os.path.expanduser("~"), ".local", "share"
     )
     return os.path.join(base, "dispatcher", "dispatcher.db")
+
+
+def readonly_uri(path: str | os.PathLike[str]) -> str:
+    """A read-only SQLite URI for `path`; `?`, `#` and `%` in the name are escaped, or SQLite
+    would read them as the URI's query or fragment and open another file. The name's own bytes
+    are quoted (os.fsencode), so a file name that is not UTF-8 opens too."""
+    from urllib.parse import quote
+
+    return f"file:{quote(os.fsencode(path))}?mode=ro"

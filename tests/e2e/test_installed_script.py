@@ -78,6 +78,16 @@ def test_a_monday_review_with_the_installed_script(tmp_path: Path) -> None:
     out, loaded = _loaded([], _env(db, **words))
     assert out.split() == ["RUN-20260112-002", "RUN-20260112-001"]
     assert loaded.isdisjoint(HEAVY | {"typer", "rich"})
+    _, _, every = dispatcher_traced([], _env(db, **words), full=True)
+    ours = {name for name in every if name.split(".")[0] == "dispatcher"}
+    # Every import here is paid on each TAB: the entry point, the id lookup and the defaults.
+    assert ours == {
+        "dispatcher",
+        "dispatcher.cli",
+        "dispatcher.cli.entry",
+        "dispatcher.cli.completion",
+        "dispatcher.defaults",
+    }
     # Command names come from the static table, also without Typer.
     commands = {
         "_DISPATCHER_COMPLETE": "complete_bash",

@@ -9,8 +9,7 @@ import os
 import sqlite3
 from contextlib import closing
 
-from dispatcher.config import readonly_uri
-from dispatcher.defaults import DEFAULT_SITE, DEFAULT_TENANT, default_db_file
+from dispatcher.defaults import DEFAULT_SITE, DEFAULT_TENANT, default_db_file, readonly_uri
 
 
 def _database() -> str | None:

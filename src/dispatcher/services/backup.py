@@ -16,9 +16,9 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dispatcher.config import readonly_uri
 from dispatcher.db.revision import SCHEMA_HEAD
 from dispatcher.db.unit_of_work import UnitOfWork
+from dispatcher.defaults import readonly_uri
 from dispatcher.domain.errors import IntegrityDamage, InvalidInput
 from dispatcher.services.audit import verify_audit_chain
 from dispatcher.services.evidence import verify_version
