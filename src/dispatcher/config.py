@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from dispatcher.defaults import DEFAULT_SITE, DEFAULT_TENANT, default_db_file
+from dispatcher.defaults import DEFAULT_SITE, DEFAULT_TENANT, default_db_file, sqlite_file
 
 ENV_PREFIX = "DISPATCHER_"
 
@@ -22,7 +22,7 @@ def database_url(db: str) -> str:
         if scheme in ("postgresql", "postgres"):  # psycopg (3) is the driver we ship
             return f"postgresql+psycopg://{rest}"
         return db
-    return f"sqlite:///{Path(db).expanduser()}"
+    return f"sqlite:///{sqlite_file(db) or ''}"
 
 
 def shown_database(db: str) -> str:
@@ -60,7 +60,5 @@ class Settings:
     @property
     def sqlite_path(self) -> Path | None:
         """The database file for SQLite URLs, else None."""
-        if not self.is_sqlite:
-            return None
-        path = self.url.split(":///", 1)[1]
-        return None if path in ("", ":memory:") else Path(path)
+        path = sqlite_file(self.db)
+        return None if path is None else Path(path)

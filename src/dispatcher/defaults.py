@@ -23,3 +23,13 @@ def readonly_uri(path: str | os.PathLike[str]) -> str:
     from urllib.parse import quote
 
     return f"file:{quote(os.fsencode(path))}?mode=ro"
+
+
+def sqlite_file(db: str) -> str | None:
+    """The SQLite file a --db value names (a path, or a sqlite:/// URL), or None for another
+    database or an in-memory one: the one place a --db value is read as a file."""
+    if "://" in db:
+        if not db.startswith("sqlite") or ":///" not in db:
+            return None
+        db = db.split(":///", 1)[1]
+    return None if db in ("", ":memory:") else os.path.expanduser(db)

@@ -9,17 +9,18 @@ import os
 import sqlite3
 from contextlib import closing
 
-from dispatcher.defaults import DEFAULT_SITE, DEFAULT_TENANT, default_db_file, readonly_uri
+from dispatcher.defaults import (
+    DEFAULT_SITE,
+    DEFAULT_TENANT,
+    default_db_file,
+    readonly_uri,
+    sqlite_file,
+)
 
 
 def _database() -> str | None:
-    db = os.environ.get("DISPATCHER_DB") or default_db_file()
-    if "://" in db:
-        if not db.startswith("sqlite:///"):
-            return None
-        db = db.split(":///", 1)[1]
-    path = os.path.expanduser(db)
-    return path if os.path.isfile(path) else None
+    path = sqlite_file(os.environ.get("DISPATCHER_DB") or default_db_file())
+    return path if path is not None and os.path.isfile(path) else None
 
 
 def _scope() -> tuple[str, str]:
