@@ -723,8 +723,8 @@ def upgrade() -> None:
     )
     op.execute(
         "INSERT INTO version_checks (tenant_id, site_id, version_pk, status, status_reason, "
-        "checked_at) SELECT tenant_id, site_id, id, status, status_reason, verified_at "
-        "FROM plan_versions"
+        "checked_at) SELECT tenant_id, site_id, id, status, status_reason, "
+        "COALESCE(verified_at, created_at) FROM plan_versions"
     )
     op.create_table(
         "database_flags",
@@ -749,6 +749,17 @@ def upgrade() -> None:
     if dialect == "postgresql":
         _postgres_scope()
     _adopt(connection)
+    # An approval is stamped with its event's time (the export manifest's locked_at reads it).
+    event_time = (
+        "replace(replace(e.occurred_at, 'T', ' '), 'Z', '')"
+        if dialect == "sqlite"
+        else "CAST(e.occurred_at AS TIMESTAMPTZ)"
+    )
+    op.execute(
+        f"UPDATE approvals SET created_at = (SELECT {event_time} FROM audit_events e WHERE "
+        "e.tenant_id = approvals.tenant_id AND e.site_id = approvals.site_id AND "
+        "e.seq = approvals.event_seq) WHERE event_seq IS NOT NULL"
+    )
     for column in ("published_at", "published_by", "published_role", "published_evidence_hash"):
         _drop_column("plan_versions", column)
     for column in ("override_reason", "verified_at"):

@@ -15,12 +15,27 @@ def default_db_path() -> Path:
     return Path(default_db_file())
 
 
+SUPPORTED = (
+    "a file path, sqlite:///FILE or postgresql://USER@HOST/DATABASE "
+    "(dispatcher runs on SQLite and PostgreSQL)"
+)
+
+
 def database_url(db: str) -> str:
-    """Turn a --db value (a file path or a SQLAlchemy URL) into a URL."""
+    """Turn a --db value (a file path or a SQLAlchemy URL) into a URL; a database other than
+    SQLite or PostgreSQL (through psycopg, the driver installed with dispatcher) is refused."""
     if "://" in db:
         scheme, rest = db.split("://", 1)
-        if scheme in ("postgresql", "postgres"):  # psycopg (3) is the driver we ship
+        if scheme.lower() in ("postgresql", "postgres", "postgresql+psycopg"):
             return f"postgresql+psycopg://{rest}"
+        from dispatcher.domain.errors import InvalidInput
+
+        if scheme.lower() not in ("sqlite", "sqlite+pysqlite"):
+            raise InvalidInput(
+                f"--db {shown_database(db)}: unsupported database; give {SUPPORTED}"
+            )
+        if sqlite_file(db) is None:
+            raise InvalidInput(f"--db {db} names no file (an in-memory database keeps nothing)")
         return db
     return f"sqlite:///{sqlite_file(db) or ''}"
 

@@ -169,3 +169,20 @@ def test_a_postgres_database_without_a_simulated_clock_refuses_dispatcher_now(
         assert (result.exit_code, result.stderr) == (1, REAL_CLOCK_ONLY)
     finally:
         pg_server.admin_sql("DROP DATABASE production WITH (FORCE)")
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("\udcff", "Error: DISPATCHER_NOW='\\xff' is not an ISO timestamp\n"),
+        ("2026-01-13", "Error: DISPATCHER_NOW='2026-01-13' needs a time zone (e.g. Z)\n"),
+        ("next tuesday", "Error: DISPATCHER_NOW='next tuesday' is not an ISO timestamp\n"),
+    ],
+)
+def test_a_malformed_clock_is_one_line(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, value: str, message: str
+) -> None:
+    monkeypatch.setenv("DISPATCHER_NOW", value)
+    result = cli("status")
+    assert (result.exit_code, result.stderr) == (1, message)

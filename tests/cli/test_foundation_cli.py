@@ -174,3 +174,23 @@ def test_unusable_database_is_a_one_line_error(cli: Cli, tmp_path: Path) -> None
     assert folder.exit_code == 1 and folder.stderr.startswith(
         f"Error: Cannot open database {tmp_path}:"
     )
+
+
+@pytest.mark.parametrize(
+    ("db", "message"),
+    [
+        ("mysql://u@h/db", "Error: --db mysql://u@h/db: unsupported database; give a file path"),
+        ("foo://bar", "Error: --db foo://bar: unsupported database;"),
+        ("postgresql+psycopg2://u:secret@h/x", "Error: --db postgresql+psycopg2://u:***@h/x: "),
+        ("postgresql://x@[::1", "Error: --db postgresql://x@[::1 is not a database URL"),
+        ("sqlite:///", "Error: --db sqlite:/// names no file"),
+        ("sqlite:///:memory:", "Error: --db sqlite:///:memory: names no file"),
+    ],
+)
+def test_a_database_url_dispatcher_cannot_use_is_one_line(
+    cli: Cli, db: str, message: str
+) -> None:
+    result = cli("--db", db, "status")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(message), result.stderr
+    assert result.stderr.count("\n") == 1 and "secret" not in result.stderr

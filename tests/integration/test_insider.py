@@ -157,6 +157,22 @@ def test_a_locked_plan_resealed_does_not_export(
     _state_mismatch(site, "evidence_records")
 
 
+def test_a_lock_time_moved_by_hand_does_not_reach_the_manifest(
+    site: Cli, insider: Insider, tmp_path: object
+) -> None:
+    from pathlib import Path
+
+    assert site("publish", RUN, *PUBLISH_OK, *OVERRIDE).exit_code == 0
+    assert site("lock", RUN, *LOCK_OK, *OVERRIDE).exit_code == 0
+    backdate = "UPDATE approvals SET created_at = '2025-06-01 00:00:00' WHERE action = 'lock'"
+    _refused(insider.refused(backdate))
+    insider.tamper(backdate)
+    out = Path(str(tmp_path)) / "w03.csv"
+    _blocked(site("export", RUN, "--out", str(out)), f"The lock of {RUN} v1 does not match")
+    assert not out.exists()
+    _state_mismatch(site, "approvals")
+
+
 @pytest.mark.parametrize("table", ["runs", "plan_versions", "assignments", "tour_instances"])
 def test_stored_plans_take_no_update_or_delete_even_unlocked(
     site: Cli, insider: Insider, table: str

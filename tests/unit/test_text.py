@@ -38,8 +38,16 @@ HANGUL_FILLER, VS16 = "\u3164", "\ufe0f"
         (LRI + "abc" + PDI, 3),
         ("e" + COMBINING_ACUTE, 1),  # NFKC composes it to é
         ("é", 1),
-        ("q" + "\u0303", 2),  # q with tilde has no composed form; the mark is part of the text
-        ("हिन्दी", 6),  # Devanagari: letters and vowel signs (marks) all count
+        ("q" + "\u0303", 1),  # q with tilde has no composed form; the mark draws on the q
+        ("हिन्दी", 3),  # Devanagari: three letters (ह न द); the vowel signs and virama are marks
+        ("a" + "\u2800" * 9, 1),  # Braille pattern blank: a symbol that draws nothing
+        ("b" + "\U00016fe4" * 9, 1),  # Khitan small script filler: a mark (Mn)
+        ("c" + "\u2065" * 9, 1),  # unassigned, default-ignorable (Cn)
+        ("d" + "\ufff0" * 9, 1),  # unassigned specials (Cn)
+        ("e" + "\U000e0080" * 9, 1),  # unassigned tag range (Cn)
+        ("f" + "\u20dd" * 9, 1),  # combining enclosing circles (Me) on one letter
+        ("g" + "\ue000" * 9, 1),  # private use (Co): no standard glyph
+        ("\u0301" * 10, 0),  # marks with nothing to sit on
         ("ＡＢＣＤＥ", 5),  # fullwidth letters are letters
         ("\ufb01", 2),  # the fi ligature is two letters after NFKC
         ("①②", 2),  # circled digits become digits

@@ -36,10 +36,17 @@ def clock() -> datetime:
     try:
         moment = datetime.fromisoformat(fixed.replace("Z", "+00:00"))
     except ValueError:
-        raise InvalidInput(f"DISPATCHER_NOW={fixed!r} is not an ISO timestamp") from None
+        raise InvalidInput(f"DISPATCHER_NOW={shown(fixed)} is not an ISO timestamp") from None
     if moment.tzinfo is None:
-        raise InvalidInput(f"DISPATCHER_NOW={fixed!r} needs a time zone (e.g. Z)")
+        raise InvalidInput(f"DISPATCHER_NOW={shown(fixed)} needs a time zone (e.g. Z)")
     return moment.astimezone(UTC)
+
+
+def shown(value: str) -> str:
+    """An environment value in a message: quoted, bytes that were not UTF-8 written out."""
+    from dispatcher.domain.text import escape_undecodable
+
+    return f"'{escape_undecodable(value)}'"
 
 
 def engine(settings: Settings, *, migrate: bool = True) -> Engine:
@@ -50,11 +57,15 @@ def engine(settings: Settings, *, migrate: bool = True) -> Engine:
     from dispatcher.db.schema import ensure_schema
 
     if settings.url not in _engines:
+        from sqlalchemy.exc import ArgumentError
+
         path = settings.sqlite_path
         try:
             built = make_engine(settings.url if path is None else sqlite_url(path))
         except OSError as exc:
             raise _unavailable(settings, exc.strerror or str(exc)) from None
+        except (ValueError, ArgumentError) as exc:  # a URL SQLAlchemy cannot read
+            raise InvalidInput(f"--db {settings.shown} is not a database URL ({exc})") from None
         try:
             if migrate:
                 ensure_schema(built)

@@ -59,6 +59,11 @@ def format_timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def parse_timestamp(text: str) -> datetime:
+    """The moment a `format_timestamp` string names (an event's occurred_at)."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
 @dataclass(frozen=True)
 class EventDraft:
     """What a service decided; the chain position and hash are added when it is recorded."""
@@ -91,6 +96,11 @@ class AuditEvent:
     detail: dict[str, Any]
     prev_hash: str
     hash: str
+
+    @property
+    def moment(self) -> datetime:
+        """When it happened, as a datetime (rows it authorizes are stamped with it)."""
+        return parse_timestamp(self.occurred_at)
     body: str
 
 

@@ -1,12 +1,14 @@
 """What counts in a typed reason (domain.md §6), and text that did not arrive as UTF-8.
 
 A reason is counted the way a reader sees it: after NFKC (a fullwidth letter is a letter, a
-ligature its letters, a decomposed accent one character), without the characters that show
-nothing: control (Cc), format (Cf: zero-width characters, bidi overrides, soft hyphen),
-surrogate (Cs) and separator (Z*: spaces of every width, line and paragraph separators), nor
-the few other default-ignorable ones (Hangul fillers, variation selectors, the combining
-grapheme joiner) that render as nothing but are letters or marks to Unicode. A reason must also
-hold a letter or a digit (L*, N*): ten dashes or emoji say nothing.
+ligature its letters, a decomposed accent one character), one per visible character. Not
+counted: control (Cc), format (Cf: zero-width characters, bidi overrides, soft hyphen),
+surrogate (Cs), unassigned (Cn: nothing to draw, which also covers the reserved
+default-ignorable ranges), private-use (Co) and separator (Z*: spaces of every width, line and
+paragraph separators) characters; marks (M*: combining accents, enclosing circles, variation
+selectors, fillers such as the Khitan one) draw nothing alone, they belong to the character
+before them; and the letters and symbols that render as blank (Hangul fillers, the Braille
+blank). A reason must also hold a letter or a digit (L*, N*): ten dashes or emoji say nothing.
 
 Python hands over command-line bytes that are not UTF-8 as lone surrogates U+DC80..U+DCFF
 (surrogateescape), which no database or stream can encode. `is_encodable` finds them,
@@ -18,18 +20,13 @@ from __future__ import annotations
 
 import unicodedata
 
-NOT_COUNTED = frozenset({"Cc", "Cf", "Cs", "Zs", "Zl", "Zp"})
-# Default_Ignorable_Code_Point characters outside Cc/Cf (Unicode DerivedCoreProperties), after
-# NFKC (U+3164 and U+FFA0 become U+1160): invisible, though Unicode calls them letters or marks.
+NOT_COUNTED = frozenset({"Cc", "Cf", "Cs", "Cn", "Co", "Zs", "Zl", "Zp", "Mn", "Mc", "Me"})
+# Blank though Unicode calls them letters or symbols (after NFKC U+3164 and U+FFA0 are U+1160).
 INVISIBLE = (
-    (0x034F, 0x034F),  # combining grapheme joiner
     (0x115F, 0x1160),  # Hangul choseong and jungseong fillers
-    (0x17B4, 0x17B5),  # Khmer inherent vowels
-    (0x180B, 0x180F),  # Mongolian free variation selectors
+    (0x2800, 0x2800),  # Braille pattern blank
     (0x3164, 0x3164),  # Hangul filler
-    (0xFE00, 0xFE0F),  # variation selectors
     (0xFFA0, 0xFFA0),  # halfwidth Hangul filler
-    (0xE0100, 0xE01EF),  # variation selectors supplement
 )
 ESCAPED_BYTES = range(0xDC80, 0xDD00)  # where surrogateescape puts bytes 0x80..0xFF
 
@@ -45,8 +42,8 @@ def _counted(text: str) -> list[str]:
 
 
 def meaningful_length(text: str) -> int:
-    """Characters of `text` a reader sees, after NFKC: no control, format, surrogate, separator
-    or other invisible characters."""
+    """Characters of `text` a reader sees, after NFKC: no control, format, unassigned,
+    private-use, separator or blank characters, no marks on their own."""
     return len(_counted(text))
 
 

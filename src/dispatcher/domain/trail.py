@@ -141,6 +141,7 @@ def approval_said(event: ChainEvent | None) -> Values | None:
         "reason": body.get("reason"),
         "evidence_hash": body.get("evidence_hash"),
         "override_reason": found.detail.get("override_reason"),
+        "at": body.get("occurred_at"),
     }
 
 

@@ -219,7 +219,7 @@ def decide(uow: UnitOfWork, run_id: str, action: str, approval: ApprovalInput) -
             override_reason=override,
             evidence_hash=version.evidence_hash,
             event_seq=event.seq,
-            at=uow.now(),
+            at=event.moment,
         )
         uow.commit()
     return DecisionResult(

@@ -763,7 +763,7 @@ def apply_repair(uow: UnitOfWork, request_id: str, approval: ApprovalInput) -> A
             override_reason=None,
             evidence_hash=created.new.evidence_hash,
             event_seq=event.seq,
-            at=uow.now(),
+            at=event.moment,
         )
         uow.commit()
     return ApplyResult(

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dispatcher.db.unit_of_work import UnitOfWork
+from dispatcher.domain.events import format_timestamp
 from dispatcher.domain.hashing import digest
 from dispatcher.domain.model import SiteConfig, User
 from dispatcher.domain.records import Approval, RepairRecord, RunRecord, VersionRecord
@@ -196,6 +197,7 @@ def approval_values(approval: Approval, run_id: str) -> dict[str, Any]:
         "reason": approval.reason,
         "evidence_hash": approval.evidence_hash,
         "override_reason": approval.override_reason,
+        "at": format_timestamp(approval.at),
     }
 
 
