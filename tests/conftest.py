@@ -26,7 +26,7 @@ from dispatcher.config import Settings
 from dispatcher.db.engine import make_engine
 from dispatcher.db.migrate import upgrade_to_head
 from dispatcher.db.unit_of_work import UnitOfWork
-from tests.pgserver import APP_LOGIN, OWNER, SUPERUSER, PgServer
+from tests.pgserver import APP_LOGIN, OWNER, PLATFORM_LOGIN, SUPERUSER, PgServer
 from tests.samples import write_run
 
 FIXED_NOW = datetime(2026, 1, 13, 8, 0, tzinfo=UTC)
@@ -87,7 +87,7 @@ def pg_server() -> Iterator[PgServer]:
         engine = make_engine(server.url(OWNER, PG_TEMPLATE))
         upgrade_to_head(engine)
         engine.dispose()
-        mark_simulated(server.url(APP_LOGIN, PG_TEMPLATE))
+        mark_simulated(server.url(PLATFORM_LOGIN, PG_TEMPLATE))
         yield server
     finally:
         server.stop()

@@ -31,9 +31,7 @@ def database_url(db: str) -> str:
         from dispatcher.domain.errors import InvalidInput
 
         if scheme.lower() not in ("sqlite", "sqlite+pysqlite"):
-            raise InvalidInput(
-                f"--db {shown_database(db)}: unsupported database; give {SUPPORTED}"
-            )
+            raise InvalidInput(f"--db {shown_database(db)}: unsupported database; give {SUPPORTED}")
         if sqlite_file(db) is None:
             raise InvalidInput(f"--db {db} names no file (an in-memory database keeps nothing)")
         return db

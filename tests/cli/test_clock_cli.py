@@ -101,6 +101,32 @@ def test_a_database_in_use_cannot_be_turned_simulated_later(
     assert (result.exit_code, result.stderr) == (1, REAL_CLOCK_ONLY)
 
 
+def test_a_database_created_a_second_time_is_named(site: Cli, insider: Insider) -> None:
+    """An insider appends a correctly hashed database.create saying "simulated" at the platform
+    chain's tip and sets the flag to it: refused with the guards; with them dropped (or, on
+    PostgreSQL, where a depot login cannot see other tenants' events, not even granted the
+    insert) verify --state says a database is created once, at the chain's start."""
+    from tests.forge import forge
+
+    statement, event = forge(
+        site, "platform", EventDraft(Action.DATABASE_CREATE, actor_id="system",
+                                     detail={"clock": "simulated"})
+    )  # fmt: skip
+    flag = (
+        "INSERT INTO database_flags (name, value, event_seq, set_at) "
+        f"VALUES ('clocks', 'simulated', {event.seq}, '2026-01-01 00:00:00')"
+    )
+    refusal = insider.refused(flag)
+    assert "set only when the database is created" in refusal or "permission denied" in refusal
+    insider.tamper(statement)
+    checked = site("audit", "verify", "--state")
+    assert checked.exit_code == 1
+    assert (
+        f"audit_events platform #{event.seq}: a database is created once, as its platform "
+        "chain's first event"
+    ) in checked.stdout
+
+
 def test_time_never_goes_back_in_the_chain(site: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     before = json.loads(site("audit", "log", "--json").stdout)
     monkeypatch.setenv("DISPATCHER_NOW", "2026-01-12T08:00:00Z")  # a day before the newest event

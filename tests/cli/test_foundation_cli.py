@@ -187,9 +187,7 @@ def test_unusable_database_is_a_one_line_error(cli: Cli, tmp_path: Path) -> None
         ("sqlite:///:memory:", "Error: --db sqlite:///:memory: names no file"),
     ],
 )
-def test_a_database_url_dispatcher_cannot_use_is_one_line(
-    cli: Cli, db: str, message: str
-) -> None:
+def test_a_database_url_dispatcher_cannot_use_is_one_line(cli: Cli, db: str, message: str) -> None:
     result = cli("--db", db, "status")
     assert result.exit_code == 1
     assert result.stderr.startswith(message), result.stderr

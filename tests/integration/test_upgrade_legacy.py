@@ -131,3 +131,61 @@ def test_the_upgrade_refuses_case_twins_and_names_them(tmp_path: Path, cli: Cli)
     shown = cli("--db", str(path), "status")
     assert shown.exit_code == 1 and shown.stderr.count("\n") == 1
     assert shown.stderr.startswith(f"Error: Database upgrade to {SCHEMA_HEAD} refused: User ids")
+
+
+def _downgrade_edit_upgrade(path: Path, sql: str) -> None:
+    """What an insider with the file and this project's own migrations can do: go back to the
+    schema before bound state, change rows there, and let the next command upgrade again."""
+    from dispatcher.db.migrate import downgrade_to
+
+    engine = make_engine(sqlite_url(path))
+    downgrade_to(engine, "c4e8d2a6f003")
+    engine.dispose()
+    with closing(sqlite3.connect(path)) as con:
+        con.executescript(sql)
+        con.commit()
+
+
+def test_a_downgrade_and_upgrade_does_not_launder_edited_rows(
+    cli: Cli, site: Cli, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second upgrade adopts again, in chains that already ran under bound state: the gates
+    do not take those adoptions as authority, and verify --state names them."""
+    from tests.samples import LOCK_OK, OVERRIDE, PUBLISH_OK, RUN
+
+    assert site("publish", RUN, *PUBLISH_OK, *OVERRIDE).exit_code == 0
+    _downgrade_edit_upgrade(
+        db_path,
+        "UPDATE site_settings SET lock_requires_other_person = 0, "
+        "lock_roles = 'ops_lead,dispatcher';"
+        "UPDATE users SET roles = 'dispatcher,ops_lead' WHERE user_id = 'disp001';",
+    )
+    monkeypatch.delenv("DISPATCHER_NOW")  # the old schema had no clock flag: real time now
+    self_lock = ("--approver", "disp001", "--role", "dispatcher", "--reason", "Locked by me too")
+    locked = site("lock", RUN, *self_lock, *OVERRIDE)
+    assert locked.exit_code == 2, locked.output
+    assert locked.stderr.startswith("Blocked: Site settings do not match the audit trail")
+    assert _revision(db_path) == SCHEMA_HEAD
+    checked = site("audit", "verify", "--state")
+    assert checked.exit_code == 1
+    assert "state adopted in a chain that already ran under bound state" in checked.stdout
+    # The real ops lead is refused too: the adopted settings are not the trail's.
+    assert site("lock", RUN, *LOCK_OK, *OVERRIDE).exit_code == 2
+
+
+def test_a_legacy_database_adopts_once(cli: Cli, legacy: Path) -> None:
+    """Upgraded, downgraded and upgraded again, used in between or not: the second adoption
+    is named (a second block, or the same rows adopted twice in one)."""
+    assert cli("audit", "verify", "--state").exit_code == 0
+    _downgrade_edit_upgrade(legacy, "UPDATE users SET active = 1;")
+    checked = cli("audit", "verify", "--state")
+    assert checked.exit_code == 1
+    assert "state adopted a second time" in checked.stdout
+    refused = cli(
+        "publish", LOCKED, "--approver", "nobody", "--role", "dispatcher", "--reason", "x"
+    )
+    assert refused.exit_code == 2  # an event between the upgrades
+    _downgrade_edit_upgrade(legacy, "UPDATE users SET active = 1;")
+    checked = cli("audit", "verify", "--state")
+    assert checked.exit_code == 1
+    assert "state adopted a second time" in checked.stdout

@@ -101,6 +101,7 @@ class AuditEvent:
     def moment(self) -> datetime:
         """When it happened, as a datetime (rows it authorizes are stamped with it)."""
         return parse_timestamp(self.occurred_at)
+
     body: str
 
 

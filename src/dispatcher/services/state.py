@@ -85,11 +85,60 @@ class _Fold:
     kill_changes: set[int] = field(default_factory=set)
     users: dict[str, ChainEvent] = field(default_factory=dict)
     database: ChainEvent | None = None
+    first: ChainEvent | None = None
+    problems: list[tuple[int, str]] = field(default_factory=list)  # (seq, what is wrong)
+
+
+ADOPTION_AGAIN = (
+    "state adopted a second time: the upgrade to bound state adopts once, "
+    "so this vouches for rows nothing authorized"
+)
+ADOPTION_LATE = (
+    "state adopted in a chain that already ran under bound state: only the upgrade "
+    "of an older database adopts, before any bound-state event"
+)
+
+
+class _Adoptions:
+    """Where `state.adopt` may stand: in one block, appended by the upgrade to bound state,
+    right after the events of the older release (the site chain) or at the very start (the
+    tenant's and the platform's chains, which bound state introduced). Anywhere else it would
+    let a downgrade and upgrade, or a forged event, vouch for any row."""
+
+    def __init__(self, site_scope: bool) -> None:
+        self.site_scope = site_scope
+        self.blocks = 0
+        self.in_block = False
+        self.bound = False  # a bound-state event came before
+        self.adopted: set[tuple[str, str]] = set()
+
+    def see(self, event: ChainEvent, fold: _Fold) -> None:
+        if event.action != ADOPT:
+            self.in_block = False
+            if not self.site_scope or event.action == "site.create":
+                self.bound = True
+            return
+        row = (str(event.detail.get("table")), str(event.detail.get("key")))
+        again = row in self.adopted  # a second upgrade right after the first
+        self.adopted.add(row)
+        if not self.in_block:
+            self.blocks += 1
+            self.in_block = True
+            if self.blocks > 1:
+                fold.problems.append((event.seq, ADOPTION_AGAIN))
+            elif self.bound:
+                fold.problems.append((event.seq, ADOPTION_LATE))
+        elif again:
+            fold.problems.append((event.seq, ADOPTION_AGAIN))
 
 
 def _fold(events: Any, *, site_scope: bool) -> _Fold:
     fold = _Fold()
+    adoptions = _Adoptions(site_scope)
     for event in events:
+        if fold.first is None:
+            fold.first = event
+        adoptions.see(event, fold)
         if event.body.get("outcome") != "allowed":
             continue
         action, detail, run_id = event.action, event.detail, event.body.get("run_id")
@@ -114,6 +163,10 @@ def _fold(events: Any, *, site_scope: bool) -> _Fold:
         elif action in USER_ACTIONS:
             fold.users[str(detail.get("user", "")).lower()] = event
         elif action == "database.create":
+            if event.seq != 1 or fold.database is not None:
+                fold.problems.append(
+                    (event.seq, "a database is created once, as its platform chain's first event")
+                )
             fold.database = event
         elif action == ADOPT:
             table, key = detail.get("table"), str(detail.get("key"))
@@ -156,13 +209,16 @@ def verify_state(uow: UnitOfWork) -> StateReport:
         site = _fold(uow.audit_log.bodies(), site_scope=True)
         tenant = _fold(uow.tenant_log.bodies(), site_scope=False)
         platform = _fold(uow.platform_log.bodies(), site_scope=False)
+        for name, fold in (("site", site), ("tenant", tenant), ("platform", platform)):
+            for seq, problem in fold.problems:
+                report.problem("audit_events", f"{name} #{seq}", problem)
         _settings(uow, report, site)
         _site_row(uow, report, site)
         for table, rows in uow.queries.structure():
             report.problem(table, f"{rows} row(s)", "parent missing or in another tenant/site")
         _users(uow, report, tenant)
         _kill_switch(uow, report, site, platform)
-        _database(uow, report, platform)
+        _database(uow, report, platform, site.first)
         _runs(uow, report, site)
         _requests(uow, report, site)
     return report
@@ -276,7 +332,9 @@ def _kill_switch(uow: UnitOfWork, report: StateReport, site: _Fold, platform: _F
                 )
 
 
-def _database(uow: UnitOfWork, report: StateReport, fold: _Fold) -> None:
+def _database(
+    uow: UnitOfWork, report: StateReport, fold: _Fold, site_first: ChainEvent | None
+) -> None:
     for name in sorted(uow.database.names() - {"clock"}):
         report.problem("database_flags", name, "no such flag is ever set")
     flag = uow.database.flag("clock")
@@ -289,6 +347,15 @@ def _database(uow: UnitOfWork, report: StateReport, fold: _Fold) -> None:
     if fold.database is None or flag != ("simulated", fold.database.seq) or said != "simulated":
         report.problem(
             "database_flags", "clock", "says simulated, the platform chain does not agree"
+        )
+        return
+    first = site_first
+    created = fold.database.body.get("occurred_at", "")
+    if first is not None and str(first.body.get("occurred_at", "")) < str(created):
+        report.problem(
+            "database_flags",
+            "clock",
+            f"simulated since {created}, but this site's chain began before ({first.seq})",
         )
 
 

@@ -39,6 +39,7 @@ TYPED = (
 )
 FIELD = {"tenant_id": "tenant", "site_id": "site"}  # column -> body field, where they differ
 STREAM_ROWS = 5000
+ADOPT = "state.adopt"  # domain/trail.ADOPT (the repositories do not import the domain's rules)
 
 
 class AuditLog(Repository):
@@ -104,7 +105,40 @@ class AuditLog(Repository):
             and (following is None or following == row.hash)
             and isinstance(body, dict)
         )
+        if intact and values["action"] == ADOPT:
+            intact = self._adoption_in_place(seq)
         return ChainEvent(seq, body if isinstance(body, dict) else {}, intact=intact)
+
+    def _adoption_in_place(self, seq: int) -> bool:
+        """Whether a `state.adopt` event stands where only the upgrade to bound state puts
+        them: in the chain's first block of adoptions, with nothing between the block's start
+        and it: at the start of a tenant's or the platform's chain, after the older release's
+        events in a site's chain (one that began under bound state opens with site.create and
+        has nothing to adopt). Elsewhere it would vouch for rows nobody authorized
+        (a downgrade and upgrade, a forged event): `audit verify --state` names it too. A
+        range read over the block, which holds one event per adopted row."""
+        first = self._connection.execute(
+            select(e.seq)
+            .where(self._chain(), e.run_id.is_(None), e.action == ADOPT)
+            .order_by(e.seq)
+            .limit(1)
+        ).scalar()
+        if first is None:
+            return False
+        between = self._connection.execute(
+            select(e.seq)
+            .where(self._chain(), e.seq.between(first, seq), e.action != ADOPT)
+            .limit(1)
+        ).first()
+        if between is not None:
+            return False
+        if "*" in self.chain:  # the tenant's and platform's chains began with bound state
+            return bool(first == 1)
+        # A site's chain that began under bound state opens with its site.create.
+        opening = self._connection.execute(
+            select(e.action).where(self._chain(), e.seq == 1)
+        ).scalar()
+        return opening != "site.create"
 
     def latest(self, actions: Iterable[str]) -> int | None:
         """The seq of the newest allowed event of `actions` (an index search)."""
