@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-dev
 DEMO_DB ?= demo/dispatcher.db
 
 .DEFAULT_GOAL := help
-.PHONY: help venv install demo test lint typecheck pytest postgres docs transcripts bench stress clean
+.PHONY: help venv install demo test lint typecheck pytest postgres docs transcripts guards bench stress clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -50,6 +50,9 @@ test: lint typecheck pytest ## Lint, types and the whole test suite (what CI run
 
 docs: $(STAMP) ## Regenerate docs/cli.md from the app
 	$(BIN)/python -m dispatcher.cli.docgen > docs/cli.md
+
+guards: $(STAMP) postgres ## Rewrite the guard fingerprints (src/dispatcher/db/guards_expected.py) after a migration
+	$(BIN)/python -m tests.guards_regen
 
 transcripts: $(STAMP) ## Rewrite the console transcripts of docs/workflow.md from a demo replay
 	$(BIN)/python -m tests.transcripts --write docs/workflow.md

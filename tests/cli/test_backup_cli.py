@@ -20,12 +20,17 @@ def _digest(path: Path) -> str:
 
 
 def _tamper(db: Path, sql: str) -> None:
+    """Drop the guards, change the rows, put the guards back as they were (a careful insider:
+    the guard check then has nothing to say, the other checks must)."""
     with closing(sqlite3.connect(db)) as con:
-        for (name,) in con.execute(
-            "SELECT name FROM sqlite_master WHERE type='trigger'"
-        ).fetchall():
+        triggers = con.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type='trigger'"
+        ).fetchall()
+        for name, _ in triggers:
             con.execute(f"DROP TRIGGER {name}")
         con.execute(sql)
+        for _, definition in triggers:
+            con.execute(definition)
         con.commit()
 
 
@@ -72,6 +77,36 @@ def test_restore_brings_back_a_verified_database(site: Cli, db_path: Path, tmp_p
     assert site("audit", "verify").exit_code == 0
     assert _events(db_path) == before
     assert site("show-run", "--json", _run_id(site)).exit_code == 0
+
+
+def test_an_older_backup_does_not_silently_discard_the_trail(
+    site: Cli, db_path: Path, tmp_path: Path
+) -> None:
+    """After the backup the global kill switch went on and a user was disabled: restoring the
+    backup would lose both events. Refused, naming each chain, unless asked for in so many
+    words; the database is untouched by the refusal."""
+    backup = tmp_path / "monday.db"
+    assert site("db", "backup", str(backup)).exit_code == 0
+    stop = ("kill-switch", "activate", "--by", "admin01", "--reason", "Breach at the dispatch end")
+    assert site(*stop).exit_code == 0
+    assert (
+        site(
+            "users", "disable", "ops001", "--by", "admin01", "--reason", "Left the company"
+        ).exit_code
+        == 0
+    )
+    before = _events(db_path)
+    refused = site("db", "restore", str(backup), "--force")
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith("Error: The backup is older than the database's audit trail")
+    assert "*/*: events after #1 (live tip #2)" in refused.stderr
+    assert "LTS/*: events after #4 (live tip #5)" in refused.stderr
+    assert "--discard-newer-events" in refused.stderr
+    assert _events(db_path) == before
+    assert json.loads(site("kill-switch", "status", "--json").stdout)["global_active"] is True
+    done = site("db", "restore", str(backup), "--force", "--discard-newer-events")
+    assert done.exit_code == 0, done.output
+    assert json.loads(site("kill-switch", "status", "--json").stdout)["global_active"] is False
 
 
 def _run_id(cli: Cli) -> str:

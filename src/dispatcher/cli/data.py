@@ -57,6 +57,7 @@ def status(overview: StatusOverview) -> dict[str, Any]:
         "shadow_only": flags.shadow_only,
         "clock": overview.clock,
         "trail_problem": overview.trail_problem,
+        "guard_problems": list(overview.guard_problems),
         "latest_run": None if overview.latest_run is None else run_summary(overview.latest_run),
         "pending_repairs": [
             {**asdict(r), "created_at": _ts(r.created_at)} for r in overview.pending_repairs

@@ -164,11 +164,20 @@ def restore(
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing database with the backup.")
     ] = False,
+    discard_newer: Annotated[
+        bool,
+        typer.Option(
+            "--discard-newer-events",
+            help="Restore even though the database holds audit events the backup lacks "
+            "(they are lost; without this the restore is refused and names them).",
+        ),
+    ] = False,
     evidence_runs: EvidenceRunsOpt = 5,
     as_json: JsonFlag = False,
 ) -> None:
     """Check a backup the same way, then copy it into the database (--db). Nothing changes
-    unless the backup passes; stop other dispatcher commands on this database first.
+    unless the backup passes, and a backup older than the database's trail is refused unless
+    you accept losing the newer events; stop other dispatcher commands on this database first.
 
     Example: dispatcher --db /srv/dispatcher/wien.db db restore /backups/wien.db --force
     """
@@ -178,5 +187,12 @@ def restore(
     settings = settings_of(ctx)
     target = _sqlite_file(settings)
     wiring.reset()
-    check = copy_in(source, target, wiring.file_units, force=force, evidence_runs=evidence_runs)
+    check = copy_in(
+        source,
+        target,
+        wiring.file_units,
+        force=force,
+        discard_newer=discard_newer,
+        evidence_runs=evidence_runs,
+    )
     _report(check, as_json, f"Restored {target} from {source}")

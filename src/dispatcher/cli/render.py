@@ -236,6 +236,12 @@ def status(overview: StatusOverview) -> None:
             f"Audit Trail:     ❌ [red]{esc(overview.trail_problem)}[/red] "
             "(check with: dispatcher audit verify --state)"
         )
+    if overview.guard_problems:
+        count = len(overview.guard_problems)
+        console.print(
+            f"Guards:          ❌ [red]{count} differ from the migrations: "
+            f"{esc(overview.guard_problems[0])}[/red] (all: dispatcher audit verify --state)"
+        )
     if not flags.exists:
         console.print(
             "[dim](site not initialised yet: defaults shown; created on first import)[/dim]"

@@ -79,6 +79,7 @@ class StatusOverview:
     pending_repairs: list[RepairSummary]
     clock: str = "real"  # "simulated" on a demo or test database
     trail_problem: str | None = None  # a fact shown that the audit trail does not vouch for
+    guard_problems: tuple[str, ...] = ()  # guard triggers missing, changed or unknown
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,10 @@
 Both directions use SQLite's backup API, which copies a consistent snapshot page by page while
 other connections keep working, and writes into the destination through a connection of its
 own (so a restore replaces a live WAL database safely). A copy counts only when it passes:
-SQLite's integrity check, the newest schema revision, every site's audit chain, and the
-evidence of the newest runs of every site.
+SQLite's integrity check, the newest schema revision, the guard triggers exactly as the
+migrations installed them (a file whose guards were dropped or joined by others is no backup),
+every chain, and the evidence of the newest runs of every site. A restore that would discard
+events the live database holds (a backup older than the trail) is refused unless asked for.
 """
 
 from __future__ import annotations
@@ -48,12 +50,14 @@ class CopyCheck:
     chains: list[ChainState] = field(default_factory=list)
     evidence_checked: int = 0
     evidence_problems: list[str] = field(default_factory=list)
+    guards: list[str] = field(default_factory=list)
 
     @property
     def problems(self) -> list[str]:
         found = [] if self.integrity == "ok" else [f"integrity check: {self.integrity}"]
         if self.revision != SCHEMA_HEAD:
             found.append(f"schema revision {self.revision} is not {SCHEMA_HEAD}")
+        found += [f"guard {line}" for line in self.guards]
         found += [f"audit chain {c.tenant}/{c.site}: {c.problem}" for c in self.chains if c.problem]
         return found + self.evidence_problems
 
@@ -106,11 +110,17 @@ def check_copy(path: Path, units: UnitsFor, evidence_runs: int = 5) -> CopyCheck
                 "SELECT DISTINCT tenant_id, site_id FROM audit_events UNION "
                 "SELECT tenant_id, site_id FROM sites ORDER BY 1, 2"
             ).fetchall()
+
             runs = con.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
         except (sqlite3.Error, TypeError):
             return CopyCheck(str(path), integrity, None, 0)
     if revision != SCHEMA_HEAD:
         return CopyCheck(str(path), integrity, revision, runs)
+    from dispatcher.db.guards import check as check_guards
+
+    whole = units(path, "*", "*")
+    with whole:
+        guard_problems = check_guards(whole.connection)
     chains, checked, problems = [], 0, []
     for tenant, site in scopes:
         report = verify_audit_chain(units(path, tenant, site))
@@ -128,7 +138,49 @@ def check_copy(path: Path, units: UnitsFor, evidence_runs: int = 5) -> CopyCheck
                         f"evidence of {tenant}/{site} {run.run_id} v{run.current_version}: "
                         + "; ".join(verification.problems)
                     )
-    return CopyCheck(str(path), integrity, revision, runs, chains, checked, problems)
+    return CopyCheck(
+        str(path), integrity, revision, runs, chains, checked, problems, guard_problems
+    )
+
+
+def chain_tips(path: Path) -> dict[tuple[str, str], tuple[int, str]] | None:
+    """(tenant, site) -> (seq, hash) of every chain's newest event, or None when the file
+    cannot be read as a dispatcher database (a damaged live database being replaced)."""
+    try:
+        with closing(sqlite3.connect(readonly_uri(path), uri=True)) as con:
+            rows = con.execute(
+                "SELECT tenant_id, site_id, seq, hash FROM audit_events a WHERE seq = "
+                "(SELECT MAX(seq) FROM audit_events b WHERE b.tenant_id = a.tenant_id "
+                "AND b.site_id = a.site_id)"
+            ).fetchall()
+    except sqlite3.Error:
+        return None
+    return {(tenant, site): (seq, tip) for tenant, site, seq, tip in rows}
+
+
+def _holds(path: Path, chain: tuple[str, str], seq: int, tip: str) -> bool:
+    with closing(sqlite3.connect(readonly_uri(path), uri=True)) as con:
+        found = con.execute(
+            "SELECT hash FROM audit_events WHERE tenant_id = ? AND site_id = ? AND seq = ?",
+            (*chain, seq),
+        ).fetchone()
+    return found is not None and found[0] == tip
+
+
+def discarded_events(source: Path, target: Path) -> list[str]:
+    """Chains of the live database whose newest event the backup does not hold: what a
+    restore would discard, each as `TENANT/SITE: events after #N (live tip #M)`."""
+    live = chain_tips(target)
+    if not live:
+        return []
+    backed = chain_tips(source) or {}
+    lines = []
+    for chain, (seq, tip) in sorted(live.items()):
+        if _holds(source, chain, seq, tip):
+            continue
+        kept = backed.get(chain, (0, ""))[0]
+        lines.append(f"{chain[0]}/{chain[1]}: events after #{min(kept, seq)} (live tip #{seq})")
+    return lines
 
 
 def backup(source: Path, target: Path, units: UnitsFor, evidence_runs: int = 5) -> CopyCheck:
@@ -140,10 +192,17 @@ def backup(source: Path, target: Path, units: UnitsFor, evidence_runs: int = 5) 
 
 
 def restore(
-    source: Path, target: Path, units: UnitsFor, *, force: bool, evidence_runs: int = 5
+    source: Path,
+    target: Path,
+    units: UnitsFor,
+    *,
+    force: bool,
+    discard_newer: bool = False,
+    evidence_runs: int = 5,
 ) -> CopyCheck:
     """Check a backup, then copy it over (or into) the database; the database is untouched
-    unless the backup passes every check."""
+    unless the backup passes every check and, when it lacks events the live database holds,
+    the caller accepts losing them (`discard_newer`)."""
     _sqlite_file(source, "Backup")
     if source.resolve() == target.resolve():
         raise InvalidInput("The backup and the database are the same file")
@@ -154,6 +213,12 @@ def restore(
         )
     if target.exists() and not force:
         raise InvalidInput(f"{target} exists; add --force to replace it with the backup")
+    lost = discarded_events(source, target) if target.exists() else []
+    if lost and not discard_newer:
+        raise InvalidInput(
+            f"The backup is older than the database's audit trail ({'; '.join(lost)}): "
+            "restoring would discard those events; add --discard-newer-events to do it anyway"
+        )
     if target.exists():
         _copy(source, target)  # into the database itself, page by page, through SQLite
     else:

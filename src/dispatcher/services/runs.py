@@ -157,6 +157,7 @@ def status_overview(uow: UnitOfWork) -> StatusOverview:
     (a mismatch is shown, not hidden), and whether the clock is simulated."""
     from dataclasses import replace
 
+    from dispatcher.db.guards import check as check_guards
     from dispatcher.domain.trail import StateMismatch
     from dispatcher.services.trail import bound_kill_switch, bound_settings
 
@@ -169,7 +170,8 @@ def status_overview(uow: UnitOfWork) -> StatusOverview:
         except StateMismatch as mismatch:
             problem = mismatch.message
         clock = "simulated" if uow.clock_is_simulated() else "real"
-        return replace(view, clock=clock, trail_problem=problem)
+        guards = tuple(check_guards(uow.connection))
+        return replace(view, clock=clock, trail_problem=problem, guard_problems=guards)
 
 
 def overview(queries: ReadQueries, tenant: str, site: str) -> StatusOverview:

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from dispatcher.db.guards import check as check_guards
+from dispatcher.db.guards import expected_count as guard_count
 from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.events import ChainEvent
 from dispatcher.domain.records import RepairRecord, RunRecord, VersionRecord
@@ -209,6 +211,10 @@ def verify_state(uow: UnitOfWork) -> StateReport:
         site = _fold(uow.audit_log.bodies(), site_scope=True)
         tenant = _fold(uow.tenant_log.bodies(), site_scope=False)
         platform = _fold(uow.platform_log.bodies(), site_scope=False)
+        report.count("guards", guard_count(uow.dialect))
+        for line in check_guards(uow.connection):
+            name, problem = line.split(": ", 1)
+            report.problem("guards", name, problem)
         for name, fold in (("site", site), ("tenant", tenant), ("platform", platform)):
             for seq, problem in fold.problems:
                 report.problem("audit_events", f"{name} #{seq}", problem)
