@@ -31,16 +31,29 @@ def _verify(cli: Cli, checkpoint: Path, public: Path) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def _cut_tail(db: Path, events: int) -> None:
+CHAIN_WHERE = {
+    "site": "tenant_id = 'LTS' AND site_id = 'WIEN'",
+    "registry": "tenant_id = 'LTS' AND site_id = '*'",
+    "platform": "tenant_id = '*' AND site_id = '*'",
+}
+
+
+def _cut_tail(db: Path, events: int, chain: str = "site") -> None:
     with closing(sqlite3.connect(db)) as con:
         for (name,) in con.execute(
             "SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name='audit_events'"
         ).fetchall():
             con.execute(f"DROP TRIGGER {name}")
-        site_chain = "tenant_id = 'LTS' AND site_id = 'WIEN'"
-        (tip,) = con.execute(f"SELECT MAX(seq) FROM audit_events WHERE {site_chain}").fetchone()
-        con.execute(f"DELETE FROM audit_events WHERE {site_chain} AND seq > ?", (tip - events,))
+        where = CHAIN_WHERE[chain]
+        (tip,) = con.execute(f"SELECT MAX(seq) FROM audit_events WHERE {where}").fetchone()
+        con.execute(f"DELETE FROM audit_events WHERE {where} AND seq > ?", (tip - events,))
         con.commit()
+
+
+def _site_seq(document: dict[str, object]) -> int:
+    chains = document["chains"]
+    assert isinstance(chains, list)
+    return int(next(c["seq"] for c in chains if c["site"] == "WIEN"))
 
 
 def test_an_untouched_chain_extends_its_checkpoint(site: Cli, tmp_path: Path) -> None:
@@ -70,7 +83,7 @@ def test_a_cut_tail_is_detected(site: Cli, tmp_path: Path, db_path: Path) -> Non
     )
     code, output = _verify(site, tmp_path / "cp.json", Path(f"{key}.pub"))
     assert code == 1
-    assert f"signed seq {document['seq']}: events were removed from the end" in output
+    assert f"signed seq {_site_seq(document)}: events were removed from the end" in output
 
 
 def test_a_replaced_tail_is_detected(site: Cli, tmp_path: Path, db_path: Path) -> None:
@@ -85,7 +98,10 @@ def test_a_replaced_tail_is_detected(site: Cli, tmp_path: Path, db_path: Path) -
     assert changed.exit_code == 0, changed.output
     assert site("audit", "verify").exit_code == 0
     code, output = _verify(site, tmp_path / "cp.json", Path(f"{key}.pub"))
-    assert code == 1 and f"event {document['seq']} is not the one the checkpoint signed" in output
+    assert code == 1
+    assert (
+        f"event {_site_seq(document)} of LTS/WIEN's chain is not the one the checkpoint" in output
+    )
 
 
 @pytest.mark.parametrize("change", ["signature", "seq", "other-key"])
@@ -101,7 +117,9 @@ def test_a_forged_checkpoint_is_refused(site: Cli, tmp_path: Path, change: str) 
         path.write_text(json.dumps(document))
         expected = "signature does not match its content"
     elif change == "seq":
-        document["seq"] = int(str(document["seq"])) - 1
+        chains = document["chains"]
+        assert isinstance(chains, list)
+        chains[0]["seq"] = int(chains[0]["seq"]) - 1
         path.write_text(json.dumps(document))
         expected = "signature does not match its content"
     else:
@@ -110,6 +128,67 @@ def test_a_forged_checkpoint_is_refused(site: Cli, tmp_path: Path, change: str) 
         expected = "signed with another key"
     code, output = _verify(site, path, Path(f"{key}.pub"))
     assert code == 1 and expected in output
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize(
+    ("chain", "label"),
+    [("registry", "the LTS user registry's chain"), ("platform", "the platform's chain")],
+)
+def test_a_cut_tail_of_the_registry_or_the_platform_is_detected(
+    site: Cli, tmp_path: Path, db_path: Path, chain: str, label: str
+) -> None:
+    """The disabled user and the global kill switch live in the tenant's and the platform's
+    chains: the checkpoint signs their tips too, so cutting them off is caught."""
+    stop = ("kill-switch", "activate", "--by", "admin01", "--reason", "Breach at the dispatch end")
+    assert site(*stop).exit_code == 0
+    gone = ("users", "disable", "ops001", "--by", "admin01", "--reason", "Left the company")
+    assert site(*gone).exit_code == 0
+    key = tmp_path / "audit.key"
+    _keygen(site, key)
+    document = _checkpoint(site, key, tmp_path / "cp.json")
+    signed = {(c["tenant"], c["site"]) for c in document["chains"]}  # type: ignore[attr-defined]
+    assert signed == {("LTS", "WIEN"), ("LTS", "*"), ("*", "*")}
+    _cut_tail(db_path, 1, chain)
+    assert site("audit", "verify").exit_code == 0  # each chain is still a valid chain
+    code, output = _verify(site, tmp_path / "cp.json", Path(f"{key}.pub"))
+    assert code == 1
+    assert f"{label} ends at seq" in output and "events were removed from the end" in output
+
+
+def test_a_checkpoint_of_the_older_format_still_verifies(site: Cli, tmp_path: Path) -> None:
+    """dispatcher.checkpoint/1 files signed the site's chain alone; they keep proving it."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from dispatcher.domain.checkpoints import signed_site_payload
+
+    tip = json.loads(site("audit", "log", "--json", "-n", "1").stdout)[0]
+    key = Ed25519PrivateKey.from_private_bytes(bytes.fromhex("22" * 32))
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+    signed_at = "2026-01-13T08:00:00.000000Z"
+    old = {
+        "format": "dispatcher.checkpoint/1",
+        "tenant": "LTS",
+        "site": "WIEN",
+        "seq": tip["seq"],
+        "hash": tip["hash"],
+        "signed_at": signed_at,
+        "public_key": public,
+        "signature": key.sign(
+            signed_site_payload("LTS", "WIEN", tip["seq"], tip["hash"], signed_at)
+        ).hex(),
+    }
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    public_file = tmp_path / "old.pub"
+    public_file.write_text(public)
+    code, output = _verify(site, path, public_file)
+    assert code == 0, output
+    old["seq"] = tip["seq"] - 1
+    path.write_text(json.dumps(old))
+    assert _verify(site, path, public_file)[0] == 1
 
 
 def test_keys_from_the_environment(

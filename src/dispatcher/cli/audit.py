@@ -102,7 +102,7 @@ def verify(
     """Recompute the hash chains this site depends on (its own, its tenant's user registry,
     the platform's); exit 1 at the first broken event.
 
-    With --checkpoint, also check the signed checkpoint and that the site's chain still
+    With --checkpoint, also check the signed checkpoint and that every chain it signed still
     extends it; with --state, also compare every state row with what the trail authorized.
     Example: dispatcher audit verify --state --checkpoint wien-2026-w03.json --public-key audit.pub
     """
@@ -162,10 +162,12 @@ def checkpoint(
     key: KeyOpt = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Sign the tip of this site's audit chain (after verifying it) into a checkpoint file.
+    """Sign the tips of the chains this site depends on (its own, its tenant's user registry,
+    the platform's), after verifying them, into a checkpoint file.
 
     Keep checkpoints away from the database: `audit verify --checkpoint FILE` later proves no
-    event was cut from the end since. Example: dispatcher audit checkpoint --key audit.key
+    event was cut from the end of any of them since.
+    Example: dispatcher audit checkpoint --key audit.key
     """
     from dispatcher.cli import wiring
     from dispatcher.services.checkpoints import create_checkpoint, signing_key
@@ -176,16 +178,21 @@ def checkpoint(
     settings = settings_of(ctx)
     signer = signing_key(key)
     signed = create_checkpoint(wiring.unit_of_work(settings), signer)
-    target = out or Path(f"checkpoint-{signed.site}-{signed.seq}.json")
+    target = out or Path(f"checkpoint-{signed.site}-{signed.site_tip.seq}.json")
     write_new_files([(target, signed.as_json().encode("utf-8"), 0o644)])
     if as_json:
         from dispatcher.cli.output import emit_json
 
         emit_json({"file": str(target), **asdict(signed)})
         return
+    tips = ", ".join(
+        f"{'platform' if c.tenant == '*' else 'registry' if c.site == '*' else 'site'} "
+        f"#{c.seq} ({c.hash[:19]}…)"
+        for c in signed.chains
+    )
     typer.echo(
-        f"Checkpoint of {signed.tenant}/{signed.site} at seq {signed.seq} ({signed.hash}) "
-        f"signed by key {signed.public_key[:16]}..., written to {target}"
+        f"Checkpoint of {signed.tenant}/{signed.site} signed by key {signed.public_key[:16]}..., "
+        f"written to {target}: {tips}"
     )
 
 

@@ -13,9 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dispatcher.db.repositories import AuditLog
 from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.checkpoints import (
+    ChainTip,
     Checkpoint,
+    chain_label,
     extension_problem,
     parse_checkpoint,
     signed_payload,
@@ -135,23 +138,33 @@ def new_key_pem() -> tuple[bytes, str]:
     return pem, public_hex(key.public_key())
 
 
+def _logs(uow: UnitOfWork) -> list[AuditLog]:
+    """The chains a site depends on, its own first."""
+    return [uow.audit_log, uow.tenant_log, uow.platform_log]
+
+
 def create_checkpoint(uow: UnitOfWork, key: Ed25519PrivateKey) -> Checkpoint:
-    """Verify this site's chain, then sign its tip."""
+    """Verify every chain this site depends on, then sign their tips together."""
+    tips = []
     with uow:
-        report = verify_sealed(uow.audit_log.sealed_rows(), uow.audit_log.stored_event)
+        for log in _logs(uow):
+            report = verify_sealed(log.sealed_rows(), log.stored_event)
+            if not report.ok:
+                raise IntegrityDamage(
+                    f"{chain_label(*log.chain).capitalize()} is broken at seq "
+                    f"{report.broken_seq} ({report.problem}); not signing it"
+                )
+            if report.count:
+                tips.append(ChainTip(*log.chain, report.count, report.tip_hash))
         signed_at = format_timestamp(uow.now())
-    if not report.ok:
-        raise IntegrityDamage(
-            f"Audit chain broken at seq {report.broken_seq} ({report.problem}); not signing it"
-        )
-    if report.count == 0:
+    if not tips or tips[0].site != uow.site:
         raise InvalidInput(f"The audit chain of {uow.tenant}/{uow.site} is empty; nothing to sign")
-    payload = signed_payload(uow.tenant, uow.site, report.count, report.tip_hash, signed_at)
+    chains = tuple(tips)
+    payload = signed_payload(uow.tenant, uow.site, chains, signed_at)
     return Checkpoint(
         tenant=uow.tenant,
         site=uow.site,
-        seq=report.count,
-        hash=report.tip_hash,
+        chains=chains,
         signed_at=signed_at,
         public_key=public_hex(key.public_key()),
         signature=key.sign(payload).hex(),
@@ -161,12 +174,34 @@ def create_checkpoint(uow: UnitOfWork, key: Ed25519PrivateKey) -> Checkpoint:
 def check_checkpoint(
     uow: UnitOfWork, checkpoint: Checkpoint, trusted: Ed25519PublicKey
 ) -> CheckpointCheck:
-    """The chain verifies and still holds the signed event; the signature is the trusted key's."""
+    """Every signed chain verifies and still holds its signed event; the signature is the
+    trusted key's; the checkpoint is this site's."""
     from cryptography.exceptions import InvalidSignature
 
+    problem = None
     with uow:
+        logs = {log.chain: log for log in _logs(uow)}
         report = verify_sealed(uow.audit_log.sealed_rows(), uow.audit_log.stored_event)
-        event = uow.audit_log.stored_event(checkpoint.seq)
+        if (checkpoint.tenant, checkpoint.site) != (uow.tenant, uow.site):
+            problem = (
+                f"checkpoint is for {checkpoint.tenant}/{checkpoint.site}, "
+                f"not {uow.tenant}/{uow.site}"
+            )
+        for tip in checkpoint.chains if problem is None else ():
+            log = logs.get((tip.tenant, tip.site))
+            if log is None:
+                problem = f"checkpoint signs {chain_label(tip.tenant, tip.site)}, not this site's"
+                break
+            chain = (
+                report
+                if log is uow.audit_log
+                else verify_sealed(log.sealed_rows(), log.stored_event)
+            )
+            length = chain.count if chain.ok else (chain.broken_seq or 1) - 1
+            event = log.stored_event(tip.seq)
+            problem = extension_problem(tip, length, None if event is None else event.hash)
+            if problem is not None:
+                break
     if checkpoint.public_key != public_hex(trusted):
         return CheckpointCheck(report, checkpoint, "checkpoint was signed with another key")
     try:
@@ -175,8 +210,4 @@ def check_checkpoint(
         return CheckpointCheck(
             report, checkpoint, "checkpoint signature does not match its content"
         )
-    length = report.count if report.ok else (report.broken_seq or 1) - 1
-    problem = extension_problem(
-        checkpoint, uow.tenant, uow.site, length, None if event is None else event.hash
-    )
     return CheckpointCheck(report, checkpoint, problem)
