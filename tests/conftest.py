@@ -275,15 +275,19 @@ class Insider:
                 return str(exc)
         raise AssertionError(f"PostgreSQL accepted: {sql}")
 
-    def tamper(self, sql: str) -> None:
+    def tamper(self, sql: str, *, restore: bool = False) -> None:
+        """`restore`: a careful insider puts the SQLite triggers back afterwards, so the guard
+        check has nothing to say and the other checks must (PostgreSQL's stay in place)."""
         if self.backend == "sqlite":
             with closing(sqlite3.connect(self.db)) as con:
-                names = [
-                    n for (n,) in con.execute("SELECT name FROM sqlite_master WHERE type='trigger'")
-                ]
-                for name in names:
+                triggers = con.execute(
+                    "SELECT name, sql FROM sqlite_master WHERE type='trigger'"
+                ).fetchall()
+                for name, _ in triggers:
                     con.execute(f"DROP TRIGGER {name}")
                 con.executescript(sql)
+                for _, definition in triggers if restore else ():
+                    con.execute(definition)
                 con.commit()
             return
         with self._connect(SUPERUSER) as con:

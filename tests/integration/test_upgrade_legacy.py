@@ -56,7 +56,9 @@ def test_after_the_upgrade_every_chain_and_every_row_is_bound(cli: Cli, legacy: 
     assert report["state"]["checked"] == {
         "approvals": 3,  # publish, lock, repair.apply
         "database_flags": 1,
+        "decisions": 0,  # the older release's decisions are not judged (nothing bound them)
         "evidence_records": 4,
+        "guards": 57,
         "kill_switch_history": 2,  # the newest of each scope: global and this site's
         "plan_versions": 4,
         "repair_requests": 3,
@@ -111,7 +113,10 @@ def test_the_gates_work_on_the_adopted_state(cli: Cli, legacy: Path, tmp_path: P
     twin = cli("users", "add", "OPS001", "--name", "Olga", "--role", "ops_lead", "--by",
                "admin01", "--reason", "A second account")  # fmt: skip
     assert twin.exit_code == 1 and "already exists as ops001" in twin.stderr
-    assert cli("audit", "verify", "--state").exit_code == 0
+    checked = cli("audit", "verify", "--state", "--json")
+    assert checked.exit_code == 0, checked.stdout
+    # the deactivation and the export are judged on the adopted registry, settings and switch
+    assert json.loads(checked.stdout)["state"]["checked"]["decisions"] == 2
 
 
 def test_the_upgrade_refuses_case_twins_and_names_them(tmp_path: Path, cli: Cli) -> None:

@@ -62,7 +62,7 @@ def demo(
     target = files or ((path.parent if path else Path.cwd()) / "demo-files")
 
     def uow_at(moment: datetime) -> UnitOfWork:
-        return wiring.unit_of_work(settings, write=True, clock=lambda: moment)
+        return wiring.unit_of_work(settings, write=True, clock=lambda: moment, registry=True)
 
     # The demo replays its own weeks at their own times: a database with a simulated clock,
     # created so now (a database already in use keeps its clock; the demo then needs --fresh).

@@ -44,7 +44,12 @@ def add(
     from dispatcher.services.users import add_user
 
     change = add_user(
-        wiring.unit_of_work(settings_of(ctx), write=True), user_id, name, role, by, reason
+        wiring.unit_of_work(settings_of(ctx), write=True, registry=True),
+        user_id,
+        name,
+        role,
+        by,
+        reason,
     )
     typer.echo(
         f"Added {change.user.user_id} ({change.user.name}) with roles "
@@ -66,7 +71,9 @@ def disable(
     from dispatcher.cli import wiring
     from dispatcher.services.users import disable_user
 
-    change = disable_user(wiring.unit_of_work(settings_of(ctx), write=True), user_id, by, reason)
+    change = disable_user(
+        wiring.unit_of_work(settings_of(ctx), write=True, registry=True), user_id, by, reason
+    )
     typer.echo(f"Disabled {change.user.user_id}. Audit event #{change.event_seq}.")
 
 

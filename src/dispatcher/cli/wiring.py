@@ -43,10 +43,12 @@ def clock() -> datetime:
 
 
 def shown(value: str) -> str:
-    """An environment value in a message: quoted, bytes that were not UTF-8 written out."""
+    """An environment value in a message: quoted, bytes that were not UTF-8 and control
+    characters (a newline would break the one-line message) written out."""
     from dispatcher.domain.text import escape_undecodable
 
-    return f"'{escape_undecodable(value)}'"
+    text = escape_undecodable(value)
+    return "'" + "".join(c if c.isprintable() else repr(c)[1:-1] for c in text) + "'"
 
 
 def engine(settings: Settings, *, migrate: bool = True) -> Engine:
@@ -97,6 +99,7 @@ def unit_of_work(
     clock: Callable[[], datetime] | None = None,
     simulated: bool | None = None,
     platform: bool = False,
+    registry: bool = False,
 ) -> UnitOfWork:
     """One command's unit of work (SQLite or PostgreSQL, the same class), on real time unless
     a clock is pinned (`clock`, else DISPATCHER_NOW)."""
@@ -111,6 +114,7 @@ def unit_of_work(
         write=write,
         simulated=simulated,
         platform=platform,
+        registry=registry,
     )
 
 

@@ -112,13 +112,17 @@ class UnitOfWork:
         write: bool,
         simulated: bool | None = None,
         platform: bool = False,
+        registry: bool = False,
     ) -> None:
         """`clock` pins the time (DISPATCHER_NOW, the demo's script, tests); the database
         honours it only if it was created with a simulated clock. `simulated` states that
         answer instead of reading it (a database being created as a simulated one). A unit
         with `platform` writes the platform's chain (the global kill switch): on PostgreSQL it
         holds that chain's lock alone, while every other writer shares it, so no publish, lock
-        or export overlaps a change of the global switch."""
+        or export overlaps a change of the global switch. A unit with `registry` (or `platform`)
+        writes the tenant's user registry chain: it holds that chain's lock alone, while every
+        other writer of the tenant shares it, so no decision reads a registry that changes before
+        it commits (the `seen` tips its event records are the state it was judged on)."""
         self.engine = engine
         self.tenant = tenant
         self.site = site
@@ -128,6 +132,7 @@ class UnitOfWork:
         self._write = write
         self._committed = False
         self._platform = platform
+        self._registry = registry or platform
         self._locked_chains: set[tuple[str, str]] = set()
 
     def now(self) -> datetime:
@@ -160,9 +165,11 @@ class UnitOfWork:
         BEGIN IMMEDIATE already serialises every writer)."""
         if log.chain == PLATFORM_CHAIN and not self._platform:
             raise AssertionError("a unit writing the platform chain is built with platform=True")
+        if log.chain == tenant_chain(self.tenant) and not self._registry:
+            raise AssertionError("a unit writing the registry chain is built with registry=True")
         if self.dialect != "postgresql" or log.chain in self._locked_chains:
             return
-        if log.chain not in ((self.tenant, self.site), PLATFORM_CHAIN):
+        if log.chain not in ((self.tenant, self.site), tenant_chain(self.tenant), PLATFORM_CHAIN):
             self._connection.execute(CHAIN_LOCK_SQL, {"key": chain_lock_key(*log.chain)})
         self._locked_chains.add(log.chain)
 
@@ -230,8 +237,11 @@ class UnitOfWork:
                 "binds logins to sites in site_logins (docs/deployment.md)"
             )
         if self._write and not self._committed:
+            # Always in this order (site, registry, platform), so two writers never deadlock.
             key = chain_lock_key(self.tenant, self.site)
             connection.execute(CHAIN_LOCK_SQL, {"key": key})
+            registry = {"key": chain_lock_key(*tenant_chain(self.tenant))}
+            connection.execute(CHAIN_LOCK_SQL if self._registry else SHARED_LOCK_SQL, registry)
             platform = {"key": chain_lock_key(*PLATFORM_CHAIN)}
             connection.execute(CHAIN_LOCK_SQL if self._platform else SHARED_LOCK_SQL, platform)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 from dispatcher.db.repositories import AuditLog
 from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.errors import InvalidInput
@@ -35,11 +38,30 @@ def record_event(uow: UnitOfWork, draft: EventDraft, log: AuditLog | None = None
             "check the system clock"
         )
     tenant, site = chain.chain
+    draft = replace(draft, detail={**draft.detail, "seen": _seen(uow, chain)})
     event = seal_event(
         draft, seq=seq, occurred_at=now, tenant=tenant, site=site, prev_hash=prev_hash
     )
     chain.append(event)
     return event
+
+
+def _seen(uow: UnitOfWork, chain: AuditLog) -> dict[str, Any]:
+    """The tips of the other chains this decision read, in the same transaction: the state it
+    was judged on (`audit verify --state` replays it there). Writers of a chain hold its lock
+    and others share it (unit_of_work.py), so no tip moves before this event commits."""
+    seen: dict[str, Any] = {}
+    for name, log in (
+        ("site", uow.audit_log),
+        ("registry", uow.tenant_log),
+        ("platform", uow.platform_log),
+    ):
+        if log.chain == chain.chain:
+            continue
+        tip = log.tip()
+        seq = 0 if tip is None else tip[0]
+        seen[name] = [uow.tenant, uow.site, seq] if name == "site" else seq
+    return seen
 
 
 def list_events(

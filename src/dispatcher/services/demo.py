@@ -64,18 +64,22 @@ def build_demo(
         if uow.queries.list_runs(limit=1):
             raise Conflict("Database already has runs; use --fresh or another --db for the demo")
         ensure_site(uow)
+        admin: str | None = None  # the first user bootstraps the registry, then registers others
         for user in DEMO_USERS:
             if uow.users.get(user.user_id) is None:
                 event = record_event(
                     uow,
                     EventDraft(
                         Action.USER_ADD,
-                        actor_id="system",
-                        reason="demo setup",
+                        actor_id=admin or "system",
+                        actor_role="platform_admin" if admin else None,
+                        reason="Demo site set-up",
                         detail=user_values(user),
                     ),
                     uow.tenant_log,
                 )
+                if admin is None and user.holds("platform_admin"):
+                    admin = user.user_id
                 uow.users.add(user, uow.now(), event.seq)
         uow.commit()
     site = make_site(seed, DEMO_WEEKS)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from dispatcher.db.guards import check as check_guards
@@ -227,7 +228,33 @@ def verify_state(uow: UnitOfWork) -> StateReport:
         _database(uow, report, platform, site.first)
         _runs(uow, report, site)
         _requests(uow, report, site)
+        _decisions(uow, report)
     return report
+
+
+# PostgreSQL stamps events with each client's clock (until the database stamps them itself):
+# a registry change and a decision from two machines may disagree by this much.
+CLOCK_TOLERANCE = {"sqlite": timedelta(0), "postgresql": timedelta(minutes=2)}
+
+
+def _decisions(uow: UnitOfWork, report: StateReport) -> None:
+    """Every allowed decision replayed with the gates' checks at its moment (domain/replay.py)."""
+    from dispatcher.domain.replay import Event, Replay
+
+    def events(log: Any) -> Any:
+        return (Event(e.seq, e.body) for e in log.bodies())
+
+    replay = Replay(
+        list(events(uow.tenant_log)),
+        list(events(uow.platform_log)),
+        tenant=uow.tenant,
+        site=uow.site,
+        tolerance=CLOCK_TOLERANCE.get(uow.dialect, timedelta(minutes=2)),
+    )
+    judged = replay.run(events(uow.audit_log))
+    report.count("decisions", replay.judged)
+    for wrong in judged:
+        report.problem("decisions", f"{wrong.chain} #{wrong.seq}", wrong.line)
 
 
 def _settings(uow: UnitOfWork, report: StateReport, fold: _Fold) -> None:

@@ -1,0 +1,180 @@
+"""Decisions the gates would have refused, written by an insider who runs a patched copy of the
+tool (anyone can read its code): the event is correctly hashed and linked, every state row is
+bound to it, so the chains and the state verify. `audit verify --state` replays the trail with the
+gates' own checks and names the decision, by chain and seq, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from dispatcher.domain.events import Action, EventDraft
+from tests.conftest import Cli, Insider
+from tests.forge import forge
+from tests.samples import LOCK_OK, OVERRIDE, PUBLISH_OK, RUN
+
+
+def _patched_gates(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The insider's copy: publish and lock never find a failing check; anyone registered is
+    an admin for the registry and the kill switch."""
+    import dispatcher.services.decisions as decisions
+    import dispatcher.services.kill_switch as kill_switch
+    import dispatcher.services.users as users
+
+    def anyone(uow: Any, action: Any, by: str, *args: Any, **kwargs: Any) -> Any:
+        return uow.users.get(by.strip())
+
+    monkeypatch.setattr(decisions, "first_failure", lambda results: None)
+    monkeypatch.setattr(users, "require_admin", anyone)
+    monkeypatch.setattr(kill_switch, "require_admin", anyone)
+
+
+def _state(site: Cli) -> tuple[int, dict[str, Any]]:
+    checked = site("audit", "verify", "--state", "--json")
+    return checked.exit_code, json.loads(checked.stdout)
+
+
+def _only_decision_named(site: Cli, key: str, fragment: str) -> None:
+    """The chains intact, every state row bound, and one decision named: `key` (chain #seq)."""
+    assert site("audit", "verify").exit_code == 0
+    code, report = _state(site)
+    assert code == 1
+    problems = report["state"]["problems"]
+    assert [(p["table"], p["key"]) for p in problems] == [("decisions", key)], problems
+    assert fragment in problems[0]["problem"], problems[0]["problem"]
+    shown = site("audit", "verify", "--state")
+    assert shown.exit_code == 1 and key in shown.stdout, shown.stdout
+
+
+def _tip(site: Cli, chain: str = "site") -> int:
+    rows = json.loads(site("audit", "log", "--chain", chain, "--json", "-n", "1").stdout)
+    return int(rows[0]["seq"])
+
+
+def test_the_tool_s_own_decisions_replay_clean(site: Cli, tmp_path: Any) -> None:
+    assert site("publish", RUN, *PUBLISH_OK, *OVERRIDE).exit_code == 0
+    assert site("lock", RUN, *LOCK_OK, *OVERRIDE).exit_code == 0
+    assert site("export", RUN, "--out", str(tmp_path / "w03.csv")).exit_code == 0
+    refused = site("publish", RUN, "--approver", "disp001", "--role", "dispatcher", "--reason", "x")
+    assert refused.exit_code == 2  # a refusal is replayed too (its tips), never judged allowed
+    code, report = _state(site)
+    assert code == 0, report["state"]["problems"]
+    assert report["state"]["checked"]["decisions"] == 3  # publish, lock, export
+
+
+@pytest.mark.parametrize(
+    ("publisher", "lock", "fragment"),
+    [
+        pytest.param(
+            PUBLISH_OK,
+            ("--approver", "disp002", "--role", "dispatcher", "--reason", "Looks fine to me"),
+            "Approver role not in allowed roles",
+            id="role-not-allowed",
+        ),
+        pytest.param(
+            PUBLISH_OK,
+            ("--approver", "ops001", "--role", "platform_admin", "--reason", "Looks fine to me"),
+            "Approver ops001 does not hold role platform_admin",
+            id="role-not-held",
+        ),
+        pytest.param(
+            PUBLISH_OK,
+            ("--approver", "ops001", "--role", "ops_lead", "--reason", "ok"),
+            "Reason must be at least",
+            id="short-reason",
+        ),
+        pytest.param(
+            PUBLISH_OK,
+            ("--approver", "ops001", "--role", "ops_lead", "--reason", "\u200b" * 12),
+            "Reason must be at least",
+            id="invisible-reason",
+        ),
+        pytest.param(
+            ("--approver", "ops001", "--role", "ops_lead", "--reason", "Week 2026-W03 reviewed"),
+            LOCK_OK,
+            "Lock requires a different person than the publisher",
+            id="four-eyes",
+        ),
+    ],
+)
+def test_a_lock_the_gates_refuse_is_named(
+    site: Cli,
+    monkeypatch: pytest.MonkeyPatch,
+    publisher: tuple[str, ...],
+    lock: tuple[str, ...],
+    fragment: str,
+) -> None:
+    assert site("publish", RUN, *publisher, *OVERRIDE).exit_code == 0
+    _patched_gates(monkeypatch)
+    forged = site("lock", RUN, *lock, *OVERRIDE)
+    assert forged.exit_code == 0, forged.output
+    _only_decision_named(site, f"site #{_tip(site)}", f"lock allowed although {fragment}")
+
+
+def test_a_publish_under_the_kill_switch_is_named(
+    site: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = ("--by", "admin01", "--reason", "Dispatch system outage")
+    assert site("kill-switch", "activate", *args).exit_code == 0
+    _patched_gates(monkeypatch)
+    assert site("publish", RUN, *PUBLISH_OK, *OVERRIDE).exit_code == 0
+    _only_decision_named(site, f"site #{_tip(site)}", "Kill switch")
+
+
+def test_a_lock_of_a_version_never_published_is_named(
+    site: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _patched_gates(monkeypatch)
+    assert site("lock", RUN, *LOCK_OK, *OVERRIDE).exit_code == 0
+    _only_decision_named(site, f"site #{_tip(site)}", "published")
+
+
+def test_a_user_added_by_a_dispatcher_is_named(site: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    _patched_gates(monkeypatch)
+    added = site(
+        "users", "add", "mallory", "--name", "Mallory", "--role", "platform_admin",
+        "--by", "disp001", "--reason", "Needs access urgently",
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    _only_decision_named(
+        site, f"registry #{_tip(site, 'tenant')}", "disp001 was not a registered active"
+    )
+
+
+def test_the_global_kill_switch_lifted_by_a_dispatcher_is_named(
+    site: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = ("--reason", "Dispatch system outage")
+    assert site("kill-switch", "activate", "--by", "admin01", *args).exit_code == 0
+    _patched_gates(monkeypatch)
+    lifted = site("kill-switch", "deactivate", "--by", "disp001", "--reason", "Back to work now")
+    assert lifted.exit_code == 0, lifted.output
+    _only_decision_named(site, f"platform #{_tip(site, 'platform')}", "disp001 was not")
+
+
+def test_a_disable_slipped_in_before_a_lock_is_named(
+    site: Cli, insider: Insider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ops lead locks an hour later; an insider then appends, at the registry's tip, a
+    disable of the ops lead dated before the lock (and binds the user row to it), as if the lock
+    had been made by someone already disabled. The lock recorded the registry tip it was judged
+    on: the earlier-dated event it did not see is named."""
+    from datetime import timedelta
+
+    assert site("publish", RUN, *PUBLISH_OK, *OVERRIDE).exit_code == 0
+    monkeypatch.setenv("DISPATCHER_NOW", "2026-01-13T09:00:00Z")
+    assert site("lock", RUN, *LOCK_OK, *OVERRIDE).exit_code == 0
+    lock_seq = _tip(site)
+    user = {"user": "ops001", "name": "Olga Betrieb", "roles": ["ops_lead"], "active": False}
+    statement, event = forge(
+        site,
+        "tenant",
+        EventDraft(Action.USER_DISABLE, actor_id="admin01", actor_role="platform_admin",
+                   reason="Left the company", detail=user),
+        after=timedelta(minutes=1),
+    )  # fmt: skip
+    bind = f"UPDATE users SET active = false, event_seq = {event.seq} WHERE user_id = 'ops001'"
+    insider.tamper(f"{statement};\n{bind}", restore=True)
+    _only_decision_named(site, f"site #{lock_seq}", f"ignores registry event #{event.seq}")
