@@ -105,10 +105,12 @@ def pg_database(pg_server: PgServer) -> Iterator[str]:
 
 @pytest.fixture
 def db(backend: str, tmp_path: Path, template_db: Path, request: pytest.FixtureRequest) -> str:
-    """The test's database as --db takes it: a SQLite file, or the application login's URL."""
+    """The test's database as --db takes it: a SQLite file, or on PostgreSQL the platform
+    admins' login (every command works there, as on a SQLite file; what a depot's own login
+    may and may not do is tested with it in tests/integration/test_depot_login.py)."""
     if backend == "postgres":
         server: PgServer = request.getfixturevalue("pg_server")
-        return server.url(APP_LOGIN, request.getfixturevalue("pg_database"))
+        return server.url(PLATFORM_LOGIN, request.getfixturevalue("pg_database"))
     path = tmp_path / "dispatcher.db"
     shutil.copyfile(template_db, path)
     return str(path)

@@ -66,3 +66,27 @@ def insert_sql(event: AuditEvent) -> str:
     names = ", ".join(columns)
     values = ", ".join(_literal(v) for v in columns.values())
     return f"INSERT INTO audit_events ({names}) VALUES ({values})"
+
+
+def resealed_sql(event: AuditEvent, *, raw_detail: str | None = None, **changes: Any) -> str:
+    """The INSERT for `event` with some fields replaced by values the tool never writes (a time
+    written another way, a number as text) and, with `raw_detail`, its detail replaced by that
+    JSON text verbatim (in the body and the column); hashed again, so only what it holds can
+    give it away."""
+    from dataclasses import asdict, replace
+
+    from dispatcher.domain.hashing import digest_text
+
+    values = {k: v for k, v in asdict(event).items() if k not in ("hash", "body")}
+    values.update(changes)
+    marker = "__raw_detail__"
+    if raw_detail is not None:
+        values["detail"] = {marker: True}
+    body = canonical_json({**values, "v": 1})
+    placeholder = canonical_json({marker: True})
+    if raw_detail is not None:
+        body = body.replace(placeholder, raw_detail)
+    sql = insert_sql(replace(event, **values, hash=digest_text(body), body=body))
+    if raw_detail is not None:
+        sql = sql.replace(_literal(placeholder), _literal(raw_detail))
+    return sql

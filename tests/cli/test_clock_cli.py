@@ -13,7 +13,7 @@ from dispatcher.db.migrate import upgrade_to_head
 from dispatcher.domain.events import Action, EventDraft, seal_event
 from dispatcher.domain.hashing import canonical_json
 from tests.conftest import Cli, Insider
-from tests.pgserver import APP_LOGIN, OWNER, PgServer
+from tests.pgserver import APP_LOGIN, OWNER, PLATFORM_LOGIN, PgServer
 from tests.samples import write_run
 
 REAL_CLOCK_ONLY = (
@@ -184,7 +184,15 @@ def test_a_postgres_database_without_a_simulated_clock_refuses_dispatcher_now(
         engine = make_engine(pg_server.url(OWNER, "production"))
         upgrade_to_head(engine)
         engine.dispose()
-        env = {"DISPATCHER_DB": pg_server.url(APP_LOGIN, "production"), "NO_COLOR": "1"}
+        depot = {"DISPATCHER_DB": pg_server.url(APP_LOGIN, "production"), "NO_COLOR": "1"}
+        refused = CliRunner().invoke(app, ["db", "init"], env=depot)
+        wiring.reset()
+        assert (refused.exit_code, refused.stderr) == (
+            1,
+            "Error: On PostgreSQL the platform login creates the database (a member of "
+            "dispatcher_platform; docs/deployment.md)\n",
+        )
+        env = {"DISPATCHER_DB": pg_server.url(PLATFORM_LOGIN, "production"), "NO_COLOR": "1"}
         created = CliRunner().invoke(app, ["db", "init"], env=env)
         wiring.reset()
         assert created.exit_code == 0, created.output

@@ -86,7 +86,7 @@ def _seed_events(db_path: Path, n: int) -> None:
     from dispatcher.services.audit import record_event
 
     engine = make_engine(f"sqlite:///{db_path}")
-    for i in range(n):
+    for i in range(n):  # after the site's site.create (seq 1), publish events 2 .. n + 1
         outcome = Outcome.BLOCKED if i % 2 else Outcome.ALLOWED
         with UnitOfWork(
             engine, "LTS", "WIEN", lambda: datetime(2026, 1, 13, 8, tzinfo=UTC), write=True
@@ -110,20 +110,20 @@ def _seed_events(db_path: Path, n: int) -> None:
 
 def test_audit_log_lists_events_and_json_fields(cli: Cli, db_path: Path) -> None:
     _seed_events(db_path, 3)
-    table = cli("audit", "log")
+    table = cli("audit", "log", "--run", "RUN-20260113-001")
     assert table.exit_code == 0
     lines = table.stdout.splitlines()
     # One run: named in the title, the rows keep the version; the role under the actor, the
     # gate's message under the action, all inside 80 columns.
     assert lines[0] == "Audit log - LTS/WIEN - RUN-20260113-001"
     assert lines[1].split() == ["Seq", "Time", "(UTC)", "Event", "Actor", "Version"]
-    first = next(i for i, line in enumerate(lines) if line.strip().startswith("1 "))
+    first = next(i for i, line in enumerate(lines) if line.strip().startswith("2 "))
     assert lines[first].split()[1:6] == ["2026-01-13", "08:00", "publish", "allowed", "disp001"]
     assert lines[first].split()[-1] == "v1"
     assert lines[first + 1].split() == ["Kill", "switch", "is", "active", "(dispatcher)"]
     assert max(len(line) for line in lines) <= 80
     rows = json.loads(cli("audit", "log", "--json", "--limit", "2").stdout)
-    assert [r["seq"] for r in rows] == [2, 3]
+    assert [r["seq"] for r in rows] == [3, 4]
     assert set(rows[0]) == {
         "seq",
         "occurred_at",

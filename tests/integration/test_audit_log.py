@@ -17,7 +17,14 @@ from tests.conftest import UowFactory
 
 
 def _append(uow_factory: UowFactory, n: int, site: str = "WIEN") -> None:
-    for i in range(n):
+    """A site chain of `n` events: its site.create (every site chain opens with it), then
+    user.add events numbered by seq ("add user 1" is seq 2)."""
+    from dispatcher.services.site import ensure_site
+
+    with uow_factory(write=True, site=site) as uow:
+        ensure_site(uow)
+        uow.commit()
+    for i in range(1, n):
         with uow_factory(write=True, site=site) as uow:
             record_event(
                 uow,
@@ -170,4 +177,4 @@ def test_two_processes_appending_concurrently_leave_one_chain(
     ]
     assert [p.wait(timeout=300) for p in procs] == [0, 0]
     report = verify_audit_chain(uow_factory())
-    assert (report.ok, report.count) == (True, 1000)
+    assert (report.ok, report.count) == (True, 1001)  # and the site.create

@@ -105,13 +105,19 @@ def test_writers_of_one_site_queue_for_its_chain(uow_factory: UowFactory) -> Non
         thread.join(timeout=60)
     assert errors == []
     report = verify_audit_chain(uow_factory())
-    assert (report.ok, report.count) == (True, 6)
+    assert (report.ok, report.count) == (True, 7)  # and the site.create the first made
 
 
 @pytest.mark.postgres
 def test_on_postgres_another_site_does_not_wait(uow_factory: UowFactory) -> None:
     """The lock is per chain: while a WIEN writer holds its open transaction, GRAZ appends and
     commits (on SQLite one file has one write lock, so this is PostgreSQL's alone)."""
+    from dispatcher.services.site import ensure_site
+
+    for site in ("WIEN", "GRAZ"):  # both set up (a new tenant's first sites share its row)
+        with uow_factory(write=True, site=site) as uow:
+            ensure_site(uow)
+            uow.commit()
     holding, release = threading.Event(), threading.Event()
     committed: list[str] = []
 
@@ -131,7 +137,7 @@ def test_on_postgres_another_site_does_not_wait(uow_factory: UowFactory) -> None
     release.set()
     thread.join(timeout=60)
     assert committed == ["GRAZ", "WIEN"]
-    assert verify_audit_chain(uow_factory(site="GRAZ")).count == 1
+    assert verify_audit_chain(uow_factory(site="GRAZ")).count == 2  # with its site.create
 
 
 @pytest.mark.postgres
@@ -147,4 +153,4 @@ def test_on_postgres_a_writer_kept_waiting_gets_the_busy_line(
         with pytest.raises(DatabaseBusy, match="another dispatcher command is writing"):
             _append_slowly(uow_factory, "WIEN", 0.0)
         holder.commit()
-    assert verify_audit_chain(uow_factory()).count == 1
+    assert verify_audit_chain(uow_factory()).count == 2  # with its site.create

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from dispatcher.domain.events import Action, EventDraft
+from dispatcher.domain.events import Action, EventDraft, Outcome
 from tests.conftest import Cli, Insider
 from tests.forge import forge
 from tests.samples import LOCK_OK, OVERRIDE, PUBLISH_OK, RUN
@@ -178,3 +178,163 @@ def test_a_disable_slipped_in_before_a_lock_is_named(
     bind = f"UPDATE users SET active = false, event_seq = {event.seq} WHERE user_id = 'ops001'"
     insider.tamper(f"{statement};\n{bind}", restore=True)
     _only_decision_named(site, f"site #{lock_seq}", f"ignores registry event #{event.seq}")
+
+
+# --- what an attack on the replay itself found (issue 17's insider, second round) ---------------
+
+
+def _global_switch_row(event_seq: int, actor: str, active: bool) -> str:
+    flag = "true" if active else "false"
+    return (
+        "INSERT INTO kill_switch_history (scope, active, actor_id, reason, changed_at, "
+        f"event_tenant, event_site, event_seq) VALUES ('global', {flag}, '{actor}', "
+        f"'Back to work now', '2026-01-13 08:00:00', '*', '*', {event_seq})"
+    )
+
+
+def test_a_platform_event_made_from_a_tenant_without_registry_is_named(
+    site: Cli, insider: Insider
+) -> None:
+    args = ("--by", "admin01", "--reason", "Dispatch system outage")
+    assert site("kill-switch", "activate", *args).exit_code == 0
+    statement, event = forge(
+        site,
+        "platform",
+        EventDraft(Action.KILL_SWITCH_DEACTIVATE, actor_id="disp001", actor_role="dispatcher",
+                   reason="Back to work now",
+                   detail={"scope": "global", "target": "global",
+                           "seen": {"registry": 4, "site": ["ZZZ", "NOWHERE", 0]}}),
+    )  # fmt: skip
+    insider.tamper(f"{statement};\n{_global_switch_row(event.seq, 'disp001', False)}", restore=True)
+    _only_decision_named(site, f"platform #{event.seq}", "tenant ZZZ, which has no user registry")
+
+
+def test_a_platform_event_cannot_choose_an_older_registry(
+    site: Cli, insider: Insider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """admin01 is disabled at 10:00; a lift of the global switch by admin01 at 11:00 that
+    records the registry as it stood before the disable."""
+    from datetime import timedelta
+
+    assert site("kill-switch", "activate", "--by", "admin01",
+                "--reason", "Dispatch system outage").exit_code == 0  # fmt: skip
+    before = _tip(site, "tenant")
+    monkeypatch.setenv("DISPATCHER_NOW", "2026-01-13T10:00:00Z")
+    assert site("users", "add", "admin02", "--name", "Second Admin", "--role", "platform_admin",
+                "--by", "admin01", "--reason", "A second admin").exit_code == 0  # fmt: skip
+    assert site("users", "disable", "admin01", "--by", "admin02",
+                "--reason", "Left the company").exit_code == 0  # fmt: skip
+    statement, event = forge(
+        site,
+        "platform",
+        EventDraft(Action.KILL_SWITCH_DEACTIVATE, actor_id="admin01", actor_role="platform_admin",
+                   reason="Back to work now",
+                   detail={"scope": "global", "target": "global",
+                           "seen": {"registry": before, "site": ["LTS", "WIEN", 5]}}),
+        after=timedelta(hours=3),
+    )  # fmt: skip
+    insider.tamper(f"{statement};\n{_global_switch_row(event.seq, 'admin01', False)}", restore=True)
+    _only_decision_named(
+        site, f"platform #{event.seq}", f"it ignores LTS registry event #{before + 1}"
+    )
+
+
+def test_a_site_switch_event_of_another_scope_is_named(site: Cli, insider: Insider) -> None:
+    """A deactivation whose scope the state fold does not count ("site " with a space): the
+    switch stays on for the gates, and the replay does not take it as lifted either."""
+    args = ("--scope", "site", "--by", "admin01", "--reason", "Dispatch system outage")
+    assert site("kill-switch", "activate", *args).exit_code == 0
+    statement, event = forge(
+        site,
+        "site",
+        EventDraft(Action.KILL_SWITCH_DEACTIVATE, actor_id="admin01", actor_role="platform_admin",
+                   reason="Back to work now",
+                   detail={"scope": "site ", "target": "LTS/WIEN",
+                           "seen": {"registry": _tip(site, "tenant"),
+                                    "platform": _tip(site, "platform")}}),
+    )  # fmt: skip
+    insider.tamper(statement, restore=True)
+    _only_decision_named(site, f"site #{event.seq}", "is for the site's switch")
+
+
+def test_a_version_whose_event_claims_another_status_is_named(
+    cli: Cli, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A patched tool records a WARN run's import as PASS: the version's own audits say WARN."""
+    import dispatcher.services.audit as audit
+    from tests.conftest import populate_site
+
+    real = audit.seal_event  # type: ignore[attr-defined]
+
+    def lying(draft: EventDraft, **where: Any) -> Any:
+        if draft.action == Action.RUN_IMPORT:
+            draft = EventDraft(**{**draft.__dict__, "detail": {**draft.detail, "status": "PASS"}})
+        return real(draft, **where)
+
+    monkeypatch.setattr(audit, "seal_event", lying)
+    populate_site(cli, tmp_path)
+    monkeypatch.setattr(audit, "seal_event", real)
+    code, report = _state(cli)
+    assert code == 1
+    assert [p["problem"] for p in report["state"]["problems"]] == [
+        f"is WARN by its own audits, event #{_import_seq(cli)} says PASS"
+    ]
+
+
+def _import_seq(site: Cli) -> int:
+    rows = json.loads(site("audit", "log", "--json", "--action", "run.import").stdout)
+    return int(rows[0]["seq"])
+
+
+def test_an_exporter_must_be_registered(site: Cli, tmp_path: Any) -> None:
+    assert site("publish", RUN, *PUBLISH_OK, *OVERRIDE).exit_code == 0
+    assert site("lock", RUN, *LOCK_OK, *OVERRIDE).exit_code == 0
+    out = tmp_path / "w03.csv"
+    refused = site("export", RUN, "--out", str(out), "--by", "mallory")
+    assert (refused.exit_code, refused.stderr) == (
+        2,
+        "Blocked: Exporter mallory is not a registered active user\n",
+    )
+    assert not out.exists()
+    assert site("export", RUN, "--out", str(out), "--by", "OPS001").exit_code == 0
+    exported = json.loads(site("audit", "log", "--json", "-n", "1").stdout)[0]
+    assert (exported["action"], exported["actor_id"]) == ("export", "ops001")
+
+
+def test_an_event_written_another_way_is_refused_and_named(site: Cli, insider: Insider) -> None:
+    """A time that sorts after the tip as text but names an earlier day, and JSON nested deeper
+    than any reader goes: the database refuses both; with its guards dropped, `audit verify`
+    names the first and no command fails on either."""
+    from tests.forge import resealed_sql
+
+    _, event = forge(
+        site, "site", EventDraft(Action.KILL_SWITCH_ACTIVATE, outcome=Outcome.BLOCKED,
+                                 actor_id="nobody", detail={"check": "x", "message": "y"})
+    )  # fmt: skip
+    odd_time = resealed_sql(event, occurred_at="2026-1-06T07:00:00.000000Z")
+    deep = resealed_sql(event, raw_detail="[" * 100_000 + "]" * 100_000)
+    for statement in (odd_time, deep):
+        assert "occurred_at is YYYY" in insider.refused(statement) or "permission" in (
+            insider.refused(statement)
+        )
+    insider.tamper(deep, restore=True)
+    for args in (("audit", "verify", "--state"), ("audit", "log"), ("status",)):
+        assert site(*args).exit_code in (0, 1), args  # never a traceback (catch_exceptions off)
+    code, report = _state(site)
+    assert code == 1
+    assert {"table": "audit_events", "key": f"site #{event.seq}",
+            "problem": "its body is not a JSON object this tool reads (malformed, or nested too "
+            "deep)"} in report["state"]["problems"]  # fmt: skip
+
+
+def test_odd_values_in_forged_events_are_named_never_a_crash(site: Cli, insider: Insider) -> None:
+    ids = {"registry": _tip(site, "tenant"), "platform": _tip(site, "platform")}
+    statement, _ = forge(
+        site, "site",
+        EventDraft(Action.SITE_UPDATE, actor_id="admin01", actor_role="platform_admin",
+                   reason="Looks harmless", detail={"settings": {"min_reason_length": "ten"},
+                                                    "seen": {**ids, "site": ["LTS", "WIEN", "x"]}}),
+    )  # fmt: skip
+    insider.tamper(statement, restore=True)
+    code, report = _state(site)
+    assert code == 1 and report["state"]["problems"], report

@@ -57,7 +57,7 @@ def test_a_version_marked_published_by_hand_does_not_lock(site: Cli, insider: In
 
 def test_weakened_settings_do_not_let_a_short_reason_through(site: Cli, insider: Insider) -> None:
     weaken = "UPDATE site_settings SET min_reason_length = 1, lock_requires_other_person = false"
-    assert "site.update event" in insider.refused(weaken)
+    _refused(insider.refused(weaken), "site.update event")  # PostgreSQL: no grant at all
     insider.tamper(weaken)
     short = ("--approver", "disp001", "--role", "dispatcher", "--reason", "x")
     _blocked(site("publish", RUN, *short, *OVERRIDE), "Site settings do not match the audit trail")
@@ -72,7 +72,7 @@ def test_a_platform_admin_inserted_by_hand_cannot_stop_anything(
         " event_seq) VALUES ('LTS', 'mallory', 'Mallory', 'platform_admin', true,"
         " '2026-01-13 06:00:00', 'mallory', 1)"
     )
-    assert "user.add event" in insider.refused(mallory)
+    _refused(insider.refused(mallory), "user.add event")
     insider.tamper(mallory)
     stop = ("kill-switch", "activate", "--by", "mallory", "--reason", "Stop every depot now")
     _blocked(site(*stop), "User mallory does not match the audit trail")
@@ -178,3 +178,23 @@ def test_stored_plans_take_no_update_or_delete_even_unlocked(
     site: Cli, insider: Insider, table: str
 ) -> None:
     _refused(insider.refused(f"DELETE FROM {table}"))
+
+
+def test_a_site_chain_opens_with_its_site_create(cli: Cli, insider: Insider) -> None:
+    """A refusal is the first thing a new site records (a kill switch asked for by someone who
+    is not registered): the site is created first, so its chain still opens with site.create.
+    An event planted as a new site's first is refused by the database."""
+    refused = cli("kill-switch", "activate", "--scope", "site", "--by", "nobody",
+                  "--reason", "Trying it out today")  # fmt: skip
+    assert refused.exit_code == 2, refused.output
+    events = json.loads(cli("audit", "log", "--json").stdout)
+    assert [(e["seq"], e["action"], e["outcome"]) for e in events] == [
+        (1, "site.create", "allowed"),
+        (2, "kill_switch.activate", "blocked"),
+    ]
+    planted = (
+        "INSERT INTO audit_events (tenant_id, site_id, seq, occurred_at, action, outcome, "
+        "detail, prev_hash, hash, body) VALUES ('LTS', 'LINZ', 1, '2026-01-13T08:00:00.000000Z', "
+        "'state.adopt', 'allowed', '{}', 'sha256:" + "0" * 64 + "', 'sha256:x', '{}')"
+    )
+    assert "opens with its site.create" in insider.refused(planted)

@@ -28,6 +28,8 @@ EXPECTED_TRIGGERS = (
     | {
         "audit_events_append_at_tip",
         "audit_events_time_forward",
+        "audit_events_site_chain_opens",
+        "audit_events_well_formed",
         "runs_bound_insert",
         "plan_versions_bound_insert",
         "plan_versions_locked_insert",

@@ -55,7 +55,7 @@ def _invoke(url: str, tenant: str, site: str, *args: str) -> str:
 
 
 def _seed_site(url: str, tenant: str, site: str, folder: Path, *, new_tenant: bool) -> None:
-    """Through the CLI as the application login: users (once per tenant), settings, a
+    """Through the CLI as the platform login: users (once per tenant), settings, a
     published run, a repair request and a site kill switch, so every table holds rows of this
     scope."""
     run = write_run(folder / f"{tenant}-{site}.json", run_doc(tenant=tenant, site=site))
@@ -95,7 +95,7 @@ def seeded(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Ite
     """A database with three scopes (ours, another site of our tenant, another tenant), the
     stranger tenant the probe writes for, and one global kill-switch row."""
     pg_server.admin_sql(f"CREATE DATABASE {SEEDED} TEMPLATE {PG_TEMPLATE} OWNER {OWNER}")
-    url = pg_server.url(APP_LOGIN, SEEDED)
+    url = pg_server.url(PLATFORM_LOGIN, SEEDED)  # registry, settings, global switch: platform's
     folder = tmp_path_factory.mktemp("seed")
     seen: set[str] = set()
     for tenant, site in [OWN, *OTHERS]:
@@ -178,13 +178,14 @@ MOLE = (
 
 
 def test_a_cross_tenant_insert_is_refused(pg_server: PgServer, seeded: str) -> None:
-    with _connect(pg_server, APP_LOGIN, seeded) as con, con.transaction():
+    """Even the platform login, which may write the registry, writes only its scope's tenant."""
+    with _connect(pg_server, PLATFORM_LOGIN, seeded) as con, con.transaction():
         _scope(con, *OWN)
         with pytest.raises(psycopg.errors.RestrictViolation, match=r"user\.add event"):
             con.execute(MOLE, ["OTHER"])  # the guard trigger fires first
     with _connect(pg_server, SUPERUSER, seeded) as con, con.transaction(force_rollback=True):
         con.execute("SET LOCAL session_replication_role = replica")  # and without the guards:
-        con.execute(f"SET LOCAL ROLE {APP_LOGIN}".encode())
+        con.execute(f"SET LOCAL ROLE {PLATFORM_LOGIN}".encode())
         _scope(con, *OWN)
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
             con.execute(MOLE, ["OTHER"])
@@ -235,14 +236,15 @@ def test_dropping_any_policy_lets_the_probe_find_a_leak(
     pg_server: PgServer, seeded: str, policy: str
 ) -> None:
     """In a transaction that is rolled back: drop one policy, switch the guard triggers off (they
-    refuse most foreign rows first), act as the application login, probe. The leak must name
-    the policy's table (and the probe must find nothing else)."""
+    refuse most foreign rows first), act as the login holding every grant (the platform's: a
+    depot's has no write on tenant-wide tables at all), probe. The leak must name the policy's
+    table (and the probe must find nothing else)."""
     table = policy.rsplit("_scope_", 1)[0]
     with _connect(pg_server, SUPERUSER, seeded) as con, con.transaction(force_rollback=True):
         tables = scoped_tables(con)
         con.execute(f"DROP POLICY {policy} ON {table}".encode())
         con.execute("SET LOCAL session_replication_role = replica")
-        con.execute(f"SET LOCAL ROLE {APP_LOGIN}".encode())
+        con.execute(f"SET LOCAL ROLE {PLATFORM_LOGIN}".encode())
         _scope(con, *OWN)
         leaks = probe(con, tables, *OWN)
     assert leaks, f"dropping {policy} went unnoticed"

@@ -135,7 +135,10 @@ def export(
     run_id: RunIdArg,
     out: Annotated[Path, typer.Option("--out", help="File to write (must not exist yet).")],
     fmt: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
-    by: Annotated[str | None, typer.Option("--by", help="Your user id, for the audit log.")] = None,
+    by: Annotated[
+        str | None,
+        typer.Option("--by", help="Your user id (a registered user), for the audit log."),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Export a locked plan for the dispatch system, with a manifest (OUT.manifest.json).

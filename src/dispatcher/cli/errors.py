@@ -58,6 +58,7 @@ def escape_unencodable_output() -> None:
 def report(exc: DispatcherError) -> int:
     """Print one stderr line for `exc` and return its exit code."""
     blocked = isinstance(exc, GateBlocked)
+    sys.stdout.flush()  # whatever the command printed comes first
     sys.stderr.write(f"{'Blocked' if blocked else 'Error'}: {one_line(exc.message)}\n")
     return EXIT_BLOCKED if blocked else EXIT_FAILED
 

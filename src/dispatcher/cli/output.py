@@ -32,6 +32,15 @@ def esc(value: object) -> str:
     return escape(escape_undecodable(str(value)))
 
 
+def error_line(text: str) -> None:
+    """One line on stderr, after everything already printed on stdout (a pipe buffers stdout:
+    unflushed, the line would land inside the output it concludes)."""
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.write(f"{text}\n")
+
+
 def stdout() -> Console:
     from rich.console import Console
 

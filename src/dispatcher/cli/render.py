@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from rich import box
 from rich.table import Table
 
-from dispatcher.cli.output import esc, level_text, percent, status_text, stdout
+from dispatcher.cli.output import error_line, esc, level_text, percent, status_text, stdout
 from dispatcher.domain.names import AUDIT_NAMES, DAY_NAMES, format_hours
 
 if TYPE_CHECKING:  # annotations only: importing services here would load the ORM
@@ -85,7 +85,6 @@ def chain_name(chain: tuple[str, str]) -> str:
 
 def chain_reports(chains: list[tuple[tuple[str, str], ChainReport]], settings: Settings) -> None:
     """One line per chain; the site's first. A broken chain's line goes to stderr."""
-    import sys
 
     console = stdout()
     for index, (chain, report) in enumerate(chains):
@@ -98,13 +97,10 @@ def chain_reports(chains: list[tuple[tuple[str, str], ChainReport]], settings: S
             )
             continue
         where = "" if index == 0 else f" ({name})"
-        sys.stderr.write(
-            f"Error: audit chain{where} broken at seq {report.broken_seq}: {report.problem}\n"
-        )
+        error_line(f"Error: audit chain{where} broken at seq {report.broken_seq}: {report.problem}")
 
 
 def state_report(report: StateReport) -> None:
-    import sys
 
     console = stdout()
     counted = ", ".join(f"{n} {table}" for table, n in sorted(report.checked.items()))
@@ -114,8 +110,8 @@ def state_report(report: StateReport) -> None:
     for problem in report.problems:
         console.print(f"[red]Mismatch[/red] {esc(problem.line)}")
     count = len(report.problems)
-    sys.stderr.write(
-        f"Error: {count} state row{'s do' if count != 1 else ' does'} not match the audit trail\n"
+    error_line(
+        f"Error: {count} state row{'s do' if count != 1 else ' does'} not match the audit trail"
     )
 
 
@@ -123,9 +119,8 @@ def checkpoint_result(name: str, problem: str | None) -> None:
     if problem is None:
         stdout().print(f"[green]Checkpoint {name} verified[/green]: the chain still extends it")
         return
-    import sys
 
-    sys.stderr.write(f"Error: checkpoint {name}: {problem}\n")
+    error_line(f"Error: checkpoint {name}: {problem}")
 
 
 # --- runs ---------------------------------------------------------------------------------------

@@ -67,6 +67,7 @@ CHAIN_LOCK_SQL = text("SELECT pg_advisory_xact_lock(:key)")
 SHARED_LOCK_SQL = text("SELECT pg_advisory_xact_lock_shared(:key)")
 ALL_SITES_SQL = text("SELECT set_config('app.all_sites', 'on', true)")
 ALL_SITES_GRANTED_SQL = text("SELECT dispatcher_all_sites()")
+PLATFORM_LOGIN_SQL = text("SELECT dispatcher_platform_login()")
 
 
 def chain_lock_key(tenant: str, site: str) -> int:
@@ -295,6 +296,19 @@ class UnitOfWork:
             return True
         self._connection.execute(ALL_SITES_SQL)
         return bool(self._connection.execute(ALL_SITES_GRANTED_SQL).scalar())
+
+    def registry_log(self, tenant: str) -> AuditLog:
+        """Another tenant's registry chain, for reading (on PostgreSQL row-level security shows
+        it only to a login that may act for that tenant: else it reads as empty)."""
+        return AuditLog(self._connection, *tenant_chain(tenant))
+
+    def platform_login(self) -> bool:
+        """Whether this database login may write what is tenant-wide or platform-wide (the
+        user registry, site settings, the global kill switch). SQLite: one file, yes.
+        PostgreSQL: only a login in dispatcher_platform; a depot's login acts for its site."""
+        if self.dialect != "postgresql":
+            return True
+        return bool(self._connection.execute(PLATFORM_LOGIN_SQL).scalar())
 
     def queries_for(self, tenant: str, site: str) -> ReadQueries:
         """Read queries for another site, in this transaction (after `widen_to_all_sites`)."""

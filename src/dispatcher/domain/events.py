@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -57,6 +58,24 @@ def format_timestamp(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("naive datetime refused")
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# What format_timestamp writes, and nothing else: events are ordered by comparing this text.
+TIMESTAMP_FORM = re.compile(
+    r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"\.[0-9]{6}Z"
+)
+
+
+def is_timestamp(text: object) -> bool:
+    """Whether `text` is a real moment written as format_timestamp writes it."""
+    if not isinstance(text, str) or TIMESTAMP_FORM.fullmatch(text) is None:
+        return False
+    try:
+        parse_timestamp(text)
+    except ValueError:  # 2026-02-30
+        return False
+    return True
 
 
 def parse_timestamp(text: str) -> datetime:
@@ -258,7 +277,7 @@ def verify_sealed(
     """The fast walk: hash each stored body, follow seq and prev_hash, trust the store's column
     comparison; at the first broken row, `explain(seq)` loads that event for the exact problem."""
     expected_seq, expected_prev, count, last_time = 1, GENESIS_HASH, 0, ""
-    sha256 = hashlib.sha256
+    sha256, form = hashlib.sha256, TIMESTAMP_FORM.fullmatch
     for seq, prev_hash, sealed, body, agree, occurred_at in rows:
         if (
             seq == expected_seq
@@ -266,11 +285,14 @@ def verify_sealed(
             and agree
             and sealed == HASH_PREFIX + sha256(body.encode("utf-8")).hexdigest()
             and occurred_at >= last_time
+            and form(occurred_at) is not None
         ):
             expected_seq, expected_prev, count, last_time = seq + 1, sealed, count + 1, occurred_at
             continue
         event = explain(seq)
         problem = None if event is None else _first_problem(event, expected_seq, expected_prev)
+        if problem is None and not is_timestamp(occurred_at):
+            problem = f"occurred_at {occurred_at!r} is not a UTC time (YYYY-MM-DDTHH:MM:SS.ffffffZ)"
         if problem is None and agree and occurred_at < last_time:
             problem = f"occurred_at {occurred_at} is before the previous event's {last_time}"
         return ChainReport(
@@ -298,6 +320,9 @@ def verify_chain(events: Iterable[StoredEvent]) -> ChainReport:
 def _first_problem(event: StoredEvent, expected_seq: int, expected_prev: str) -> str | None:
     if event.seq != expected_seq:
         return f"expected seq {expected_seq}, found {event.seq}"
+    if not is_timestamp(event.columns.get("occurred_at")):
+        shown = event.columns.get("occurred_at")
+        return f"occurred_at {shown!r} is not a UTC time (YYYY-MM-DDTHH:MM:SS.ffffffZ)"
     if digest_text(event.body) != event.hash:
         return "hash does not match the stored body"
     if event.prev_hash != expected_prev:
@@ -308,8 +333,8 @@ def _first_problem(event: StoredEvent, expected_seq: int, expected_prev: str) ->
 def _column_problem(event: StoredEvent) -> str | None:
     try:
         body = json.loads(event.body)
-    except ValueError:
-        return "stored body is not valid JSON"
+    except (ValueError, RecursionError):
+        return "stored body is not JSON this tool reads (malformed or nested too deep)"
     if not isinstance(body, dict) or body.get("v") != BODY_VERSION:
         return "stored body has an unknown form"
     for name, value in event.columns.items():
@@ -319,8 +344,8 @@ def _column_problem(event: StoredEvent) -> str | None:
         return "seq or prev_hash column differs from the hashed body"
     try:
         detail = json.loads(event.detail)
-    except ValueError:
-        return "column detail is not valid JSON"
+    except (ValueError, RecursionError):
+        return "column detail is not JSON this tool reads (malformed or nested too deep)"
     if body.get("detail") != detail:
         return "column detail differs from the hashed body"
     return None

@@ -91,7 +91,7 @@ class Misjudged:
 
     @property
     def line(self) -> str:
-        return f"{self.action} allowed although {self.problem}"
+        return f"{self.action} allowed although {self.problem}" if self.action else self.problem
 
 
 class History:
@@ -196,7 +196,8 @@ class _Platform:
             if not event.allowed:
                 continue
             if event.action in ("kill_switch.activate", "kill_switch.deactivate"):
-                self.active.set("global", event.seq, event.action == "kill_switch.activate")
+                if event.detail.get("scope") == "global":  # any other is named by the judgement
+                    self.active.set("global", event.seq, event.action == "kill_switch.activate")
             elif (
                 event.action == "state.adopt" and event.detail.get("table") == "kill_switch_history"
             ):
@@ -245,7 +246,10 @@ class Replay:
         tenant: str,
         site: str,
         tolerance: timedelta = timedelta(0),
+        others: Mapping[str, Iterable[Mapping[str, Any] | Event] | None] | None = None,
     ) -> None:
+        """`others`: the registry chains of the other tenants that platform events were made
+        from (None for one this login may not read: those events are counted, not judged)."""
         self.tenant, self.site = tenant, site
         self.tolerance = tolerance
         self.registry_events = [_event(e) for e in registry]
@@ -259,13 +263,24 @@ class Replay:
         self.site_kill = False
         self.runs: dict[str, _Run] = {}
         self.requests: dict[str, _Request] = {}
-        self._seen = {"registry": 0, "platform": 0}
+        self._seen: dict[str, int] = {"registry": 0, "platform": 0}
         self._seen_recorded = False
         # A site chain that does not open with site.create began under an older release that
         # did not bind its state: its events up to the upgrade's adoption are not judged (the
         # adoption vouches for the state as the upgrade found it; docs/security.md).
         self._legacy: bool | None = None
         self.judged = 0  # decisions judged (allowed events of a judged action)
+        self.elsewhere = 0  # platform decisions of tenants whose registry this login cannot read
+        self.others: dict[str, _Registry] = {}
+        self.unreadable: set[str] = set()
+        for name, events in (others or {}).items():
+            if events is None:
+                self.unreadable.add(name)
+                continue
+            other = _Registry()
+            other.build([_event(e) for e in events])
+            if other.times:
+                self.others[name] = other
 
     # --- the other chains ----------------------------------------------------------------
 
@@ -276,29 +291,58 @@ class Replay:
         seen = event.detail.get("seen")
         place = seen.get("site") if isinstance(seen, Mapping) else None
         if isinstance(place, list) and len(place) == 3 and place[:2] == [self.tenant, self.site]:
-            found = self.minimums.at("min", int(place[2]))
+            found = self.minimums.at("min", _number(place[2]))
             if isinstance(found, int):
                 return found
         return self.lowest_minimum or 1
 
     def _judge_platform(self) -> None:
+        """Every allowed administrative event of the platform chain, judged with the registry
+        of the tenant it was made from (`seen.site`; this tenant's when it names none)."""
+        last_seen: dict[str, int] = {}
         for event in self.platform_events:
             if not event.allowed or event.action not in ADMIN_SITE_ACTIONS:
                 continue
+            self.judged += 1
             seen = event.detail.get("seen")
             place = seen.get("site") if isinstance(seen, Mapping) else None
-            if isinstance(place, list) and len(place) == 3 and place[0] != self.tenant:
-                continue  # another tenant's admin: judged with that tenant's registry
-            registry_seq = _seen_seq(seen, "registry")
-            at = (
-                registry_seq
-                if registry_seq is not None
-                else self._before(self.registry.times, event.at)
-            )
-            actor = self.registry.user(event.get("actor_id"), at)
-            problem = admin_problem(event, actor, self._registry_minimum(event))
+            tenant = str(place[0]) if isinstance(place, list) and len(place) == 3 else self.tenant
+            problem = None
+            if event.action.startswith("kill_switch.") and event.detail.get("scope") != "global":
+                problem = "a kill-switch event of the platform's chain is for the global switch"
+            registry = self.registry if tenant == self.tenant else self.others.get(tenant)
+            if registry is None:
+                if tenant in self.unreadable:
+                    self.judged -= 1
+                    self.elsewhere += 1  # that tenant's registry is not this login's to read
+                    continue
+                problem = problem or f"it was made from tenant {tenant}, which has no user registry"
+            else:
+                registry_seq = _seen_seq(seen, "registry")
+                if registry_seq is None:
+                    registry_seq = self._before(registry.times, event.at)
+                else:
+                    problem = problem or self._tip_problem(
+                        event, f"{tenant} registry", registry_seq, registry.times, last_seen
+                    )
+                actor = registry.user(event.get("actor_id"), registry_seq)
+                minimum = self._registry_minimum(event) if tenant == self.tenant else 1
+                problem = problem or admin_problem(event, actor, minimum)
             if problem:
                 self.problems.append(Misjudged("platform", event.seq, event.action, problem))
+
+    def _tip_problem(
+        self, event: Event, name: str, seq: int, times: Sequence[str], last: dict[str, int]
+    ) -> str | None:
+        """Why the tip of another chain that `event` records cannot be the one it read: out of
+        order, past the chain's end, or hiding an event of that chain dated before it."""
+        problem = None
+        if seq < last.get(name, 0) or seq < 0 or seq > len(times):
+            problem = f"the {name} tip it records (#{seq}) is not in order"
+        elif seq < len(times) and self._earlier(times[seq], event.at):
+            problem = f"it ignores {name} event #{seq + 1}, which came before it"
+        last[name] = max(last.get(name, 0), min(max(seq, 0), len(times)))
+        return problem
 
     def _before(self, times: Sequence[str], at: str) -> int:
         """The seq of the last event of another chain dated no later than `at`."""
@@ -320,20 +364,16 @@ class Replay:
             ("registry", registry, self.registry.times),
             ("platform", platform, self.platform.times),
         ):
-            if seq < self._seen[name] or seq > len(times):
-                self._wrong(event, f"the {name} tip it records (#{seq}) is not in order")
-            elif seq < len(times) and self._earlier(times[seq], event.at):
-                self._wrong(
-                    event,
-                    f"it ignores {name} event #{seq + 1}, which came before it",
-                )
-            self._seen[name] = max(self._seen[name], seq)
+            problem = self._tip_problem(event, name, seq, times, self._seen)
+            if problem:
+                self._wrong(event, problem)
         return registry, platform
 
     def _earlier(self, other: str, at: str) -> bool:
-        if not other or not at:
-            return False
-        return parse_timestamp(other) + self.tolerance < parse_timestamp(at)
+        first, then = _moment_of(other), _moment_of(at)
+        if first is None or then is None:
+            return False  # `audit verify` names a time that is not one
+        return bool(first + self.tolerance < then)
 
     # --- the site's chain ----------------------------------------------------------------
 
@@ -344,6 +384,16 @@ class Replay:
         self.platform.build(self.platform_events)
         for event in site_events:
             self._site_event(_event(event))
+        if self._legacy:
+            self.problems.append(
+                Misjudged(
+                    "site",
+                    1,
+                    "",
+                    "the chain does not open with site.create and no upgrade adopted its state, so "
+                    "none of its decisions can be judged",
+                )
+            )
         self.problems.extend(self.registry.judge(self.registry_events, self._registry_minimum))
         self._judge_platform()
         return sorted(self.problems, key=lambda p: (p.chain, p.seq))
@@ -355,6 +405,8 @@ class Replay:
         if self._legacy and action == "state.adopt":
             self._legacy = False
         if self._legacy:
+            if "seen" in detail:
+                self._wrong(event, "it was written by this release before its chain's adoption")
             self._remember(event)
             return
         if not event.allowed:
@@ -376,7 +428,10 @@ class Replay:
             self.judged += 1
         if action in ("kill_switch.activate", "kill_switch.deactivate"):
             self._judge_admin(event, registry_seq)
-            self.site_kill = action == "kill_switch.activate"
+            if detail.get("scope") != "site":
+                self._wrong(event, "a kill-switch event of a site's chain is for the site's switch")
+            else:
+                self.site_kill = action == "kill_switch.activate"
         elif action == "sites.view":
             self._judge_admin(event, registry_seq)
         elif action in ("run.import", "run.solve"):
@@ -384,7 +439,7 @@ class Replay:
         elif action in ("publish", "lock"):
             self._judge_decision(event, registry_seq, platform_seq)
         elif action == "export":
-            self._judge_export(event, platform_seq)
+            self._judge_export(event, registry_seq, platform_seq)
         elif action == "repair.request":
             self._judge_request(event, registry_seq)
         elif action == "repair.propose":
@@ -405,7 +460,7 @@ class Replay:
             return
         action, detail = event.action, event.detail
         run = self.runs.get(str(event.get("run_id")))
-        number = int(event.get("plan_version") or 0)
+        number = _number(event.get("plan_version"))
         if action in ("run.import", "run.solve"):
             self._new_run(event)
         elif action == "publish" and run is not None and number in run.versions:
@@ -435,12 +490,12 @@ class Replay:
 
     def _set_settings(self, seq: int, settings: Mapping[str, Any]) -> None:
         self.settings = settings
-        minimum = int(settings.get("min_reason_length", 10))
+        minimum = _number(settings.get("min_reason_length", 10), default=10)
         self.minimums.set("min", seq, minimum)
         self.lowest_minimum = min(self.lowest_minimum or minimum, minimum)
 
     def _minimum(self) -> int:
-        return int(self.settings.get("min_reason_length", 10))
+        return _number(self.settings.get("min_reason_length", 10), default=10)
 
     def _roles(self, name: str) -> tuple[str, ...]:
         roles = self.settings.get(name)
@@ -481,7 +536,7 @@ class Replay:
     def _judge_decision(self, event: Event, registry_seq: int, platform_seq: int) -> None:
         action = event.action
         run = self.runs.get(str(event.get("run_id")))
-        number = int(event.get("plan_version") or 0)
+        number = _number(event.get("plan_version"))
         if run is None or number not in run.versions:
             self._wrong(event, f"{event.get('run_id')} v{number} does not exist in the trail")
             return
@@ -537,7 +592,7 @@ class Replay:
         else:
             run.locked = True
 
-    def _judge_export(self, event: Event, platform_seq: int) -> None:
+    def _judge_export(self, event: Event, registry_seq: int, platform_seq: int) -> None:
         run = self.runs.get(str(event.get("run_id")))
         problem = None
         if self.site_kill or self.platform.on(platform_seq):
@@ -545,9 +600,14 @@ class Replay:
         elif run is None or not run.locked:
             problem = f"Run {event.get('run_id')} is not locked"
         else:
-            version = run.versions.get(int(event.get("plan_version") or 0))
+            version = run.versions.get(_number(event.get("plan_version")))
             if version is None or event.get("evidence_hash") != version.evidence_hash:
                 problem = "it names a version or evidence hash the lock did not seal"
+        actor = event.get("actor_id")
+        if problem is None and actor is not None:
+            exporter = self.registry.user(actor, registry_seq)
+            if exporter is None or not exporter.active:
+                problem = f"Exporter {actor} is not a registered active user"
         if problem:
             self._wrong(event, problem)
 
@@ -586,7 +646,7 @@ class Replay:
             self._minimum(),
         )
         problem = self._failure(evaluate(APPROVAL_CHECKS, facts))
-        new = int(event.get("plan_version") or 0)
+        new = _number(event.get("plan_version"))
         if problem is None and run is None:
             problem = f"run {event.get('run_id')} does not exist in the trail"
         elif problem is None and run is not None:
@@ -638,7 +698,37 @@ def _event(raw: Mapping[str, Any] | Event) -> Event:
         return raw
     seq = raw.get("seq")
     body = raw.get("body", raw)
-    return Event(int(seq if seq is not None else body.get("seq", 0)), body)
+    return Event(_number(seq if seq is not None else body.get("seq", 0)), body)
+
+
+def made_from(platform: Iterable[Event]) -> set[str]:
+    """The tenants the platform chain's events were made from (`seen.site`)."""
+    tenants = set()
+    for event in platform:
+        seen = event.detail.get("seen")
+        place = seen.get("site") if isinstance(seen, Mapping) else None
+        if isinstance(place, list) and len(place) == 3:
+            tenants.add(str(place[0]))
+    return tenants
+
+
+def _number(value: Any, default: int = 0) -> int:
+    """An integer the event holds, or `default` for anything else (a forged event may hold
+    any JSON: the replay names what it finds, it never fails on it)."""
+    if isinstance(value, bool):
+        return default
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit() and len(value) < 20:
+        return int(value)
+    return default
+
+
+def _moment_of(text: str) -> Any:
+    try:
+        return parse_timestamp(text)
+    except (ValueError, TypeError, OverflowError):
+        return None
 
 
 def _seen_seq(seen: Any, name: str) -> int | None:

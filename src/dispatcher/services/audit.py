@@ -10,6 +10,7 @@ from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.errors import InvalidInput
 from dispatcher.domain.events import (
     PLATFORM_CHAIN,
+    Action,
     AuditEvent,
     ChainReport,
     EventDraft,
@@ -29,6 +30,12 @@ def record_event(uow: UnitOfWork, draft: EventDraft, log: AuditLog | None = None
     chain = uow.audit_log if log is None else log
     uow.lock_chain(chain)
     tip = chain.tip()
+    if tip is None and chain.chain == uow.audit_log.chain and draft.action != Action.SITE_CREATE:
+        # A site's chain opens with its site.create (a trigger insists): create the site first.
+        from dispatcher.services.site import ensure_site
+
+        ensure_site(uow)
+        tip = chain.tip()
     seq, prev_hash = (1, GENESIS_HASH) if tip is None else (tip[0] + 1, tip[1])
     now = uow.now()
     if tip is not None and format_timestamp(now) < tip[2]:

@@ -111,6 +111,26 @@ def refuse_unless_text(
             )
 
 
+def require_platform_login(
+    uow: UnitOfWork, action: Action, what: str, *, actor_id: str | None, reason: str | None
+) -> None:
+    """On PostgreSQL, only the platform login writes what is tenant-wide or platform-wide; a
+    depot's login asking is refused, recorded in its own site's chain (the one it may write)."""
+    if uow.platform_login():
+        return
+    raise refuse(
+        uow,
+        action,
+        "platform_login_required",
+        f"This database login may not {what}: on PostgreSQL that needs the platform login, "
+        "a member of dispatcher_platform (docs/deployment.md)",
+        actor_id=(actor_id or "").strip() or None,
+        actor_role=None,
+        reason=(reason or "").strip() or None,
+        log=uow.audit_log,
+    )
+
+
 def require_admin(
     uow: UnitOfWork,
     action: Action,

@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError
 from dispatcher.db import migrate
 from dispatcher.db.schema import stored_revision
 from dispatcher.db.unit_of_work import SIMULATED, UnitOfWork
-from dispatcher.domain.errors import Conflict, IntegrityDamage
+from dispatcher.domain.errors import Conflict, IntegrityDamage, InvalidInput
 from dispatcher.domain.events import Action, EventDraft
 from dispatcher.services.audit import record_event
 
@@ -55,6 +55,11 @@ def create_database(uow: UnitOfWork, *, simulated: bool) -> Creation:
     a database with no events yet can be created; the flag cannot be set later."""
     clock = SIMULATED if simulated else "real"
     with uow:
+        if not uow.platform_login():
+            raise InvalidInput(
+                "On PostgreSQL the platform login creates the database (a member of "
+                "dispatcher_platform; docs/deployment.md)"
+            )
         for log in (uow.platform_log, uow.tenant_log, uow.audit_log):
             if log.tip() is not None:
                 raise Conflict(

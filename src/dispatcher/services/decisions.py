@@ -317,6 +317,16 @@ def export_run(
             raise blocked("kill_switch_inactive", "Kill switch is active")
         if not run.locked or run.locked_version is None:
             raise blocked("run_locked", f"Run {run.run_id} is not locked")
+        if actor is not None:  # a name in the trail is a registered person's, or none
+            try:
+                exporter = bound_user(uow, actor)
+            except StateMismatch as mismatch:
+                raise blocked(TRAIL_CHECK, mismatch.message) from None
+            if exporter is None or not exporter.active:
+                raise blocked(
+                    "exporter_registered", f"Exporter {actor} is not a registered active user"
+                )
+            actor = exporter.user_id
         version = load_version(uow, run, run.locked_version)
         verification = verify_version(uow, run, version)
         if not verification.ok:

@@ -10,7 +10,12 @@ from dispatcher.domain.events import Action, EventDraft
 from dispatcher.domain.trail import StateMismatch
 from dispatcher.domain.views import KillSwitchEntry, KillSwitchState
 from dispatcher.services.audit import record_event
-from dispatcher.services.authorization import ADMIN, refuse_mismatch, require_admin
+from dispatcher.services.authorization import (
+    ADMIN,
+    refuse_mismatch,
+    require_admin,
+    require_platform_login,
+)
 from dispatcher.services.site import current_config
 from dispatcher.services.trail import bound_kill_switch
 
@@ -54,6 +59,10 @@ def operate_kill_switch(
                 reason=reason.strip() or None,
                 log=log,
             ) from None
+        if scope == "global":
+            require_platform_login(
+                uow, action, "operate the global kill switch", actor_id=by, reason=reason
+            )
         admin = require_admin(
             uow, action, by, reason, config.min_reason_length, "operate the kill switch", log
         )

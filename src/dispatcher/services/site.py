@@ -18,7 +18,11 @@ from dispatcher.domain.model import (
 from dispatcher.domain.parsing import FieldProblem, parse_bool
 from dispatcher.domain.trail import StateMismatch
 from dispatcher.services.audit import record_event
-from dispatcher.services.authorization import refuse_mismatch, require_admin
+from dispatcher.services.authorization import (
+    refuse_mismatch,
+    require_admin,
+    require_platform_login,
+)
 
 
 def ensure_site(uow: UnitOfWork) -> SiteConfig:
@@ -28,6 +32,12 @@ def ensure_site(uow: UnitOfWork) -> SiteConfig:
 
     config = bound_settings(uow)
     if config is None:
+        if not uow.platform_login():
+            raise InvalidInput(
+                f"Site {uow.tenant}/{uow.site} is not set up on this database: a platform admin "
+                "runs `dispatcher site init` for it with the platform login first "
+                "(docs/deployment.md)"
+            )
         config = initial_site_config(uow.tenant, uow.site)
         event = record_event(
             uow,
@@ -133,6 +143,9 @@ def set_site(uow: UnitOfWork, changes: dict[str, str], by: str, reason: str) -> 
                 reason=reason.strip() or None,
             ) from None
         updated = apply_settings(config, changes)
+        require_platform_login(
+            uow, Action.SITE_UPDATE, "change site settings", actor_id=by, reason=reason
+        )
         admin = require_admin(
             uow, Action.SITE_UPDATE, by, reason, config.min_reason_length, "change site settings"
         )

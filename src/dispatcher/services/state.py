@@ -237,22 +237,44 @@ def verify_state(uow: UnitOfWork) -> StateReport:
 CLOCK_TOLERANCE = {"sqlite": timedelta(0), "postgresql": timedelta(minutes=2)}
 
 
+UNREADABLE = "its body is not a JSON object this tool reads (malformed, or nested too deep)"
+
+
 def _decisions(uow: UnitOfWork, report: StateReport) -> None:
-    """Every allowed decision replayed with the gates' checks at its moment (domain/replay.py)."""
-    from dispatcher.domain.replay import Event, Replay
+    """Every allowed decision replayed with the gates' checks at its moment (domain/replay.py).
+    A scope that is not a site (a tenant's registry, the platform) is replayed by its sites."""
+    if "*" in (uow.tenant, uow.site):
+        return
+    from dispatcher.domain.replay import Event, Replay, made_from
 
-    def events(log: Any) -> Any:
-        return (Event(e.seq, e.body) for e in log.bodies())
+    def events(log: Any, name: str) -> Any:
+        for e in log.bodies():
+            if not e.intact:
+                report.problem("audit_events", f"{name} #{e.seq}", UNREADABLE)
+            yield Event(e.seq, e.body)
 
+    platform = list(events(uow.platform_log, "platform"))
+    others: dict[str, list[Event] | None] = {}
+    foreign = sorted(made_from(platform) - {uow.tenant})
+    if foreign and uow.dialect == "postgresql" and uow.platform_login():
+        uow.widen_to_all_sites()  # the platform login reads every tenant's registry
+    for tenant in foreign:
+        found = list(events(uow.registry_log(tenant), f"{tenant} registry"))
+        # On PostgreSQL another tenant's registry is hidden from a depot's login.
+        readable = found or uow.dialect == "sqlite" or uow.platform_login()
+        others[tenant] = found if readable else None
     replay = Replay(
-        list(events(uow.tenant_log)),
-        list(events(uow.platform_log)),
+        list(events(uow.tenant_log, "registry")),
+        platform,
         tenant=uow.tenant,
         site=uow.site,
         tolerance=CLOCK_TOLERANCE.get(uow.dialect, timedelta(minutes=2)),
+        others=others,
     )
-    judged = replay.run(events(uow.audit_log))
+    judged = replay.run(events(uow.audit_log, "site"))
     report.count("decisions", replay.judged)
+    if replay.elsewhere:
+        report.count("decisions of other tenants (not readable here)", replay.elsewhere)
     for wrong in judged:
         report.problem("decisions", f"{wrong.chain} #{wrong.seq}", wrong.line)
 
@@ -423,7 +445,15 @@ def _runs(uow: UnitOfWork, report: StateReport, fold: _Fold) -> None:
                 report.problem(
                     "evidence_records", label, f"sealed hash differs from event #{created.seq}"
                 )
-            _summaries(uow, report, run, version, label)
+            status = _summaries(uow, report, run, version, label)
+            detail = created.body.get("detail")
+            said = detail.get("status") if isinstance(detail, dict) else None
+            if said is not None and said != status:
+                report.problem(
+                    "plan_versions",
+                    label,
+                    f"is {status} by its own audits, event #{created.seq} says {said}",
+                )
             rebuilt = rebuild_evidence(uow, run, version)
             report.count("evidence_records")
             if rebuilt.hash != version.evidence_hash:
@@ -457,7 +487,7 @@ def _runs(uow: UnitOfWork, report: StateReport, fold: _Fold) -> None:
 
 def _summaries(
     uow: UnitOfWork, report: StateReport, run: RunRecord, version: VersionRecord, label: str
-) -> None:
+) -> str:
     """What list-runs and status show without re-verifying: the summary columns stored with a
     version, its audits' pass flags and counts, the run's copy of its solver. Each must be what
     the sealed evidence (audits, KPIs, drift, solver) says."""
@@ -528,6 +558,7 @@ def _summaries(
             report.problem(
                 "runs", run.run_id, f"differs from its sealed solver: {', '.join(differing)}"
             )
+    return expected.status
 
 
 EMPTY_BY_STATUS = {

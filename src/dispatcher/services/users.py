@@ -16,6 +16,7 @@ from dispatcher.services.authorization import (
     refuse_mismatch,
     refuse_unless_text,
     require_admin,
+    require_platform_login,
 )
 from dispatcher.services.site import current_config
 from dispatcher.services.trail import bound_user, user_values
@@ -135,9 +136,10 @@ def disable_user(uow: UnitOfWork, user_id: str, by: str, reason: str) -> UserCha
 
 
 def _config(uow: UnitOfWork, action: Action, by: str | None, reason: str) -> SiteConfig:
-    """The settings a registry change is judged by (the minimum reason length)."""
+    """The settings a registry change is judged by (the minimum reason length), once the
+    database login is one that may change the registry."""
     try:
-        return current_config(uow)
+        config = current_config(uow)
     except StateMismatch as mismatch:
         raise refuse_mismatch(
             uow,
@@ -147,6 +149,8 @@ def _config(uow: UnitOfWork, action: Action, by: str | None, reason: str) -> Sit
             reason=reason.strip() or None,
             log=uow.tenant_log,
         ) from None
+    require_platform_login(uow, action, "change the user registry", actor_id=by, reason=reason)
+    return config
 
 
 def _bound(uow: UnitOfWork, action: Action, user_id: str, actor: str, reason: str) -> User | None:

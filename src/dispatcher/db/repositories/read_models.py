@@ -118,7 +118,7 @@ def _event(row: Any) -> EventRow:
         run_id=row.run_id,
         plan_version=row.plan_version,
         evidence_hash=row.evidence_hash,
-        detail=json.loads(row.detail),
+        detail=_detail(row.detail),
         hash=row.hash,
     )
 
@@ -343,3 +343,13 @@ def structure_problems(connection: Any) -> list[tuple[str, int]]:
     if out_of_order:
         found.append(("kill_switch_history order", int(out_of_order)))
     return found
+
+
+def _detail(text: str) -> dict[str, Any]:
+    """An event's detail for listing; one the tool cannot read (`audit verify` names it) is
+    shown as such rather than failing the whole listing."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return {"unreadable": "detail is not JSON this tool reads"}
+    return value if isinstance(value, dict) else {"value": value}

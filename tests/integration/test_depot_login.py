@@ -1,0 +1,276 @@
+"""A depot's own PostgreSQL login (docs/deployment.md: a member of dispatcher_app, bound to its
+site in site_logins): it runs its site's whole week, and it cannot change what is shared by every
+site (the user registry, site settings, the global kill switch, the registry's and the
+platform's chains), neither through the CLI (refused, exit 2, recorded in its own chain) nor with
+hand-written SQL (refused by the grants and policies)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from dispatcher.cli import wiring
+from dispatcher.cli.app import app
+from dispatcher.domain.events import Action, EventDraft, parse_timestamp, seal_event
+from tests.conftest import FIXED_NOW_TEXT, CliResult
+from tests.forge import insert_sql
+from tests.pgserver import PLATFORM_LOGIN, SITE_LOGIN, SUPERUSER, PgServer
+from tests.samples import LOCK_OK, OVERRIDE, PUBLISH_OK, RUN, write_run
+
+pytestmark = pytest.mark.postgres
+
+SITE_TABLES = (
+    "runs", "tour_instances", "drivers", "availability", "plan_versions", "assignments",
+    "audit_results", "evidence_records", "repair_request_ids", "repair_requests", "approvals",
+    "kill_switch_history", "audit_events",
+)  # fmt: skip
+SHARED_TABLES = ("tenants", "sites", "site_settings", "users")
+SEQUENCES = ("runs", "plan_versions", "repair_requests", "approvals", "kill_switch_history")
+# The least privilege of docs/deployment.md, written out by hand: table -> group -> privileges.
+# A table the migrations add without a line here fails the test.
+GRANTS: dict[str, dict[str, str]] = {
+    **{
+        t: {"dispatcher_app": "INSERT,SELECT", "dispatcher_platform": "SELECT"} for t in SITE_TABLES
+    },
+    "repair_requests": {"dispatcher_app": "INSERT,SELECT,UPDATE", "dispatcher_platform": "SELECT"},
+    "tenants": {"dispatcher_app": "SELECT", "dispatcher_platform": "INSERT,SELECT"},
+    "sites": {"dispatcher_app": "SELECT", "dispatcher_platform": "INSERT,SELECT"},
+    "site_settings": {"dispatcher_app": "SELECT", "dispatcher_platform": "INSERT,SELECT,UPDATE"},
+    "users": {"dispatcher_app": "SELECT", "dispatcher_platform": "INSERT,SELECT,UPDATE"},
+    "version_checks": {"dispatcher_app": "INSERT,SELECT,UPDATE", "dispatcher_platform": "SELECT"},
+    "database_flags": {"dispatcher_app": "SELECT", "dispatcher_platform": "INSERT,SELECT"},
+    "site_logins": {"dispatcher_app": "SELECT", "dispatcher_platform": "SELECT"},
+    "alembic_version": {"dispatcher_app": "SELECT", "dispatcher_platform": "SELECT"},
+    **{f"{t}_id_seq": {"dispatcher_app": "USAGE"} for t in SEQUENCES},
+}
+ARGS_ADMIN = ("--by", "admin01", "--reason", "Set up the Wien depot")
+
+
+def _connect(server: PgServer, user: str, database: str) -> psycopg.Connection[Any]:
+    return psycopg.connect(f"host=127.0.0.1 port={server.port} user={user} dbname={database}")
+
+
+@pytest.fixture
+def depot(pg_server: PgServer, pg_database: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """LTS/WIEN set up by the platform login (users, settings, a run), `wien` bound to it."""
+    platform = pg_server.url(PLATFORM_LOGIN, pg_database)
+    steps = [
+        ("users", "add", "admin01", "--name", "Platform Admin", "--role", "platform_admin"),
+        *[
+            ("users", "add", user, "--name", name, "--role", role, *ARGS_ADMIN)
+            for user, name, role in (
+                ("disp001", "Maria Dispo", "dispatcher"),
+                ("ops001", "Olga Betrieb", "ops_lead"),
+            )
+        ],
+        ("site", "set", "fte_warn_bp=0", "fte_block_bp=0", "pt_warn_bp=10000",
+         "pt_block_bp=10000", *ARGS_ADMIN),
+    ]  # fmt: skip
+    for step in steps:
+        result = _run(platform, *step)
+        assert result.exit_code == 0, (step, result.stderr)
+    with _connect(pg_server, SUPERUSER, pg_database) as con:
+        con.execute("INSERT INTO site_logins VALUES (%s, 'LTS', 'WIEN')", [SITE_LOGIN])
+    yield {
+        "server": pg_server,
+        "url": pg_server.url(SITE_LOGIN, pg_database),
+        "platform": platform,
+        "database": pg_database,
+        "run": write_run(tmp_path / "run.json"),
+        "tmp": tmp_path,
+    }
+
+
+def _run(url: str, *args: str, site: str = "WIEN") -> CliResult:
+    env = {"DISPATCHER_DB": url, "DISPATCHER_NOW": FIXED_NOW_TEXT, "NO_COLOR": "1",
+           "DISPATCHER_TENANT": "LTS", "DISPATCHER_SITE": site}  # fmt: skip
+    result = CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
+    wiring.reset()
+    return CliResult(result.exit_code, result.stdout, result.stderr)
+
+
+def test_the_grants_are_exactly_the_documented_ones(pg_server: PgServer, pg_database: str) -> None:
+    from dispatcher.db.guards import PG_GRANTS
+
+    with _connect(pg_server, SUPERUSER, pg_database) as con:
+        found: dict[str, dict[str, str]] = {}
+        for table, grantee, privileges in con.execute(PG_GRANTS.text).fetchall():
+            found.setdefault(table, {})[grantee] = privileges
+        relations = {
+            name
+            for (name,) in con.execute(
+                "SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = 'public' AND relkind IN ('r', 'S')"
+            ).fetchall()
+        }
+    assert relations == set(GRANTS), "every table and sequence needs a line in GRANTS"
+    assert found == GRANTS
+
+
+def test_a_depot_login_runs_its_week(depot: dict[str, Any]) -> None:
+    url, out = depot["url"], depot["tmp"] / "w03.csv"
+    steps = [
+        ("import-run", str(depot["run"])),
+        ("request-repair", "--week", "2026-W03", "--driver", "D005", "--type", "sick",
+         "--days", "Tue", "--requester", "disp001"),
+        ("kill-switch", "activate", "--scope", "site", "--by", "admin01",
+         "--reason", "Dispatch system outage"),
+        ("kill-switch", "deactivate", "--scope", "site", "--by", "admin01",
+         "--reason", "Dispatch system back"),
+    ]  # fmt: skip
+    for step in steps:
+        result = _run(url, *step)
+        assert result.exit_code == 0, (step, result.stderr)
+    requests = json.loads(_run(url, "repairs", "list", "--json").stdout)
+    request_id = requests[0]["request_id"]
+    for step in (
+        ("run-repair", "--request", request_id),
+        ("apply-repair", request_id, "--approver", "disp001", "--role", "dispatcher",
+         "--reason", "Covered the sick call"),
+        ("publish", RUN, *PUBLISH_OK, *OVERRIDE),
+        ("lock", RUN, *LOCK_OK, *OVERRIDE),
+        ("export", RUN, "--out", str(out)),
+    ):  # fmt: skip
+        result = _run(url, *step)
+        assert result.exit_code == 0, (step, result.stderr)
+    assert out.exists()
+    checked = _run(url, "audit", "verify", "--state")
+    assert checked.exit_code == 0, checked.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "what"),
+    [
+        (("users", "add", "mallory", "--name", "Mallory", "--role", "platform_admin",
+          *ARGS_ADMIN), "change the user registry"),
+        (("users", "disable", "ops001", *ARGS_ADMIN), "change the user registry"),
+        (("site", "set", "min_reason_length=1", *ARGS_ADMIN), "change site settings"),
+        (("kill-switch", "deactivate", *ARGS_ADMIN), "operate the global kill switch"),
+        (("kill-switch", "activate", *ARGS_ADMIN), "operate the global kill switch"),
+    ],
+)  # fmt: skip
+def test_a_depot_login_cannot_change_what_every_site_shares(
+    depot: dict[str, Any], args: tuple[str, ...], what: str
+) -> None:
+    url = depot["url"]
+    before = {
+        chain: _run(depot["platform"], "audit", "log", "--chain", chain, "--json").stdout
+        for chain in ("tenant", "platform")
+    }
+    refused = _run(url, *args)
+    assert (refused.exit_code, refused.stderr) == (
+        2,
+        f"Blocked: This database login may not {what}: on PostgreSQL that needs the platform "
+        "login, a member of dispatcher_platform (docs/deployment.md)\n",
+    )
+    last = json.loads(_run(url, "audit", "log", "--json", "-n", "1").stdout)[0]
+    assert (last["outcome"], last["detail"]["check"]) == ("blocked", "platform_login_required")
+    for chain, text in before.items():  # nothing written where the depot may not write
+        assert _run(depot["platform"], "audit", "log", "--chain", chain, "--json").stdout == text
+    assert _run(url, "audit", "verify", "--state").exit_code == 0
+
+
+def test_a_site_not_set_up_is_one_line_for_a_depot_login(depot: dict[str, Any]) -> None:
+    """`wien` bound to a second site the platform admin has not set up yet."""
+    with _connect(depot["server"], SUPERUSER, depot["database"]) as con:
+        con.execute("INSERT INTO site_logins VALUES (%s, 'LTS', 'LINZ')", [SITE_LOGIN])
+    other = _run(depot["url"], "site", "init", site="LINZ")
+    assert (other.exit_code, other.stderr) == (
+        1,
+        "Error: Site LTS/LINZ is not set up on this database: a platform admin runs "
+        "`dispatcher site init` for it with the platform login first (docs/deployment.md)\n",
+    )
+    assert _run(depot["url"], "audit", "log", "--json", site="LINZ").stdout.strip() == "[]"
+
+
+def _forged(con: psycopg.Connection[Any], tenant: str, site: str, draft: EventDraft) -> str:
+    tip = con.execute(
+        "SELECT seq, hash, occurred_at FROM audit_events WHERE tenant_id = %s AND site_id = %s "
+        "ORDER BY seq DESC LIMIT 1",
+        [tenant, site],
+    ).fetchone()
+    assert tip is not None
+    event = seal_event(
+        draft,
+        seq=tip[0] + 1,
+        occurred_at=parse_timestamp(tip[2]),
+        tenant=tenant,
+        site=site,
+        prev_hash=tip[1],
+    )
+    return insert_sql(event)
+
+
+def test_hand_written_sql_of_a_depot_login_is_refused(
+    pg_server: PgServer, depot: dict[str, Any]
+) -> None:
+    """The attacks of issue 18, as `wien` in its own SQL shell scoped to its own site."""
+    database = depot["database"]
+    mallory = {"user": "mallory", "name": "M", "roles": ["platform_admin"], "active": True}
+    with _connect(pg_server, SUPERUSER, database) as con:  # the tips, read by the superuser
+        registry = _forged(
+            con,
+            "LTS",
+            "*",
+            EventDraft(Action.USER_ADD, actor_id="admin01", reason="Needs it now", detail=mallory),
+        )
+        platform = _forged(
+            con,
+            "*",
+            "*",
+            EventDraft(
+                Action.KILL_SWITCH_DEACTIVATE,
+                actor_id="admin01",
+                reason="Back to work now",
+                detail={"scope": "global", "target": "global"},
+            ),
+        )
+    attacks = {
+        "registry event": registry,
+        "platform event": platform,
+        "user added": "INSERT INTO users (tenant_id, user_id, name, roles, active, created_at) "
+        "VALUES ('LTS', 'mallory', 'M', 'platform_admin', true, now())",
+        "roles widened": "UPDATE users SET roles = 'dispatcher,ops_lead,platform_admin'",
+        "settings weakened": "UPDATE site_settings SET min_reason_length = 1",
+        "global switch row": "INSERT INTO kill_switch_history (scope, active, actor_id, reason, "
+        "changed_at) VALUES ('global', false, 'admin01', 'lifted', now())",
+        "a new site": "INSERT INTO sites (tenant_id, site_id, created_at) VALUES "
+        "('LTS', 'EVIL', now())",
+    }  # fmt: skip
+
+    def accepted_by_the_database() -> list[str]:
+        accepted = []
+        for name, sql in attacks.items():
+            with _connect(pg_server, SITE_LOGIN, database) as con:
+                try:
+                    with con.transaction():
+                        con.execute(
+                            "SELECT set_config('app.tenant', 'LTS', true), "
+                            "set_config('app.site', 'WIEN', true)"
+                        )
+                        con.execute(sql.encode())
+                except psycopg.errors.InsufficientPrivilege:
+                    continue  # a missing grant, or a row-level security policy
+                except psycopg.errors.RestrictViolation as refusal:  # a guard trigger
+                    if not guards_off:
+                        continue
+                    accepted.append(f"{name}: only a guard refused ({refusal})")
+                    continue
+                accepted.append(name)
+        return accepted
+
+    guards_off = False
+    assert accepted_by_the_database() == []
+    # The grants and policies alone, with every guard trigger switched off (the database is
+    # this test's own copy): still refused.
+    with _connect(pg_server, SUPERUSER, database) as con:
+        for table in ("audit_events", "users", "site_settings", "kill_switch_history", "sites"):
+            con.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER".encode())
+    guards_off = True
+    assert accepted_by_the_database() == []
