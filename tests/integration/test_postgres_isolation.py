@@ -101,8 +101,8 @@ def seeded(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Ite
     for tenant, site in [OWN, *OTHERS]:
         _seed_site(url, tenant, site, folder, new_tenant=tenant not in seen)
         seen.add(tenant)
-    _invoke(
-        url, *OTHERS[1], "kill-switch", "activate", "--by", "admin01", "--reason", "Probe: global"
+    _invoke(  # the platform's operator (the template was created for LTS)
+        url, *OWN, "kill-switch", "activate", "--by", "admin01", "--reason", "Probe: global"
     )
     with _connect(pg_server, SUPERUSER, SEEDED) as con:
         con.execute("SET session_replication_role = replica")  # a bare site, no events

@@ -31,9 +31,19 @@ def init(
             "only here, at creation; a database with the real clock never honours it.",
         ),
     ] = False,
+    multi_tenant: Annotated[
+        bool,
+        typer.Option(
+            "--multi-tenant",
+            help="Let other tenants share this SQLite file (without it a second tenant is "
+            "refused). PostgreSQL always serves many tenants.",
+        ),
+    ] = False,
 ) -> None:
-    """Create the database (schema at the newest revision) and record its creation, with its
-    clock, as the first event of the platform's audit chain.
+    """Create the database (schema at the newest revision) and record its creation as the
+    first event of the platform's audit chain: its clock, and its operator, the tenant it is
+    created for (--tenant), whose platform admins alone act platform-wide (the global kill
+    switch, status --all-sites).
 
     Example: dispatcher --db training.db db init --simulated-clock
     """
@@ -45,9 +55,12 @@ def init(
     unit = wiring.unit_of_work(
         settings, write=True, clock=clock, simulated=simulated_clock, platform=True
     )
-    created = create_database(unit, simulated=simulated_clock)
+    created = create_database(unit, simulated=simulated_clock, multi_tenant=multi_tenant)
     what = "simulated (DISPATCHER_NOW sets it)" if simulated_clock else "real"
-    typer.echo(f"Database {settings.shown} created; clock: {what} (event #{created.event_seq}).")
+    typer.echo(
+        f"Database {settings.shown} created for {settings.tenant}; clock: {what} "
+        f"(event #{created.event_seq})."
+    )
 
 
 @db_app.command("upgrade")

@@ -190,9 +190,14 @@ class _Platform:
     active: History = field(default_factory=History)
     times: list[str] = field(default_factory=list)
 
+    operator: str | None = None  # the tenant named by the database's creation
+
     def build(self, events: Sequence[Event]) -> None:
         for event in events:
             self.times.append(event.at)
+            if event.seq == 1 and event.action == "database.create":
+                operator = event.detail.get("operator")
+                self.operator = operator if isinstance(operator, str) else None
             if not event.allowed:
                 continue
             if event.action in ("kill_switch.activate", "kill_switch.deactivate"):
@@ -310,6 +315,9 @@ class Replay:
             problem = None
             if event.action.startswith("kill_switch.") and event.detail.get("scope") != "global":
                 problem = "a kill-switch event of the platform's chain is for the global switch"
+            operator = self.platform.operator
+            if problem is None and operator is not None and tenant != operator:
+                problem = f"only the platform's operator ({operator}) acts platform-wide"
             registry = self.registry if tenant == self.tenant else self.others.get(tenant)
             if registry is None:
                 if tenant in self.unreadable:
@@ -433,7 +441,11 @@ class Replay:
             else:
                 self.site_kill = action == "kill_switch.activate"
         elif action == "sites.view":
-            self._judge_admin(event, registry_seq)
+            operator = self.platform.operator
+            if operator is not None and operator != self.tenant:
+                self._wrong(event, f"only the platform's operator ({operator}) views all sites")
+            else:
+                self._judge_admin(event, registry_seq)
         elif action in ("run.import", "run.solve"):
             self._new_run(event)
         elif action in ("publish", "lock"):

@@ -34,7 +34,7 @@ def record_event(uow: UnitOfWork, draft: EventDraft, log: AuditLog | None = None
         # A site's chain opens with its site.create (a trigger insists): create the site first.
         from dispatcher.services.site import ensure_site
 
-        ensure_site(uow)
+        ensure_site(uow, draft.action)
         tip = chain.tip()
     seq, prev_hash = (1, GENESIS_HASH) if tip is None else (tip[0] + 1, tip[1])
     now = uow.now()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from dispatcher.db.repositories import AuditLog
 from dispatcher.db.unit_of_work import UnitOfWork
@@ -109,6 +110,71 @@ def refuse_unless_text(
                 plan_version=plan_version,
                 log=log,
             )
+
+
+@dataclass(frozen=True)
+class Tenancy:
+    """What the database's creation says about its tenants (platform chain, event #1)."""
+
+    operator: str | None  # the tenant whose platform admins act platform-wide (None: any)
+    multi: bool  # other tenants may share this database
+
+
+def tenancy(uow: UnitOfWork) -> Tenancy:
+    """Read from the platform chain's first event, which nothing can change without breaking
+    the chain; a database created on first use (no `db init`) names no operator and, on SQLite,
+    holds one tenant."""
+    created = uow.platform_log.event(1)
+    if created is None or created.action != Action.DATABASE_CREATE:
+        return Tenancy(None, uow.dialect != "sqlite")
+    if not created.intact:
+        raise StateMismatch("The database's creation", 1)
+    operator = created.detail.get("operator")
+    multi = created.detail.get("tenants") == "multi" or uow.dialect != "sqlite"
+    return Tenancy(operator if isinstance(operator, str) else None, multi)
+
+
+def require_operator(
+    uow: UnitOfWork, action: Action, what: str, admin: User, reason: str, log: AuditLog | None
+) -> None:
+    """Only the platform operator's tenant acts platform-wide (the global kill switch, the
+    all-sites view): a platform admin of another tenant administers that tenant alone."""
+    operator = tenancy(uow).operator
+    if operator is None or operator == uow.tenant:
+        return
+    raise refuse(
+        uow,
+        action,
+        "platform_operator_required",
+        f"Only a platform_admin of the platform's operator ({operator}) may {what}; "
+        f"{admin.user_id} administers {uow.tenant} only",
+        actor_id=admin.user_id,
+        actor_role=ADMIN,
+        reason=reason.strip() or None,
+        log=log,
+    )
+
+
+def require_tenant_allowed(uow: UnitOfWork, action: Action, actor_id: str | None) -> None:
+    """On a SQLite file created for one tenant, a second tenant is refused before anything of
+    it is written, and the attempt is recorded in the platform's chain (every tenant's
+    checkpoint signs it)."""
+    if uow.dialect != "sqlite" or tenancy(uow).multi:
+        return
+    holder = uow.sites.other_tenant()
+    if holder is None:
+        return
+    raise refuse(
+        uow,
+        action,
+        "single_tenant",
+        f"This database holds tenant {holder}; tenant {uow.tenant} needs its own database, "
+        "or one created with `dispatcher db init --multi-tenant`",
+        actor_id=(actor_id or "").strip() or None,
+        actor_role=None,
+        reason=None,
+        log=uow.platform_log,
+    )
 
 
 def require_platform_login(

@@ -49,10 +49,12 @@ class Creation:
     event_seq: int
 
 
-def create_database(uow: UnitOfWork, *, simulated: bool) -> Creation:
+def create_database(uow: UnitOfWork, *, simulated: bool, multi_tenant: bool = False) -> Creation:
     """Record the database's creation as the platform chain's first event, and with it whether
-    its clock is simulated (a demo or test database: DISPATCHER_NOW is honoured) or real. Only
-    a database with no events yet can be created; the flag cannot be set later."""
+    its clock is simulated (a demo or test database: DISPATCHER_NOW is honoured) or real, and
+    who runs the platform: the tenant it is created for (its platform admins alone act
+    platform-wide) and, on SQLite, whether other tenants may share the file. Only a database
+    with no events yet can be created; none of this can be changed later."""
     clock = SIMULATED if simulated else "real"
     with uow:
         if not uow.platform_login():
@@ -68,7 +70,17 @@ def create_database(uow: UnitOfWork, *, simulated: bool) -> Creation:
                 )
         event = record_event(
             uow,
-            EventDraft(Action.DATABASE_CREATE, actor_id="system", detail={"clock": clock}),
+            EventDraft(
+                Action.DATABASE_CREATE,
+                actor_id="system",
+                detail={
+                    "clock": clock,
+                    "operator": uow.tenant,
+                    # PostgreSQL serves many tenants by design (row-level security keeps them
+                    # apart); a SQLite file holds one unless created for several.
+                    "tenants": "multi" if multi_tenant or uow.dialect != "sqlite" else "single",
+                },
+            ),
             uow.platform_log,
         )
         if simulated:

@@ -14,6 +14,7 @@ from dispatcher.services.authorization import (
     ADMIN,
     refuse_mismatch,
     require_admin,
+    require_operator,
     require_platform_login,
 )
 from dispatcher.services.site import current_config
@@ -66,6 +67,8 @@ def operate_kill_switch(
         admin = require_admin(
             uow, action, by, reason, config.min_reason_length, "operate the kill switch", log
         )
+        if scope == "global":
+            require_operator(uow, action, "operate the global kill switch", admin, reason, log)
         where = "global" if scope == "global" else f"{uow.tenant}/{uow.site}"
         if uow.kill_switch.is_active(scope) == activate:
             state = "active" if activate else "inactive"

@@ -14,7 +14,7 @@ from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.events import Action, EventDraft
 from dispatcher.domain.views import StatusOverview
 from dispatcher.services.audit import record_event
-from dispatcher.services.authorization import ADMIN, refuse, require_admin
+from dispatcher.services.authorization import ADMIN, refuse, require_admin, require_operator
 from dispatcher.services.runs import overview
 from dispatcher.services.site import current_config
 
@@ -37,6 +37,7 @@ def all_sites_overview(uow: UnitOfWork, *, by: str, reason: str) -> AllSitesOver
         admin = require_admin(
             uow, Action.SITES_VIEW, by, reason, config.min_reason_length, "view all sites"
         )
+        require_operator(uow, Action.SITES_VIEW, "view all sites", admin, reason, None)
         if not uow.widen_to_all_sites():
             raise refuse(
                 uow,

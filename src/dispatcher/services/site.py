@@ -22,16 +22,18 @@ from dispatcher.services.authorization import (
     refuse_mismatch,
     require_admin,
     require_platform_login,
+    require_tenant_allowed,
 )
 
 
-def ensure_site(uow: UnitOfWork) -> SiteConfig:
+def ensure_site(uow: UnitOfWork, for_action: Action = Action.SITE_CREATE) -> SiteConfig:
     """The site's settings, proven by the audit trail; on first write the site is created with
     its defaults (LTS/WIEN: pilot defaults) and a site.create event holding them."""
     from dispatcher.services.trail import bound_settings
 
     config = bound_settings(uow)
     if config is None:
+        require_tenant_allowed(uow, for_action, None)  # the attempt, by what it tried
         if not uow.platform_login():
             raise InvalidInput(
                 f"Site {uow.tenant}/{uow.site} is not set up on this database: a platform admin "

@@ -17,6 +17,7 @@ from dispatcher.services.authorization import (
     refuse_unless_text,
     require_admin,
     require_platform_login,
+    require_tenant_allowed,
 )
 from dispatcher.services.site import current_config
 from dispatcher.services.trail import bound_user, user_values
@@ -150,6 +151,7 @@ def _config(uow: UnitOfWork, action: Action, by: str | None, reason: str) -> Sit
             log=uow.tenant_log,
         ) from None
     require_platform_login(uow, action, "change the user registry", actor_id=by, reason=reason)
+    require_tenant_allowed(uow, action, by)
     return config
 
 

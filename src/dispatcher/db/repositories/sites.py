@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Row, insert, select, update
 
 from dispatcher.db.repositories.base import Repository
-from dispatcher.db.tables import site_settings, sites
+from dispatcher.db.tables import site_settings, sites, tenants
 from dispatcher.domain.hashing import canonical_json
 from dispatcher.domain.model import DriftThresholds, SiteConfig
 
@@ -75,6 +75,18 @@ class SiteRepository(Repository):
             select(sites.c.tenant_id, sites.c.site_id).order_by(sites.c.tenant_id, sites.c.site_id)
         )
         return [(row.tenant_id, row.site_id) for row in rows]
+
+    def other_tenant(self) -> str | None:
+        """Another tenant this database holds, when it does not hold this one yet."""
+        mine = self._connection.execute(
+            select(tenants.c.tenant_id).where(tenants.c.tenant_id == self._tenant)
+        ).first()
+        if mine is not None:
+            return None
+        found = self._connection.execute(
+            select(tenants.c.tenant_id).order_by(tenants.c.tenant_id).limit(1)
+        ).scalar()
+        return None if found is None else str(found)
 
     def create(self, config: SiteConfig, now: datetime, event_seq: int) -> None:
         """Create the tenant (if new), the site and its settings (after its site.create event)."""
