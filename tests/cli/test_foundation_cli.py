@@ -137,6 +137,7 @@ def test_audit_log_lists_events_and_json_fields(cli: Cli, db_path: Path) -> None
         "evidence_hash",
         "detail",
         "hash",
+        "recorded_by",
     }
     assert rows[0]["outcome"] == "blocked"
     assert cli("audit", "log", "--actor", "nobody", "--json").stdout.strip() == "[]"

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from dispatcher.config import Settings
 from dispatcher.domain.events import Action, EventDraft
 from dispatcher.services.audit import record_event, verify_audit_chain
 from tests.conftest import Cli, UowFactory
@@ -154,3 +155,60 @@ def test_on_postgres_a_writer_kept_waiting_gets_the_busy_line(
             _append_slowly(uow_factory, "WIEN", 0.0)
         holder.commit()
     assert verify_audit_chain(uow_factory()).count == 2  # with its site.create
+
+
+def test_a_registry_change_waits_for_a_decision_that_read_the_registry(
+    site: Cli, db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A publish has read its approver (active) and not yet committed; the approver's disable
+    must wait for it (SQLite: one writer; PostgreSQL: every writer holds the registry's lock
+    shared, a registry change holds it alone). Otherwise the publish would commit on a registry
+    that had changed under it, and its event would record a registry tip that is no longer the
+    one it was judged on."""
+    import dispatcher.services.decisions as decisions
+    from dispatcher.db.engine import make_engine
+    from dispatcher.db.unit_of_work import UnitOfWork
+    from dispatcher.domain.gates import ApprovalInput
+    from dispatcher.services.users import disable_user
+    from tests.conftest import FIXED_NOW
+
+    engine = make_engine(Settings(db=db).url)
+    read, release = threading.Event(), threading.Event()
+    real_gather = decisions._gather
+
+    def pausing(*args: object, **kwargs: object) -> object:
+        gathered = real_gather(*args, **kwargs)  # type: ignore[arg-type]
+        read.set()
+        release.wait(timeout=60)
+        return gathered
+
+    monkeypatch.setattr(decisions, "_gather", pausing)
+    finished: list[str] = []
+
+    def publisher() -> None:
+        uow = UnitOfWork(engine, "LTS", "WIEN", lambda: FIXED_NOW, write=True)
+        approval = ApprovalInput("disp001", "dispatcher", "Week 2026-W03 reviewed",
+                                 "No locked earlier week to compare with")  # fmt: skip
+        decisions.decide(uow, RUN, "publish", approval)
+        finished.append("publish")
+
+    def disabler() -> None:  # from another site of the tenant: its own chain is free
+        uow = UnitOfWork(engine, "LTS", "GRAZ", lambda: FIXED_NOW, write=True, registry=True)
+        disable_user(uow, "disp001", "admin01", "Left the company")
+        finished.append("disable")
+
+    first = threading.Thread(target=publisher)
+    first.start()
+    assert read.wait(timeout=60)
+    second = threading.Thread(target=disabler)
+    second.start()
+    second.join(timeout=1.5)
+    assert second.is_alive() and finished == []  # the disable waits for the publish
+    release.set()
+    first.join(timeout=60)
+    second.join(timeout=60)
+    engine.dispose()
+    assert finished == ["publish", "disable"]
+    monkeypatch.undo()
+    checked = site("audit", "verify", "--state")
+    assert checked.exit_code == 0, checked.stdout

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from dispatcher.cli import wiring
 from dispatcher.cli.app import app
-from dispatcher.domain.events import Action, EventDraft, parse_timestamp, seal_event
+from dispatcher.domain.events import Action, EventDraft, Outcome, parse_timestamp, seal_event
 from tests.conftest import FIXED_NOW_TEXT, CliResult
 from tests.forge import insert_sql
 from tests.pgserver import PLATFORM_LOGIN, SITE_LOGIN, SUPERUSER, PgServer
@@ -39,6 +39,8 @@ GRANTS: dict[str, dict[str, str]] = {
         t: {"dispatcher_app": "INSERT,SELECT", "dispatcher_platform": "SELECT"} for t in SITE_TABLES
     },
     "repair_requests": {"dispatcher_app": "INSERT,SELECT,UPDATE", "dispatcher_platform": "SELECT"},
+    # appended by dispatcher_append_event alone (it checks tip, time and hash itself)
+    "audit_events": {"dispatcher_app": "SELECT", "dispatcher_platform": "SELECT"},
     "tenants": {"dispatcher_app": "SELECT", "dispatcher_platform": "INSERT,SELECT"},
     "sites": {"dispatcher_app": "SELECT", "dispatcher_platform": "INSERT,SELECT"},
     "site_settings": {"dispatcher_app": "SELECT", "dispatcher_platform": "INSERT,SELECT,UPDATE"},
@@ -220,6 +222,13 @@ def test_hand_written_sql_of_a_depot_login_is_refused(
             "*",
             EventDraft(Action.USER_ADD, actor_id="admin01", reason="Needs it now", detail=mallory),
         )
+        own_lock = _forged(
+            con,
+            "LTS",
+            "WIEN",
+            EventDraft(Action.LOCK, actor_id="ops001", actor_role="ops_lead",
+                       reason="Approved for export", run_id=RUN, plan_version=1),
+        )  # fmt: skip
         platform = _forged(
             con,
             "*",
@@ -232,6 +241,7 @@ def test_hand_written_sql_of_a_depot_login_is_refused(
             ),
         )
     attacks = {
+        "a lock forged at its own site's tip": own_lock,
         "registry event": registry,
         "platform event": platform,
         "user added": "INSERT INTO users (tenant_id, user_id, name, roles, active, created_at) "
@@ -274,3 +284,89 @@ def test_hand_written_sql_of_a_depot_login_is_refused(
             con.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER".encode())
     guards_off = True
     assert accepted_by_the_database() == []
+
+
+def _event_through_the_database(
+    con: psycopg.Connection[Any], tenant: str, site: str, draft: EventDraft, at: Any = None
+) -> tuple[str, str, str]:
+    """(body, detail, hash) of `draft` at the chain's tip, dated `at` (default: its tip's time),
+    built with the tool's own sealing code."""
+    from dispatcher.domain.hashing import canonical_json
+
+    tip = con.execute(
+        "SELECT seq, hash, occurred_at FROM audit_events WHERE tenant_id = %s AND site_id = %s "
+        "ORDER BY seq DESC LIMIT 1",
+        [tenant, site],
+    ).fetchone()
+    assert tip is not None
+    event = seal_event(draft, seq=tip[0] + 1, occurred_at=at or parse_timestamp(tip[2]),
+                       tenant=tenant, site=site, prev_hash=tip[1])  # fmt: skip
+    return event.body, canonical_json(event.detail), event.hash
+
+
+SCOPE = "SELECT set_config('app.tenant', 'LTS', true), set_config('app.site', 'WIEN', true)"
+
+
+def test_the_database_appends_events_and_names_the_login(
+    pg_server: PgServer, depot: dict[str, Any]
+) -> None:
+    """What the tool does, by hand as `wien`: the function accepts the tool's own event, hashes
+    it as the tool does, and records the login; a detail that is not the body's is refused."""
+    database = depot["database"]
+    assert _run(depot["url"], "import-run", str(depot["run"])).exit_code == 0
+    draft = EventDraft(Action.KILL_SWITCH_ACTIVATE, outcome=Outcome.BLOCKED, actor_id="nobody",
+                       detail={"check": "x", "message": "y"})  # fmt: skip
+    with _connect(pg_server, SUPERUSER, database) as con:
+        body, detail, sealed = _event_through_the_database(con, "LTS", "WIEN", draft)
+    with _connect(pg_server, SITE_LOGIN, database) as con:
+        refused = pytest.raises(psycopg.errors.RestrictViolation, match="not the body")
+        with refused, con.transaction():
+            con.execute(SCOPE)
+            con.execute("SELECT dispatcher_append_event(%s, %s)", [body, '{"check":"z"}'])
+        with con.transaction():
+            con.execute(SCOPE)
+            row = con.execute("SELECT dispatcher_append_event(%s, %s)", [body, detail]).fetchone()
+    assert row == (sealed,)
+    with _connect(pg_server, SUPERUSER, database) as con:
+        by_login = con.execute(
+            "SELECT recorded_by FROM audit_events WHERE tenant_id = 'LTS' AND site_id = 'WIEN' "
+            "ORDER BY seq"
+        ).fetchall()
+    # site.create and settings by the platform login, the import by the tool as wien, then this
+    assert [login for (login,) in by_login] == [PLATFORM_LOGIN, PLATFORM_LOGIN, SITE_LOGIN,
+                                                 SITE_LOGIN]  # fmt: skip
+    shown = json.loads(_run(depot["url"], "audit", "log", "--json", "-n", "1").stdout)[0]
+    assert (shown["seq"], shown["recorded_by"]) == (4, SITE_LOGIN)
+    assert _run(depot["url"], "audit", "verify").exit_code == 0
+
+
+def test_a_real_clock_database_takes_only_the_server_s_time(pg_server: PgServer) -> None:
+    """On a database with the real clock, an event dated an hour ago is refused by the
+    database itself, whoever built it."""
+    from datetime import UTC, datetime, timedelta
+
+    from dispatcher.db.engine import make_engine
+    from dispatcher.db.migrate import upgrade_to_head
+    from tests.pgserver import OWNER
+
+    pg_server.admin_sql(f"CREATE DATABASE real_clock OWNER {OWNER}")
+    try:
+        engine = make_engine(pg_server.url(OWNER, "real_clock"))
+        upgrade_to_head(engine)
+        engine.dispose()
+        env = {"DISPATCHER_DB": pg_server.url(PLATFORM_LOGIN, "real_clock")}
+        made = CliRunner().invoke(app, ["db", "init"], env=env)
+        wiring.reset()
+        assert made.exit_code == 0, made.output
+        draft = EventDraft(Action.KILL_SWITCH_ACTIVATE, outcome=Outcome.BLOCKED,
+                           actor_id="nobody", detail={"check": "x", "message": "y"})  # fmt: skip
+        an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+        with _connect(pg_server, SUPERUSER, "real_clock") as con:
+            body, detail, _ = _event_through_the_database(con, "*", "*", draft, an_hour_ago)
+        refused = pytest.raises(psycopg.errors.RestrictViolation, match="server's time")
+        with _connect(pg_server, PLATFORM_LOGIN, "real_clock") as con, refused, con.transaction():
+            con.execute(SCOPE)
+            con.execute("SELECT dispatcher_append_event(%s, %s)", [body, detail])
+    finally:
+        wiring.reset()
+        pg_server.admin_sql("DROP DATABASE real_clock WITH (FORCE)")

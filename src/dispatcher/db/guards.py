@@ -9,10 +9,11 @@ both backends): every expected guard present and unchanged, nothing else.
 
 What is compared is what the migrations wrote and the database keeps verbatim: on SQLite each
 trigger's `CREATE TRIGGER` text; on PostgreSQL each dispatcher trigger (name, table, function)
-with its function's source, the row-level security policies by name and table, every table's
-grants (role and privileges), and whether each table forces row-level security. (PostgreSQL
-deparses policy expressions in a version-dependent form, so those are held by name; changing
-one needs the owner, see docs/security.md.)
+with its function's source, every other dispatcher function (source, owner rights, settings),
+the row-level security policies by name and table, every table's grants (role and
+privileges), and whether each table forces row-level security. (PostgreSQL deparses policy
+expressions in a version-dependent form, so those are held by name; changing one needs the
+owner, see docs/security.md.)
 """
 
 from __future__ import annotations
@@ -30,6 +31,15 @@ PG_TRIGGERS = text(
     "FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
     "JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace n ON n.oid = c.relnamespace "
     "WHERE NOT t.tgisinternal AND n.nspname = current_schema() ORDER BY t.tgname"
+)
+# Every dispatcher function (those the policies call, the event appender): its arguments,
+# source, whether it runs as its owner, and its settings (search_path).
+PG_FUNCTIONS = text(
+    "SELECT p.proname AS name, pg_get_function_identity_arguments(p.oid) AS args, "
+    "p.prosrc AS source, p.prosecdef AS definer, coalesce(array_to_string(p.proconfig, ','), '') "
+    "AS config FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+    "WHERE n.nspname = current_schema() AND p.proname LIKE 'dispatcher%' "
+    "AND p.prorettype <> 'trigger'::regtype ORDER BY 1, 2"
 )
 PG_POLICIES = text(
     "SELECT policyname, tablename, permissive, cmd FROM pg_policies "
@@ -66,6 +76,10 @@ def installed(connection: Connection) -> dict[str, str]:
     for row in connection.execute(PG_TRIGGERS):
         definition = f"{row.tbl} {row.function}({row.args}) {row.source}"
         found[f"trigger {row.name}"] = _fingerprint(definition)
+    for row in connection.execute(PG_FUNCTIONS):
+        found[f"function {row.name}({row.args})"] = _fingerprint(
+            f"{row.source} definer={row.definer} {row.config}"
+        )
     for row in connection.execute(PG_POLICIES):
         found[f"policy {row.tablename}.{row.policyname}"] = _fingerprint(
             f"{row.permissive} {row.cmd}"

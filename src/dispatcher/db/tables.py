@@ -387,6 +387,9 @@ audit_events = Table(
     Column("prev_hash", String(HASH), nullable=False),
     Column("hash", String(HASH), nullable=False),
     Column("body", Text, nullable=False),
+    # The database login that appended it (PostgreSQL: written by dispatcher_append_event, not
+    # part of the hashed body; SQLite: empty).
+    Column("recorded_by", String(63), nullable=True),
     PrimaryKeyConstraint("tenant_id", "site_id", "seq"),
     UniqueConstraint("hash"),
     Index(None, "tenant_id", "site_id", "run_id", "action"),

@@ -21,6 +21,7 @@ class EventRow:
     evidence_hash: str | None
     detail: dict[str, Any]
     hash: str
+    recorded_by: str | None = None  # the database login that appended it (PostgreSQL)
 
 
 @dataclass(frozen=True)

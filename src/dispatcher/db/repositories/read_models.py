@@ -106,6 +106,12 @@ def _summary(row: Row[Any]) -> RunSummary:
     )
 
 
+EVENT_COLUMNS = (
+    e.seq, e.occurred_at, e.action, e.outcome, e.actor_id, e.actor_role, e.reason, e.run_id,
+    e.plan_version, e.evidence_hash, e.detail, e.hash, e.recorded_by,
+)  # fmt: skip
+
+
 def _event(row: Any) -> EventRow:
     return EventRow(
         seq=row.seq,
@@ -120,6 +126,7 @@ def _event(row: Any) -> EventRow:
         evidence_hash=row.evidence_hash,
         detail=_detail(row.detail),
         hash=row.hash,
+        recorded_by=row.recorded_by,
     )
 
 
@@ -135,20 +142,7 @@ class ReadQueries(Repository):
         limit: int = 50,
     ) -> list[EventRow]:
         """The newest `limit` matching events, returned oldest first."""
-        statement = select(
-            e.seq,
-            e.occurred_at,
-            e.action,
-            e.outcome,
-            e.actor_id,
-            e.actor_role,
-            e.reason,
-            e.run_id,
-            e.plan_version,
-            e.evidence_hash,
-            e.detail,
-            e.hash,
-        ).where(self._in_site(audit_events))
+        statement = select(*EVENT_COLUMNS).where(self._in_site(audit_events))
         for column, value in ((e.run_id, run_id), (e.action, action), (e.actor_id, actor_id)):
             if value is not None:
                 statement = statement.where(column == value)
@@ -158,20 +152,7 @@ class ReadQueries(Repository):
     def decisions(self, run_id: str, actions: tuple[str, ...]) -> list[EventRow]:
         """Every allowed decision of `actions` about one run, oldest first: read by run and
         action (an index search), never from a window of recent events."""
-        statement = select(
-            e.seq,
-            e.occurred_at,
-            e.action,
-            e.outcome,
-            e.actor_id,
-            e.actor_role,
-            e.reason,
-            e.run_id,
-            e.plan_version,
-            e.evidence_hash,
-            e.detail,
-            e.hash,
-        ).where(
+        statement = select(*EVENT_COLUMNS).where(
             self._in_site(audit_events),
             e.run_id == run_id,
             e.action.in_(actions),
