@@ -37,7 +37,7 @@ typecheck: $(STAMP) ## mypy --strict over src and tests
 	$(BIN)/mypy
 
 pytest: $(STAMP) postgres ## The whole pytest suite (SQLite and a throwaway PostgreSQL server)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --basetemp=$(CURDIR)/.pytest-tmp  # one per checkout: concurrent runs never share files
 
 # The tests start their own PostgreSQL server from Debian's package; install it when missing.
 postgres: ## Install the PostgreSQL server binaries the tests use (apt), if missing

@@ -370,3 +370,142 @@ def test_a_real_clock_database_takes_only_the_server_s_time(pg_server: PgServer)
     finally:
         wiring.reset()
         pg_server.admin_sql("DROP DATABASE real_clock WITH (FORCE)")
+
+
+def test_a_depot_login_cannot_hold_up_another_site(
+    pg_server: PgServer, depot: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`wien`, in an open transaction, takes every lock it can think of for LTS/GRAZ: the old
+    public key of GRAZ's chain, the database's lock function for GRAZ's scope, the registry
+    held alone. GRAZ's writer is not held up (a lock wait would end in "Database is busy"
+    within the shortened lock timeout), and the salt of the real keys is not readable."""
+    import hashlib
+
+    import dispatcher.db.unit_of_work as unit_of_work
+
+    monkeypatch.setattr(unit_of_work, "LOCK_TIMEOUT", "2s")
+    digest = hashlib.sha256(b"dispatcher-chain\0LTS\0GRAZ").digest()
+    public_key = int.from_bytes(digest[:8], "big", signed=True)
+    graz = "SELECT set_config('app.tenant', 'LTS', true), set_config('app.site', 'GRAZ', true)"
+    with _connect(pg_server, SITE_LOGIN, depot["database"]) as con:
+        con.execute("SELECT pg_advisory_lock(%s)", [public_key])  # held until the session ends
+        for sql in (
+            graz + "; SELECT dispatcher_lock_chains(false, false)",
+            SCOPE + "; SELECT dispatcher_lock_chains(true, false)",
+            "SELECT salt FROM dispatcher_private.chain_lock_salt",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege), con.transaction():
+                for statement in sql.split("; "):
+                    con.execute(statement.encode())
+        with con.transaction():  # its own site's locks, held while GRAZ writes
+            con.execute(SCOPE)
+            con.execute("SELECT dispatcher_lock_chains(false, false)")
+            written = _run(depot["platform"], "site", "init", site="GRAZ")
+            assert written.exit_code == 0, written.stderr
+
+
+def _as_wien(pg_server: PgServer, database: str, *statements: str) -> str | None:
+    """Run `statements` in one transaction as `wien`; the refusal's text, or None."""
+    with _connect(pg_server, SITE_LOGIN, database) as con:
+        try:
+            with con.transaction():
+                for statement in statements:
+                    con.execute(statement.encode())
+        except psycopg.Error as exc:
+            return str(exc)
+    return None
+
+
+def test_a_temporary_table_does_not_stand_in_for_the_real_one(
+    pg_server: PgServer, depot: dict[str, Any]
+) -> None:
+    """A session's temporary tables come first on its search path: a `site_logins` of its own
+    must not bind `wien` to another tenant, nor a fake `audit_events` vouch for a state row.
+    (TEMPORARY is granted back here: a database made from a template has it again.)"""
+    database = depot["database"]
+    with _connect(pg_server, SUPERUSER, database) as con:
+        con.execute(f"GRANT TEMPORARY ON DATABASE {database} TO {SITE_LOGIN}".encode())
+    other = "SELECT set_config('app.tenant', 'OTHER', true), set_config('app.site', 'X', true)"
+    with _connect(pg_server, SITE_LOGIN, database) as con:
+        con.execute("CREATE TEMP TABLE site_logins (login_name text, tenant text, site text)")
+        con.execute(
+            "INSERT INTO site_logins VALUES ('wien', 'OTHER', 'X'), ('wien', 'LTS', 'GRAZ')"
+        )
+        con.execute(
+            "CREATE TEMP TABLE audit_events AS SELECT * FROM public.audit_events WHERE false"
+        )
+        con.execute(
+            "INSERT INTO pg_temp.audit_events (tenant_id, site_id, seq, occurred_at, action, "
+            "outcome, actor_id, reason, detail, prev_hash, hash, body) VALUES ('LTS', 'GRAZ', "
+            "9001, '', 'kill_switch.activate', 'allowed', 'admin01', 'Emergency stop', '{}', "
+            "'', '', '{}')"
+        )
+        with con.transaction():
+            con.execute(other)
+            assert con.execute("SELECT dispatcher_scope_granted()").fetchone() == (False,)
+            for table in ("users", "site_settings", "audit_events"):
+                row = con.execute(f"SELECT count(*) FROM public.{table}".encode()).fetchone()
+                assert row == (0,), table
+        planted = (
+            "INSERT INTO public.kill_switch_history (scope, tenant_id, site_id, active, "
+            "actor_id, reason, changed_at, event_tenant, event_site, event_seq) VALUES ('site', "
+            "'LTS', 'GRAZ', true, 'admin01', 'Emergency stop', now(), 'LTS', 'GRAZ', 9001)"
+        )
+        with pytest.raises(psycopg.Error), con.transaction():
+            con.execute(
+                "SELECT set_config('app.tenant', 'LTS', true), set_config('app.site', 'GRAZ', true)"
+            )
+            con.execute(planted)
+
+
+def test_a_depot_cannot_squat_another_site_s_version_cache(
+    pg_server: PgServer, depot: dict[str, Any]
+) -> None:
+    """The cache's key is the version's global id: a row of wien's own scope naming GRAZ's
+    version is refused, and GRAZ's show-run works."""
+    graz = _run(depot["platform"], "import-run", str(_graz_run(depot)), site="GRAZ")
+    assert graz.exit_code == 0, graz.stderr
+    with _connect(pg_server, SUPERUSER, depot["database"]) as con:
+        row = con.execute("SELECT id FROM plan_versions WHERE site_id = 'GRAZ'").fetchone()
+    assert row is not None
+    squat = (
+        "INSERT INTO version_checks (tenant_id, site_id, version_pk, status, status_reason, "
+        "checked_at) "
+        f"VALUES ('LTS', 'WIEN', {row[0]}, 'PASS', 'squatted', now())"
+    )
+    refusal = _as_wien(pg_server, depot["database"], SCOPE, squat)
+    assert refusal is not None and "a plan version of its own site" in refusal
+    shown = _run(depot["platform"], "show-run", "RUN-20260113-001", site="GRAZ")
+    assert shown.exit_code == 0, shown.stderr
+    # GRAZ's sick call is in the tenant's register of request ids, which WIEN reads too; WIEN's
+    # check of its own state must not take it for a request without a row.
+    sick = ("request-repair", "--week", "2026-W03", "--driver", "D005", "--type", "sick",
+            "--days", "Tue", "--requester", "disp001")  # fmt: skip
+    assert _run(depot["platform"], *sick, site="GRAZ").exit_code == 0
+    checked = _run(depot["url"], "audit", "verify", "--state")
+    assert checked.exit_code == 0, checked.stdout
+
+
+def _graz_run(depot: dict[str, Any]) -> Path:
+    from tests.samples import run_doc
+
+    return write_run(depot["tmp"] / "graz.json", run_doc(site="GRAZ"))
+
+
+def test_the_append_function_takes_only_the_canonical_fields_and_sane_sizes(
+    pg_server: PgServer, depot: dict[str, Any]
+) -> None:
+    """A body with a field the canonical form does not have would leave the chain broken for
+    good (its columns can never agree); one of 100 MB would slow every reader."""
+    database = depot["database"]
+    draft = EventDraft(Action.KILL_SWITCH_ACTIVATE, outcome=Outcome.BLOCKED, actor_id="nobody",
+                       detail={"check": "x", "message": "y"})  # fmt: skip
+    with _connect(pg_server, SUPERUSER, database) as con:
+        body, detail, _ = _event_through_the_database(con, "LTS", "WIEN", draft)
+    extra = body[:-1] + ',"recorded_by":"dispatcher_admin"}'
+    huge = body.replace('"reason":null', '"reason":"' + "x" * 2_000_000 + '"')
+    for text, fragment in ((extra, "exactly the fields"), (huge, "at most 1 MB")):
+        call = f"SELECT dispatcher_append_event('{text}', '{detail}')"
+        refusal = _as_wien(pg_server, database, SCOPE, call)
+        assert refusal is not None and fragment in refusal, (refusal or "")[:200]
+    assert _run(depot["url"], "audit", "verify").exit_code == 0

@@ -199,3 +199,25 @@ def test_a_site_chain_opens_with_its_site_create(cli: Cli, insider: Insider) -> 
     )
     refusal = insider.refused(planted)  # PostgreSQL: no INSERT at all (the database appends)
     assert "opens with its site.create" in refusal or "permission denied" in refusal
+
+
+def test_a_cache_row_names_only_its_own_site_s_version(site: Cli, insider: Insider) -> None:
+    squat = (
+        "INSERT INTO version_checks (tenant_id, site_id, version_pk, status, status_reason, "
+        "checked_at) SELECT 'LTS', 'GRAZ', id, 'PASS', 'squatted', '2026-01-13 08:00:00' "
+        "FROM plan_versions"
+    )
+    refusal = insider.refused(squat)
+    assert "a plan version of its own site" in refusal or "row-level security" in refusal
+
+
+@pytest.mark.sqlite_only
+def test_an_event_of_more_than_a_megabyte_is_refused(site: Cli, insider: Insider) -> None:
+    from dispatcher.domain.events import Action, EventDraft, Outcome
+    from tests.forge import forge, resealed_sql
+
+    _, event = forge(
+        site, "site", EventDraft(Action.KILL_SWITCH_ACTIVATE, outcome=Outcome.BLOCKED,
+                                 actor_id="nobody", detail={"check": "x", "message": "y"})
+    )  # fmt: skip
+    assert "at most 1 MB" in insider.refused(resealed_sql(event, reason="x" * 1_100_000))

@@ -58,7 +58,7 @@ def test_after_the_upgrade_every_chain_and_every_row_is_bound(cli: Cli, legacy: 
         "database_flags": 1,
         "decisions": 0,  # the older release's decisions are not judged (nothing bound them)
         "evidence_records": 4,
-        "guards": 59,
+        "guards": 62,
         "kill_switch_history": 2,  # the newest of each scope: global and this site's
         "plan_versions": 4,
         "repair_requests": 3,

@@ -27,7 +27,8 @@ from sqlalchemy import Connection, text
 SQLITE_TRIGGERS = text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
 PG_TRIGGERS = text(
     "SELECT t.tgname AS name, c.relname AS tbl, p.proname AS function, p.prosrc AS source, "
-    "pg_catalog.encode(t.tgargs, 'escape') AS args "
+    "pg_catalog.encode(t.tgargs, 'escape') AS args, "
+    "coalesce(array_to_string(p.proconfig, ','), '') AS config "
     "FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
     "JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace n ON n.oid = c.relnamespace "
     "WHERE NOT t.tgisinternal AND n.nspname = current_schema() ORDER BY t.tgname"
@@ -74,7 +75,7 @@ def installed(connection: Connection) -> dict[str, str]:
             found[f"trigger {name}"] = _fingerprint(sql or "")
         return found
     for row in connection.execute(PG_TRIGGERS):
-        definition = f"{row.tbl} {row.function}({row.args}) {row.source}"
+        definition = f"{row.tbl} {row.function}({row.args}) {row.source} {row.config}"
         found[f"trigger {row.name}"] = _fingerprint(definition)
     for row in connection.execute(PG_FUNCTIONS):
         found[f"function {row.name}({row.args})"] = _fingerprint(

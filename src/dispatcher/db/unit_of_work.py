@@ -14,7 +14,6 @@ parallel.
 
 from __future__ import annotations
 
-import hashlib
 import random
 import time
 from collections.abc import Callable
@@ -23,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy import Connection, Engine, event, func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from dispatcher.db.driver_errors import database_error
@@ -63,17 +62,9 @@ SCOPE_SQL = text(
     "set_config('lock_timeout', :lock_timeout, true)"
 )
 GRANTED_SQL = text("SELECT dispatcher_scope_granted()")
-CHAIN_LOCK_SQL = text("SELECT pg_advisory_xact_lock(:key)")
-SHARED_LOCK_SQL = text("SELECT pg_advisory_xact_lock_shared(:key)")
 ALL_SITES_SQL = text("SELECT set_config('app.all_sites', 'on', true)")
 ALL_SITES_GRANTED_SQL = text("SELECT dispatcher_all_sites()")
 PLATFORM_LOGIN_SQL = text("SELECT dispatcher_platform_login()")
-
-
-def chain_lock_key(tenant: str, site: str) -> int:
-    """The advisory-lock key of one site's audit chain: the same in every process."""
-    digest = hashlib.sha256(f"dispatcher-chain\0{tenant}\0{site}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def translate_database_error(exc: DBAPIError) -> DispatcherError:
@@ -172,7 +163,7 @@ class UnitOfWork:
         if self.dialect != "postgresql" or log.chain in self._locked_chains:
             return
         if log.chain not in ((self.tenant, self.site), tenant_chain(self.tenant), PLATFORM_CHAIN):
-            self._connection.execute(CHAIN_LOCK_SQL, {"key": chain_lock_key(*log.chain)})
+            raise AssertionError(f"a unit of {self.tenant}/{self.site} writes only its chains")
         self._locked_chains.add(log.chain)
 
     @property
@@ -239,13 +230,14 @@ class UnitOfWork:
                 "binds logins to sites in site_logins (docs/deployment.md)"
             )
         if self._write and not self._committed:
-            # Always in this order (site, registry, platform), so two writers never deadlock.
-            key = chain_lock_key(self.tenant, self.site)
-            connection.execute(CHAIN_LOCK_SQL, {"key": key})
-            registry = {"key": chain_lock_key(*tenant_chain(self.tenant))}
-            connection.execute(CHAIN_LOCK_SQL if self._registry else SHARED_LOCK_SQL, registry)
-            platform = {"key": chain_lock_key(*PLATFORM_CHAIN)}
-            connection.execute(CHAIN_LOCK_SQL if self._platform else SHARED_LOCK_SQL, platform)
+            # The site's chain alone; the registry's and the platform's shared, or alone for a
+            # change of them. The database takes them, with keys no other site can compute. A
+            # depot's login asking to change them takes them shared: the service refuses it,
+            # recorded in the site's own chain, before anything shared is written.
+            registry, platform = self._registry, self._platform
+            if (registry or platform) and not connection.execute(PLATFORM_LOGIN_SQL).scalar():
+                registry = platform = False
+            connection.execute(select(func.dispatcher_lock_chains(registry, platform)))
 
     def commit(self) -> None:
         try:

@@ -287,8 +287,12 @@ def structure_problems(connection: Any) -> list[tuple[str, int]]:
         & (ids.site_id == q2.site_id)
         & (ids.request_id == q2.request_id)
     )
+    s3 = tables.sites.c
+    # An id with no request, at a site this session sees (PostgreSQL: the register is read
+    # tenant-wide, other sites' requests are not).
+    visible = exists().where(s3.tenant_id == ids.tenant_id, s3.site_id == ids.site_id)
     for table, missing in (
-        (tables.repair_request_ids, ~exists().where(registered)),  # an id with no request
+        (tables.repair_request_ids, ~exists().where(registered) & visible),
         (repair_requests, ~exists().where(registered)),  # a request not registered
     ):
         count = connection.execute(
