@@ -221,3 +221,16 @@ def test_an_event_of_more_than_a_megabyte_is_refused(site: Cli, insider: Insider
                                  actor_id="nobody", detail={"check": "x", "message": "y"})
     )  # fmt: skip
     assert "at most 1 MB" in insider.refused(resealed_sql(event, reason="x" * 1_100_000))
+
+
+def test_a_cache_row_made_better_by_hand_is_not_shown(site: Cli, insider: Insider) -> None:
+    """The last re-verification is a cache the site's own login can write: set to PASS for a
+    WARN version it changes nothing shown; a worse one (FAIL) is shown, as a re-verification
+    that found a fault would be."""
+    assert site("show-run", RUN).exit_code == 0  # writes the cache row
+    insider.tamper("UPDATE version_checks SET status = 'PASS', status_reason = 'All fine'")
+    listed = json.loads(site("list-runs", "--json").stdout)
+    assert [r["status"] for r in listed] == ["WARN"]
+    insider.tamper("UPDATE version_checks SET status = 'FAIL', status_reason = 'Evidence'")
+    listed = json.loads(site("list-runs", "--json").stdout)
+    assert [r["status"] for r in listed] == ["FAIL"]

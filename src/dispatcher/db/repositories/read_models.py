@@ -28,6 +28,22 @@ OPEN = ("PENDING", "PROPOSED")
 URGENCY_ORDER = case({"critical": 0, "high": 1, "normal": 2}, value=q.urgency, else_=3)
 
 
+def _severity(status: Any) -> Any:
+    return case(
+        (status == "PASS", 0), (status == "WARN", 1), (status.in_(("FAIL", "BLOCKED")), 2),
+        else_=-1,
+    )  # fmt: skip
+
+
+# The last re-verification (a cache any login of the site can write, trusted by no gate) is
+# shown only where it is worse than the version's own stored status: a forged cache row can
+# make a plan look broken, never make a broken one look fine.
+_cache_worse = (_severity(vc.status) > _severity(pv.status)) | (
+    (_severity(vc.status) == 2) & (vc.status != pv.status)  # a fault found on re-verification
+)
+_shown_status = case((_cache_worse, vc.status), else_=pv.status)
+
+
 def _run_summaries() -> Any:
     """Each run with its current version, newest published version, lock and whether a later
     publish of another run of the same week superseded it (ordered by the approvals' events)."""
@@ -68,8 +84,8 @@ def _run_summaries() -> Any:
         r.created_at,
         r.origin,
         pv.version,
-        func.coalesce(vc.status, pv.status).label("status"),
-        func.coalesce(vc.status_reason, pv.status_reason).label("status_reason"),
+        _shown_status.label("status"),
+        case((_cache_worse, vc.status_reason), else_=pv.status_reason).label("status_reason"),
         pv.drivers_used,
         pv.coverage_bp,
         pv.audits_passed,
@@ -167,7 +183,7 @@ class ReadQueries(Repository):
         if week is not None:
             statement = statement.where(r.week == week)
         if status is not None:
-            statement = statement.where(func.coalesce(vc.status, pv.status) == status)
+            statement = statement.where(_shown_status == status)
         rows = self._connection.execute(
             statement.order_by(r.created_at.desc(), r.id.desc()).limit(limit)
         )
