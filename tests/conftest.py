@@ -26,7 +26,7 @@ from dispatcher.config import Settings
 from dispatcher.db.engine import make_engine
 from dispatcher.db.migrate import upgrade_to_head
 from dispatcher.db.unit_of_work import UnitOfWork
-from tests.pgserver import APP_LOGIN, OWNER, PLATFORM_LOGIN, SUPERUSER, PgServer
+from tests.pgserver import APP_LOGIN, OWNER, PLATFORM_LOGIN, SCOPE, SUPERUSER, PgServer
 from tests.samples import write_run
 
 FIXED_NOW = datetime(2026, 1, 13, 8, 0, tzinfo=UTC)
@@ -268,10 +268,7 @@ class Insider:
         with self._connect(APP_LOGIN) as con:
             try:
                 with con.transaction():
-                    con.execute(
-                        "SELECT set_config('app.tenant', 'LTS', true), "
-                        "set_config('app.site', 'WIEN', true)"
-                    )
+                    con.execute(SCOPE)
                     con.execute(sql.encode())
             except psycopg.Error as exc:
                 return str(exc)

@@ -18,6 +18,9 @@ PLATFORM_LOGIN = "dispatcher_admin"  # a platform admin (dispatcher_app and disp
 SITE_LOGIN = "wien"  # a depot's login, bound to its sites by rows in site_logins
 SUPERUSER = "postgres"
 
+# What the unit of work does at the start of a transaction for LTS/WIEN (hand-written SQL too).
+SCOPE = "SELECT set_config('app.tenant', 'LTS', true), set_config('app.site', 'WIEN', true)"
+
 ROLES_SQL = f"""
 CREATE ROLE dispatcher_app NOLOGIN;
 CREATE ROLE dispatcher_platform NOLOGIN;

@@ -17,10 +17,17 @@ from typer.testing import CliRunner
 
 from dispatcher.cli import wiring
 from dispatcher.cli.app import app
-from dispatcher.domain.events import Action, EventDraft, Outcome, parse_timestamp, seal_event
+from dispatcher.domain.events import (
+    Action,
+    AuditEvent,
+    EventDraft,
+    Outcome,
+    parse_timestamp,
+    seal_event,
+)
 from tests.conftest import FIXED_NOW_TEXT, CliResult
 from tests.forge import insert_sql
-from tests.pgserver import PLATFORM_LOGIN, SITE_LOGIN, SUPERUSER, PgServer
+from tests.pgserver import PLATFORM_LOGIN, SCOPE, SITE_LOGIN, SUPERUSER, PgServer
 from tests.samples import LOCK_OK, OVERRIDE, PUBLISH_OK, RUN, write_run
 
 pytestmark = pytest.mark.postgres
@@ -191,22 +198,23 @@ def test_a_site_not_set_up_is_one_line_for_a_depot_login(depot: dict[str, Any]) 
     assert _run(depot["url"], "audit", "log", "--json", site="LINZ").stdout.strip() == "[]"
 
 
-def _forged(con: psycopg.Connection[Any], tenant: str, site: str, draft: EventDraft) -> str:
+def _at_tip(
+    con: psycopg.Connection[Any], tenant: str, site: str, draft: EventDraft, at: Any = None
+) -> AuditEvent:
+    """`draft` sealed at the chain's tip with the tool's own code, dated `at` (default: the
+    tip's time); `con` reads the tip (the superuser's, so any chain)."""
     tip = con.execute(
         "SELECT seq, hash, occurred_at FROM audit_events WHERE tenant_id = %s AND site_id = %s "
         "ORDER BY seq DESC LIMIT 1",
         [tenant, site],
     ).fetchone()
     assert tip is not None
-    event = seal_event(
-        draft,
-        seq=tip[0] + 1,
-        occurred_at=parse_timestamp(tip[2]),
-        tenant=tenant,
-        site=site,
-        prev_hash=tip[1],
-    )
-    return insert_sql(event)
+    return seal_event(draft, seq=tip[0] + 1, occurred_at=at or parse_timestamp(tip[2]),
+                      tenant=tenant, site=site, prev_hash=tip[1])  # fmt: skip
+
+
+def _forged(con: psycopg.Connection[Any], tenant: str, site: str, draft: EventDraft) -> str:
+    return insert_sql(_at_tip(con, tenant, site, draft))
 
 
 def test_hand_written_sql_of_a_depot_login_is_refused(
@@ -260,10 +268,7 @@ def test_hand_written_sql_of_a_depot_login_is_refused(
             with _connect(pg_server, SITE_LOGIN, database) as con:
                 try:
                     with con.transaction():
-                        con.execute(
-                            "SELECT set_config('app.tenant', 'LTS', true), "
-                            "set_config('app.site', 'WIEN', true)"
-                        )
+                        con.execute(SCOPE)
                         con.execute(sql.encode())
                 except psycopg.errors.InsufficientPrivilege:
                     continue  # a missing grant, or a row-level security policy
@@ -289,22 +294,11 @@ def test_hand_written_sql_of_a_depot_login_is_refused(
 def _event_through_the_database(
     con: psycopg.Connection[Any], tenant: str, site: str, draft: EventDraft, at: Any = None
 ) -> tuple[str, str, str]:
-    """(body, detail, hash) of `draft` at the chain's tip, dated `at` (default: its tip's time),
-    built with the tool's own sealing code."""
+    """(body, detail, hash) of `draft` at the chain's tip: the function's two arguments."""
     from dispatcher.domain.hashing import canonical_json
 
-    tip = con.execute(
-        "SELECT seq, hash, occurred_at FROM audit_events WHERE tenant_id = %s AND site_id = %s "
-        "ORDER BY seq DESC LIMIT 1",
-        [tenant, site],
-    ).fetchone()
-    assert tip is not None
-    event = seal_event(draft, seq=tip[0] + 1, occurred_at=at or parse_timestamp(tip[2]),
-                       tenant=tenant, site=site, prev_hash=tip[1])  # fmt: skip
+    event = _at_tip(con, tenant, site, draft, at)
     return event.body, canonical_json(event.detail), event.hash
-
-
-SCOPE = "SELECT set_config('app.tenant', 'LTS', true), set_config('app.site', 'WIEN', true)"
 
 
 def test_the_database_appends_events_and_names_the_login(

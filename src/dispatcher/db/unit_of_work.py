@@ -125,7 +125,6 @@ class UnitOfWork:
         self._committed = False
         self._platform = platform
         self._registry = registry or platform
-        self._locked_chains: set[tuple[str, str]] = set()
 
     def now(self) -> datetime:
         """The command's clock: real time, or the pinned time on a simulated database."""
@@ -151,20 +150,19 @@ class UnitOfWork:
             and event.detail.get("clock") == SIMULATED
         )
 
-    def lock_chain(self, log: AuditLog) -> None:
-        """Before reading a chain's tip to append to it: PostgreSQL writers of the tenant's or
-        the platform's chain queue on its lock (the site's chain was locked at BEGIN; SQLite's
-        BEGIN IMMEDIATE already serialises every writer)."""
-        if self.dialect != "sqlite":  # SQLite: one writer at a time, whatever it writes
-            if log.chain == PLATFORM_CHAIN and not self._platform:
-                raise AssertionError("a unit writing the platform chain needs platform=True")
-            if log.chain == tenant_chain(self.tenant) and not self._registry:
-                raise AssertionError("a unit writing the registry chain needs registry=True")
-        if self.dialect != "postgresql" or log.chain in self._locked_chains:
-            return
+    def check_append(self, log: AuditLog) -> None:
+        """Before appending to a chain: this unit writes only its own site's, its tenant's
+        registry's and the platform's chains, and on PostgreSQL the shared two only when it was
+        built to hold their locks alone (taken at BEGIN by `dispatcher_lock_chains`; SQLite's
+        BEGIN IMMEDIATE serialises every writer)."""
         if log.chain not in ((self.tenant, self.site), tenant_chain(self.tenant), PLATFORM_CHAIN):
             raise AssertionError(f"a unit of {self.tenant}/{self.site} writes only its chains")
-        self._locked_chains.add(log.chain)
+        if self.dialect == "sqlite":
+            return
+        if log.chain == PLATFORM_CHAIN and not self._platform:
+            raise AssertionError("a unit writing the platform chain needs platform=True")
+        if log.chain == tenant_chain(self.tenant) and not self._registry:
+            raise AssertionError("a unit writing the registry chain needs registry=True")
 
     @property
     def connection(self) -> Connection:

@@ -28,7 +28,7 @@ def record_event(uow: UnitOfWork, draft: EventDraft, log: AuditLog | None = None
     caller's write transaction. Time only moves forward: an event is never dated before the
     chain's newest one."""
     chain = uow.audit_log if log is None else log
-    uow.lock_chain(chain)
+    uow.check_append(chain)
     tip = chain.tip()
     if tip is None and chain.chain == uow.audit_log.chain and draft.action != Action.SITE_CREATE:
         # A site's chain opens with its site.create (a trigger insists): create the site first.

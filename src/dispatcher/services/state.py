@@ -279,6 +279,17 @@ def _decisions(uow: UnitOfWork, report: StateReport) -> None:
         report.problem("decisions", f"{wrong.chain} #{wrong.seq}", wrong.line)
 
 
+def _switch_values(row: Any, target: str) -> dict[str, Any]:
+    """What a kill-switch row says, as its event must say it."""
+    return {
+        "scope": row.scope,
+        "target": target,
+        "active": row.active,
+        "actor_id": row.actor_id,
+        "reason": row.reason,
+    }
+
+
 def _settings(uow: UnitOfWork, report: StateReport, fold: _Fold) -> None:
     found = uow.sites.bound_config()
     key = f"{uow.tenant}/{uow.site}"
@@ -342,18 +353,11 @@ def _kill_switch(uow: UnitOfWork, report: StateReport, site: _Fold, platform: _F
         said = None
         if row.event_chain == log.chain:
             said = kill_switch_said(log.event(row.event_seq), target)
-        values = {
-            "scope": row.scope,
-            "target": target,
-            "active": row.active,
-            "actor_id": row.actor_id,
-            "reason": row.reason,
-        }
         _compare(
             report,
             "kill_switch_history",
             target,
-            values,
+            _switch_values(row, target),
             said,
             row.event_seq,
             None if expected is None else expected.seq,
@@ -370,13 +374,7 @@ def _kill_switch(uow: UnitOfWork, report: StateReport, site: _Fold, platform: _F
             said = None
             if older.event_chain == log.chain:
                 said = kill_switch_said(log.event(older.event_seq), target)
-            history = {
-                "scope": older.scope,
-                "target": target,
-                "active": older.active,
-                "actor_id": older.actor_id,
-                "reason": older.reason,
-            }
+            history = _switch_values(older, target)
             report.count("kill_switch_history")
             wrong = differences(history, said)
             if wrong:

@@ -16,6 +16,21 @@ from dispatcher.domain.errors import InvalidInput
 INT64 = 2**63
 
 
+# How bad a status is: the cache of the last re-verification (version_checks), which any login
+# of the site can write and no gate trusts, is shown only where it is worse than the version's
+# stored status or names another fault; it may make a plan look broken, never a broken one fine.
+STATUS_SEVERITY = {"PASS": 0, "WARN": 1, "FAIL": 2, "BLOCKED": 2}
+FAULT = 2
+
+
+def cache_shown(checked: str | None, stored: str) -> bool:
+    """Whether the cached status is the one to show (read_models.py says the same in SQL)."""
+    if checked is None or checked == stored:
+        return False
+    found = STATUS_SEVERITY.get(checked, -1)
+    return found > STATUS_SEVERITY.get(stored, -1) or found == FAULT
+
+
 def json_or_none(text: str | None) -> Any:
     """A JSON column that may be NULL."""
     return None if text is None else json.loads(text)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Row, case, exists, func, select, union
 
 from dispatcher.db import tables
-from dispatcher.db.repositories.base import Repository
+from dispatcher.db.repositories.base import FAULT, STATUS_SEVERITY, Repository
 from dispatcher.db.repositories.kill_switch import in_scope
 from dispatcher.db.tables import (
     approvals,
@@ -29,17 +29,13 @@ URGENCY_ORDER = case({"critical": 0, "high": 1, "normal": 2}, value=q.urgency, e
 
 
 def _severity(status: Any) -> Any:
-    return case(
-        (status == "PASS", 0), (status == "WARN", 1), (status.in_(("FAIL", "BLOCKED")), 2),
-        else_=-1,
-    )  # fmt: skip
+    ranks = [(status == name, rank) for name, rank in STATUS_SEVERITY.items()]
+    return case(*ranks, else_=-1)
 
 
-# The last re-verification (a cache any login of the site can write, trusted by no gate) is
-# shown only where it is worse than the version's own stored status: a forged cache row can
-# make a plan look broken, never make a broken one look fine.
+# base.cache_shown, in SQL: the cache where it is worse than the stored status or another fault
 _cache_worse = (_severity(vc.status) > _severity(pv.status)) | (
-    (_severity(vc.status) == 2) & (vc.status != pv.status)  # a fault found on re-verification
+    (_severity(vc.status) == FAULT) & (vc.status != pv.status)
 )
 _shown_status = case((_cache_worse, vc.status), else_=pv.status)
 

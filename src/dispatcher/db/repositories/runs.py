@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Row, func, insert, select
 
-from dispatcher.db.repositories.base import Repository, json_or_none, required
+from dispatcher.db.repositories.base import Repository, cache_shown, json_or_none, required
 from dispatcher.db.tables import (
     approvals,
     assignments,
@@ -128,9 +128,9 @@ def _version(row: Row[Any]) -> VersionRecord:
         kpis=Kpis.from_document(json.loads(row.kpis_json)),
         drift=Drift.from_document(json.loads(row.drift_json)),
         repair=json_or_none(row.repair_json),
-        status=row.checked_status if _worse(row.checked_status, row.status) else row.status,
+        status=row.checked_status if cache_shown(row.checked_status, row.status) else row.status,
         status_reason=(
-            row.checked_reason if _worse(row.checked_status, row.status) else row.status_reason
+            row.checked_reason if cache_shown(row.checked_status, row.status) else row.status_reason
         ),
         audits_passed=row.audits_passed,
         verified_at=required(row.checked_at or row.created_at),
@@ -138,19 +138,6 @@ def _version(row: Row[Any]) -> VersionRecord:
         event_seq=row.event_seq,
         publish=_decision(row, "publish", "publish"),
     )
-
-
-SEVERITY = {"PASS": 0, "WARN": 1, "FAIL": 2, "BLOCKED": 2}
-
-
-def _worse(checked: str | None, stored: str) -> bool:
-    """Whether the cached re-verification is worse than the stored status, or another fault
-    (the cache, which a site's login can write, may make a plan look broken, never make a
-    broken one look fine). read_models.py shows the same."""
-    if checked is None or checked == stored:
-        return False
-    found, kept = SEVERITY.get(checked, -1), SEVERITY.get(stored, -1)
-    return found > kept or found == 2
 
 
 VERSION_SELECT = select(
