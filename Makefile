@@ -28,6 +28,7 @@ demo: $(STAMP) ## Build a realistic demo site and week, then show status and lis
 	$(BIN)/dispatcher --db $(DEMO_DB) list-runs
 	@echo
 	@echo "Try: $(BIN)/dispatcher --db $(DEMO_DB) show-run <RUN-ID>   (or export DISPATCHER_DB=$(DEMO_DB))"
+	@echo "The demo week is 2026-W03; its Tuesday morning: export DISPATCHER_NOW=2026-01-13T06:30:00+01:00"
 
 lint: $(STAMP) ## ruff check and format check
 	$(BIN)/ruff check src tests migrations benchmarks

@@ -12,7 +12,8 @@ steers the replay:
 ``at`` sets DISPATCHER_NOW from this block on; ``fork`` runs the block on a copy of the database
 and its directory, so what it changes does not reach the blocks after it (``fork=NAME``: blocks
 with the same name share one copy). Every block of
-the document runs in order on one database built by ``dispatcher demo`` with 80 columns and no
+the document runs in order on one database built by ``dispatcher demo --solve`` (what
+``make demo`` builds) with 80 columns and no
 colour, as a dispatcher's terminal (piped) shows it.
 
 ``python -m tests.transcripts --write docs/workflow.md`` rewrites the document with what the
@@ -158,7 +159,7 @@ class Replay:
             PYTHONIOENCODING="utf-8",
             TZ="UTC",
         )
-        self.run(f"dispatcher --db {self.db} demo", self.workdir, self.db)
+        self.run(f"dispatcher --db {self.db} demo --solve", self.workdir, self.db)  # as make demo
 
     def run(self, command: str, cwd: Path, db: Path) -> list[str]:
         env = dict(self.env, DISPATCHER_DB=str(db))

@@ -254,12 +254,12 @@ def test_a_file_appearing_during_an_export_survives_and_no_event_is_recorded(
     sentinel.write_bytes(SENTINEL)
     render = decisions._render_export
 
-    def render_then_plant(*args: Any) -> bytes:  # after the path checks, before placing
+    def render_then_plant(*args: Any, **kwargs: Any) -> bytes:  # after the path checks
         if appears == "file":
             target.write_bytes(THEIRS)
         else:
             target.symlink_to(sentinel)
-        return render(*args)
+        return render(*args, **kwargs)
 
     monkeypatch.setattr(decisions, "_render_export", render_then_plant)
     result = site(*writer.args)

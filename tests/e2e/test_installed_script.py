@@ -253,7 +253,7 @@ def test_read_commands_load_core_only_and_agree_with_the_services(tmp_path: Path
     from dispatcher.config import Settings
     from dispatcher.db.engine import make_engine
     from dispatcher.db.unit_of_work import UnitOfWork
-    from dispatcher.services.runs import list_runs, status_overview
+    from dispatcher.services.runs import list_runs_with_plans, status_overview
 
     db = tmp_path / "fast.db"
     env = _env(db)
@@ -275,6 +275,7 @@ def test_read_commands_load_core_only_and_agree_with_the_services(tmp_path: Path
         return UnitOfWork(engine, "LTS", "WIEN", lambda: datetime.now(UTC), write=False)
 
     listed = json.loads(_run(["list-runs", "--json"], env).stdout)
-    assert listed == [data.run_summary(r) for r in list_runs(uow())]
+    runs, plans = list_runs_with_plans(uow())
+    assert listed == [data.run_summary(r, plans.get(r.week)) for r in runs]
     assert json.loads(_run(["status", "--json"], env).stdout) == data.status(status_overview(uow()))
     engine.dispose()

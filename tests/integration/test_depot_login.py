@@ -127,7 +127,7 @@ def test_a_depot_login_runs_its_week(depot: dict[str, Any]) -> None:
     steps = [
         ("import-run", str(depot["run"])),
         ("request-repair", "--week", "2026-W03", "--driver", "D005", "--type", "sick",
-         "--days", "Tue", "--requester", "disp001"),
+         "--days", "Wed", "--requester", "disp001"),
         ("kill-switch", "activate", "--scope", "site", "--by", "admin01",
          "--reason", "Dispatch system outage"),
         ("kill-switch", "deactivate", "--scope", "site", "--by", "admin01",
@@ -474,7 +474,7 @@ def test_a_depot_cannot_squat_another_site_s_version_cache(
     # GRAZ's sick call is in the tenant's register of request ids, which WIEN reads too; WIEN's
     # check of its own state must not take it for a request without a row.
     sick = ("request-repair", "--week", "2026-W03", "--driver", "D005", "--type", "sick",
-            "--days", "Tue", "--requester", "disp001")  # fmt: skip
+            "--days", "Wed", "--requester", "disp001")  # fmt: skip
     assert _run(depot["platform"], *sick, site="GRAZ").exit_code == 0
     checked = _run(depot["url"], "audit", "verify", "--state")
     assert checked.exit_code == 0, checked.stdout

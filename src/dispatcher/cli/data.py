@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from dispatcher.domain.audits import AuditResult
 from dispatcher.domain.records import RepairRecord
 from dispatcher.domain.views import RunSummary, StatusOverview
+from dispatcher.domain.weeks import WeekPlans
 from dispatcher.services.results import RunDetail
 
 if TYPE_CHECKING:
@@ -19,8 +20,8 @@ def _ts(value: datetime | None) -> str | None:
     return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def run_summary(run: RunSummary) -> dict[str, Any]:
-    return {
+def run_summary(run: RunSummary, plans: WeekPlans | None = None) -> dict[str, Any]:
+    found = {
         "run_id": run.run_id,
         "week": run.week,
         "created_at": _ts(run.created_at),
@@ -35,7 +36,31 @@ def run_summary(run: RunSummary) -> dict[str, Any]:
         "drift": run.drift_level,
         "published_version": run.published_version,
         "locked": run.locked,
+        "locked_version": run.locked_version,
         "superseded": run.superseded,
+    }
+    if plans is not None:
+        found["week_role"] = plans.role_of(run.run_id)  # "in force", "working" or None
+    return found
+
+
+def week(plans: WeekPlans) -> dict[str, Any]:
+    """A week's plans: the version in force, a newer one pending, the working run."""
+    force, working = plans.in_force, plans.working
+    return {
+        "week": plans.week,
+        "in_force": None
+        if force is None
+        else {
+            "run_id": force.run_id,
+            "version": plans.in_force_version,
+            "locked": plans.locked,
+        },
+        "pending_version": plans.pending_version,
+        "working": None
+        if working is None
+        else {"run_id": working.run_id, "version": working.version, "status": working.status},
+        "candidates": [c.run_id for c in plans.candidates] if working is None else [],
     }
 
 
@@ -62,6 +87,7 @@ def status(overview: StatusOverview) -> dict[str, Any]:
         "pending_repairs": [
             {**asdict(r), "created_at": _ts(r.created_at)} for r in overview.pending_repairs
         ],
+        "weeks": [week(w) for w in overview.weeks],
     }
 
 
@@ -103,8 +129,10 @@ def run_detail(detail: RunDetail) -> dict[str, Any]:
         "published_at": _ts(version.published_at),
         "published_by": version.published_by,
         "locked": run.locked,
+        "locked_version": run.locked_version,  # an amendment above it waits for its own lock
         "locked_at": _ts(run.locked_at),
         "locked_by": run.locked_by,
+        "week_plan": None if detail.week_plans is None else week(detail.week_plans),
         "superseded_by": detail.superseded_by,
         "versions": [
             {
@@ -119,7 +147,10 @@ def run_detail(detail: RunDetail) -> dict[str, Any]:
             for v in detail.versions
         ],
         "pending_repairs": [r.request_id for r in detail.open_repairs],
-        "ready_to_publish": detail.ready,
+        "next_action": detail.next_action,  # "publish", "lock" or None (locked)
+        "ready": detail.ready,
+        "ready_to_publish": detail.ready and detail.next_action == "publish",
+        "checklist_title": detail.checklist_title,
         "checklist": [asdict(item) for item in detail.checklist],
     }
 

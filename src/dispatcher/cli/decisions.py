@@ -139,6 +139,14 @@ def export(
         str | None,
         typer.Option("--by", help="Your user id (a registered user), for the audit log."),
     ] = None,
+    delta: Annotated[
+        bool,
+        typer.Option(
+            "--delta",
+            help="Only the rows added, removed or changed since the version exported last "
+            "(after an amendment's lock); the manifest names the base export.",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Export a locked plan for the dispatch system, with a manifest (OUT.manifest.json).
@@ -150,13 +158,19 @@ def export(
     from dispatcher.services.decisions import export_run
 
     result = export_run(
-        wiring.unit_of_work(settings_of(ctx), write=True), run_id, fmt.lower(), out, by
+        wiring.unit_of_work(settings_of(ctx), write=True),
+        run_id,
+        fmt.lower(),
+        out,
+        by,
+        delta=delta,
     )
     if as_json:
         from dispatcher.cli.output import emit_json
 
         emit_json({**asdict(result), "path": str(result.path), "manifest": str(result.manifest)})
         return
-    typer.echo(f"Exported {result.run_id} v{result.version}: {result.rows} rows to {result.path}")
+    what = "changed rows" if delta else "rows"
+    typer.echo(f"Exported {result.run_id} v{result.version}: {result.rows} {what} to {result.path}")
     typer.echo(f"Manifest: {result.manifest} (sha256:{result.sha256})")
     typer.echo(f"Evidence: {result.evidence_hash}")

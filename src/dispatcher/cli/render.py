@@ -12,11 +12,14 @@ from dispatcher.cli.output import error_line, esc, level_text, percent, status_t
 from dispatcher.domain.names import AUDIT_NAMES, DAY_NAMES, format_hours
 
 if TYPE_CHECKING:  # annotations only: importing services here would load the ORM
+    from collections.abc import Mapping
+
     from dispatcher.config import Settings
     from dispatcher.domain.events import ChainReport
     from dispatcher.domain.model import User
     from dispatcher.domain.records import RepairRecord
     from dispatcher.domain.views import EventRow, RunSummary, StatusOverview
+    from dispatcher.domain.weeks import WeekPlans
     from dispatcher.services.decisions import CheckReport, DecisionResult
     from dispatcher.services.kill_switch import KillSwitchReport
     from dispatcher.services.platform import AllSitesOverview
@@ -153,7 +156,7 @@ def import_result(result: ImportResult) -> None:
     console.print(f"Next:     dispatcher show-run {result.run_id}")
 
 
-def _markers(run: RunSummary) -> str:
+def _markers(run: RunSummary, plans: WeekPlans | None = None) -> str:
     marks = []
     if run.published_version is not None:
         marks.append(f"v{run.published_version}")
@@ -161,7 +164,53 @@ def _markers(run: RunSummary) -> str:
         marks.append("🔒")
     if run.superseded:
         marks.append("superseded")
+    role = None if plans is None else plans.role_of(run.run_id)
+    if role is not None:
+        marks.append(ROLE_MARKS[role])
     return " ".join(marks)
+
+
+ROLE_MARKS = {"in force": "▶", "working": "✎"}
+PLAN_LEGEND = "Pub/Lock: vN published, 🔒 locked, ▶ in force, ✎ working run (publish next)"
+
+
+def week_role(plans: WeekPlans, run_id: str) -> str:
+    """What one run is for its week, in a line (show-run)."""
+    role = plans.role_of(run_id)
+    pending = plans.pending_text()
+    if role == "in force":
+        return f"in force: {plans.in_force_text()}" + (f"; {pending}" if pending else "")
+    if role == "working":
+        return f"the working run of {plans.week} (nothing in force yet)"
+    if plans.in_force is not None:
+        return f"not in force (in force: {plans.in_force_text()})"
+    if any(c.run_id == run_id for c in plans.candidates):
+        count = len(plans.candidates)
+        return f"one of {count} runs that could be published (nothing in force yet)"
+    return f"not in force (nothing of {plans.week} is in force yet)"
+
+
+def week_lines(plans: WeekPlans) -> list[tuple[str, str]]:
+    """(label, text) lines saying which version of the week is in force and which run is
+    worked on (status, show-run)."""
+    lines = [("In force", plans.in_force_text())]
+    pending = plans.pending_text()
+    if pending is not None:
+        lines.append(("Pending", pending))
+    working = plans.working
+    if working is None:
+        count = len(plans.candidates)
+        text = (
+            f"not chosen: {count} runs could be published (repairs need --run)"
+            if count
+            else "none (every run is FAIL)"
+        )
+        lines.append(("Working", text))
+    elif plans.in_force is None:
+        lines.append(("Working", f"{working.run_id} v{working.version} ({working.status})"))
+    elif plans.locked and pending is None:
+        lines.append(("Working", "the plan in force is locked (sick calls: --amend)"))
+    return lines
 
 
 def _listing(title: str, *, gap: int) -> Table:
@@ -179,7 +228,9 @@ def _listing(title: str, *, gap: int) -> Table:
     )
 
 
-def run_list(runs: list[RunSummary], settings: Settings) -> None:
+def run_list(
+    runs: list[RunSummary], settings: Settings, plans: Mapping[str, WeekPlans] | None = None
+) -> None:
     console = stdout()
     if not runs:
         console.print(
@@ -204,8 +255,10 @@ def run_list(runs: list[RunSummary], settings: Settings) -> None:
             percent(run.coverage_bp),
             f"{run.audits_passed}/7",
             level_text(run.drift_level),
-            _markers(run),
+            _markers(run, (plans or {}).get(run.week)),
         )
+    if plans:
+        table.caption = f"{LEGEND}\n{PLAN_LEGEND}"
     console.print(table)
 
 
@@ -251,6 +304,12 @@ def status(overview: StatusOverview) -> None:
         console.print(f"Week:      {run.week}")
         console.print(f"Status:    {status_text(run.status)}")
         console.print(f"Timestamp: {_ts(run.created_at)}")
+    if overview.weeks:
+        console.print()
+        console.rule("Weeks", align="left")
+    for plans in overview.weeks:
+        for n, (label, text) in enumerate(week_lines(plans)):
+            console.print(esc(f"{plans.week if n == 0 else '':8}  {label + ':':9} {text}"))
     console.print()
     console.rule("Pending Repairs", align="left")
     if not overview.pending_repairs:
@@ -329,6 +388,8 @@ def run_detail(detail: RunDetail, *, details: bool) -> None:
         f"[bold]{run.run_id} v{version.version}{current} - {run.week}[/bold]", align="left"
     )
     console.print(f"Status:    {status_text(detail.status)}  {esc(detail.status_reason)}")
+    if detail.week_plans is not None:
+        console.print(esc(f"Week plan: {week_role(detail.week_plans, run.run_id)}"))
     solver = run.solver_name + (f" {run.solver_version}" if run.solver_version else "")
     console.print(f"Created:   {_ts(run.created_at)} by {run.origin} ({esc(solver)})")
     console.print(
@@ -439,16 +500,29 @@ def run_detail(detail: RunDetail, *, details: bool) -> None:
         "Repairs:   "
         + (", ".join(f"{r.request_id} ({r.status})" for r in detail.open_repairs) or "none pending")
     )
-    checklist = Table(title="Ready to publish?", title_justify="left")
+    if not detail.checklist:
+        console.print(esc(detail.checklist_title))
+        return
+    checklist = Table(title=esc(detail.checklist_title), title_justify="left")
     checklist.add_column("")
     checklist.add_column("Check")
-    checklist.add_column("Detail")
+    checklist.add_column("Detail", overflow="fold")
     for item in detail.checklist:
         checklist.add_row("✅" if item.ok else "❌", item.label, esc(item.detail))
     console.print(checklist)
-    verdict = (
-        "[green]Ready to publish[/green]" if detail.ready else "[red]Not ready to publish[/red]"
-    )
+    action = detail.next_action
+    if action is None:
+        verdict = (
+            "[green]Locked and exported[/green]"
+            if detail.ready
+            else "[yellow]Locked, not exported yet[/yellow]"
+        )
+    else:
+        verdict = (
+            f"[green]Ready to {action}[/green]"
+            if detail.ready
+            else f"[red]Not ready to {action}[/red]"
+        )
     console.print(verdict)
 
 
@@ -569,11 +643,25 @@ def proposal_summary(proposal: dict[str, Any], *, review_hint: bool = True) -> N
     objective, solver = proposal["objective"], proposal["solver"]
     complete = not proposal["uncovered"]
     state = "[green]complete[/green]" if complete else "[red]partial[/red]"
+    if not proposal["affected"]:
+        state = "[yellow]nothing to reassign[/yellow]"
     console.print(
         f"Proposal for {proposal['request_id']} on {proposal['run_id']} "
         f"v{proposal['base_version']} "
         f"(as of {proposal['as_of']}): {state}"
     )
+    requests = proposal.get("requests", [])
+    if len(requests) > 1:
+        console.print(f"Covers {len(requests)} open requests of the run:")
+        for item in requests:
+            console.print(
+                esc(f"  {item['request_id']}  {item['driver_id']} {item['type']}, {item['scope']}")
+            )
+    for left in proposal.get("left_open", []):
+        console.print(
+            f"[yellow]Left open (--only):[/yellow] {esc(left)}; its absence counts in the "
+            "proposal's audits"
+        )
     console.print(
         f"Covered {objective['covered']}/{objective['affected']} affected tours; "
         f"{objective['drivers_changed']} drivers changed, {objective['moved']} tours moved, "
@@ -587,7 +675,9 @@ def proposal_summary(proposal: dict[str, Any], *, review_hint: bool = True) -> N
         f"changed)"
     )
     if not proposal["affected"]:
-        console.print("Nothing to reassign: no tour of the driver in this scope starts after now.")
+        console.print(
+            "Nothing to reassign: no tour of the absent driver in this scope starts after now."
+        )
     if proposal["frozen"]:
         console.print(f"Frozen (start within the freeze window): {len(proposal['frozen'])} tours")
     for item in proposal["uncovered"]:

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from dispatcher.cli.arguments import AUDIT_TEXT
-from dispatcher.cli.completion import complete_request_id
+from dispatcher.cli.completion import complete_request_id, complete_run_id
 from dispatcher.cli.context import settings_of
 from dispatcher.cli.options import (
     AdminReasonOpt,
@@ -58,12 +58,32 @@ def request_repair(
         str | None,
         typer.Option("--notes", click_type=AUDIT_TEXT, help="Free text, e.g. when they called."),
     ] = None,
+    run: Annotated[
+        str | None,
+        typer.Option(
+            "--run",
+            help="The run to repair (default: the week's published run, else its only "
+            "publishable one).",
+            autocompletion=complete_run_id,
+        ),
+    ] = None,
+    amend: Annotated[
+        bool,
+        typer.Option(
+            "--amend",
+            help="The run is locked (a sick call in the week being driven): the repair makes "
+            "an amendment, a new version with its own publish and lock.",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Record an absence and ask for the driver's tours to be reassigned (prints the REP id).
 
-    Without --tours or --days the whole week is covered. Open requests block publish and lock of
-    their week. Example:
+    Without --tours or --days the whole week is covered. The absence stays a fact of the week:
+    no later repair, solve or audit gives the driver a tour on those days. Open requests block
+    publish and lock of their week. The run repaired is --run, else the week's published run,
+    else its only run that can still be published; with several candidates the command lists
+    them and asks for --run. Example:
     dispatcher request-repair --week 2026-W03 --driver D042 --name "Hans Schmidt" --type sick --tours T101,T102 --requester disp001 --urgency high --notes "Called in at 06:30"
     """
     from dispatcher.cli import wiring
@@ -80,6 +100,8 @@ def request_repair(
         requester=requester,
         urgency=urgency,
         notes=notes,
+        run_id=run,
+        amend=amend,
     )
     if as_json:
         from dispatcher.cli.output import emit_json
@@ -93,10 +115,15 @@ def request_repair(
             "the absence is recorded anyway.",
             err=True,
         )
+    why = {
+        "--run": "",
+        "in force": " (the week's run in force)",
+        "only": " (the week's only run that can be published)",
+    }[result.chosen_by]
     typer.echo(
-        f"Recorded for {result.driver_id} ({result.scope}) on {result.run_id} v{result.version}: "
-        f"{len(result.affected_instances)} tour instances. Next: dispatcher run-repair "
-        f"--request {result.request_id}",
+        f"Recorded for {result.driver_id} ({result.scope}) on {result.run_id} "
+        f"v{result.version}{why}: {len(result.affected_instances)} tour instances. "
+        f"Next: dispatcher run-repair --request {result.request_id}",
         err=True,
     )
 
@@ -117,10 +144,17 @@ def run_repair(
         float, typer.Option("--time-limit", help="Solver budget in seconds.")
     ] = 10.0,
     by: Annotated[str | None, typer.Option("--by", help="Your user id, for the audit log.")] = None,
+    only: Annotated[
+        bool,
+        typer.Option(
+            "--only", help="Repair this request alone; the run's other open requests stay open."
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Compute a repair proposal with the CP-SAT solver: cover the absent driver's tours under
-    every rule, changing as few other drivers and tours as possible. Review it with
+    """Compute a repair proposal with the CP-SAT solver: cover the absent drivers' tours under
+    every rule, changing as few other drivers and tours as possible. One proposal covers every
+    open request of the run (each is listed) unless --only is given. Review it with
     `repairs show`, then `apply-repair`. Example:
     dispatcher run-repair --request REP-20260113063000
     """
@@ -145,6 +179,7 @@ def run_repair(
         time_limit=time_limit,
         actor=by,
         progress=progress,
+        only=only,
     )
     if as_json:
         from dispatcher.cli.output import emit_json
@@ -187,9 +222,30 @@ def apply_repair(
 
     console = stdout()
     console.print(f"Applied {result.request_id}: {result.run_id} v{result.version} created.")
+    if len(result.covered) > 1:
+        console.print(f"Closed:      {', '.join(result.covered)} (one proposal covered them)")
     console.print(f"Status:      {status_text(result.status)}  ({esc(result.status_reason)})")
     console.print(f"Evidence:    {result.evidence_hash}")
     console.print(f"Audit event: #{result.event_seq}")
+    for note in result.left_open:
+        console.print(f"[yellow]Open:[/yellow]        {esc(note)}")
+    if result.in_force is None:
+        return
+    if result.status == "FAIL":
+        console.print(
+            esc(
+                f"In force:    {result.in_force}; v{result.version} is FAIL and cannot be published"
+            )
+        )
+        return
+    amended = result.in_force.endswith("(locked)")
+    until = f"amendment v{result.version} is published and locked" if amended else ""
+    until = until or f"v{result.version} is published"
+    console.print(esc(f"In force:    {result.in_force} until {until}:"))
+    console.print(
+        f"  dispatcher publish {result.run_id} --approver ID --role dispatcher --reason TEXT"
+        + (" --override-reason TEXT" if result.status == "WARN" else "")
+    )
 
 
 @repair_app.command("reject-repair")
@@ -201,16 +257,36 @@ def reject_repair(
         typer.Option("--by", click_type=AUDIT_TEXT, help="Your user id (a repair role holder)."),
     ],
     reason: AdminReasonOpt,
+    driver_available: Annotated[
+        bool,
+        typer.Option(
+            "--driver-available",
+            help="The driver is available after all: withdraw the recorded absence too.",
+        ),
+    ] = False,
 ) -> None:
-    """Close a request without changing the plan.
+    """Close a request without changing the plan. The absence it recorded stays a fact of the
+    week (no repair or solve gives the driver a tour on those days) unless --driver-available.
 
-    Example: dispatcher reject-repair REP-20260113063000 --by disp001 --reason "Driver is back, no change needed"
+    Example: dispatcher reject-repair REP-20260113063000 --by disp001 --reason "Driver is back, no change needed" --driver-available
     """
     from dispatcher.cli import wiring
     from dispatcher.services.repairs import reject_repair as reject
 
-    record = reject(wiring.unit_of_work(settings_of(ctx), write=True), request, by, reason)
-    typer.echo(f"Rejected {record.request_id}.")
+    record = reject(
+        wiring.unit_of_work(settings_of(ctx), write=True),
+        request,
+        by,
+        reason,
+        driver_available=driver_available,
+    )
+    if driver_available:
+        typer.echo(f"Rejected {record.request_id}; {record.driver_id}'s absence is withdrawn.")
+    else:
+        typer.echo(
+            f"Rejected {record.request_id}; {record.driver_id}'s absence stays recorded "
+            "(--driver-available withdraws it)."
+        )
 
 
 @repairs_app.command("list")

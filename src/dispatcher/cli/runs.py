@@ -62,24 +62,25 @@ def list_runs(
     limit: LimitOpt = 20,
     as_json: JsonFlag = False,
 ) -> None:
-    """List the newest runs of this site with status, coverage, audits and drift.
+    """List the newest runs of this site with status, coverage, audits and drift, marking each
+    week's run in force (▶) and working run (✎, the one repaired and published next).
 
     Example: dispatcher list-runs --week 2026-W03
     """
     from dispatcher.cli import wiring
-    from dispatcher.services.runs import list_runs as query
+    from dispatcher.services.runs import list_runs_with_plans as query
 
     settings = settings_of(ctx)
-    runs = query(wiring.unit_of_work(settings), week=week, status=status, limit=limit)
+    runs, plans = query(wiring.unit_of_work(settings), week=week, status=status, limit=limit)
     if as_json:
         from dispatcher.cli import data
         from dispatcher.cli.output import emit_json
 
-        emit_json([data.run_summary(r) for r in runs])
+        emit_json([data.run_summary(r, plans.get(r.week)) for r in runs])
         return
     from dispatcher.cli import render
 
-    render.run_list(runs, settings)
+    render.run_list(runs, settings, plans)
 
 
 @runs_app.command("show-run")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from itertools import pairwise
 from typing import Any
 
@@ -20,6 +21,7 @@ from dispatcher.domain.model import (
     WeekInput,
     format_clock,
     instance_sort_key,
+    start_instant,
 )
 from dispatcher.domain.names import AUDIT_NAMES as AUDIT_NAMES
 from dispatcher.domain.names import COVERAGE as COVERAGE
@@ -355,12 +357,11 @@ def _sorted(violations: Iterable[Violation]) -> tuple[Violation, ...]:
 def coverage_audit(ctx: _Context) -> tuple[AuditResult, int]:
     """Returns the result and the number of validly covered instances."""
     unavailable = ctx.week_input.unavailable()
+    requested: dict[tuple[str, int], Absence] = {}  # the absences repair requests recorded
     for absence in ctx.absences:
-        from datetime import date
-
         day = ctx.week_input.week.day_of(date.fromisoformat(absence.date))
         if day is not None:
-            unavailable.setdefault((absence.driver_id, day), absence.status)
+            requested.setdefault((absence.driver_id, day), absence)
     found: list[Violation] = []
     covered = 0
     for iid, instance in ctx.instances.items():
@@ -410,7 +411,17 @@ def coverage_audit(ctx: _Context) -> tuple[AuditResult, int]:
                     f"{driver_id} lacks skill {skill} for {describe(instance)}",
                 )
             )
-        status = unavailable.get((driver_id, day))
+        status: str | None = unavailable.get((driver_id, day))
+        source = ""
+        recorded = requested.get((driver_id, day))
+        if (
+            status is None
+            and recorded is not None
+            and recorded.binds(start_instant(ctx.week_input.week, instance))
+        ):
+            status = recorded.status
+            if recorded.since is not None:  # named since requests' absences became facts
+                source = f" ({recorded.note})"
         if status is not None:
             problems.append(
                 ctx.violation(
@@ -421,7 +432,8 @@ def coverage_audit(ctx: _Context) -> tuple[AuditResult, int]:
                     [iid],
                     0,
                     1,
-                    f"{driver_id} is {status} on {ctx.date(day)} but drives {describe(instance)}",
+                    f"{driver_id} is {status} on {ctx.date(day)}{source} but drives "
+                    f"{describe(instance)}",
                 )
             )
         found.extend(problems)

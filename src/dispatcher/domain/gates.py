@@ -285,3 +285,71 @@ def evaluate(checks: Sequence[Callable[[Facts], CheckResult]], facts: Facts) -> 
 def first_failure(results: Sequence[CheckResult]) -> CheckResult | None:
     """The failure that decides (`publish` and `lock` stop here)."""
     return next((r for r in results if not r.passed), None)
+
+
+# --- the show-run checklist: the same checks, without an approver -----------------------------
+
+APPROVER_CHECKS = frozenset(check.__name__ for check in APPROVAL_CHECKS)
+LABELS = {
+    "state_matches_trail": "State matches the audit trail",
+    "kill_switch_inactive": "Kill switch inactive",
+    "site_not_shadow_only": "Site not in shadow-only mode",
+    "action_enabled": "Enabled for this site",
+    "run_not_locked": "Run not locked",
+    "version_not_published": "Current version not yet published",
+    "version_is_published": "Current version published",
+    "locker_differs_from_publisher": "Locked by another person than the publisher",
+    "evidence_matches_seal": "Evidence matches its sealed hash",
+    "evidence_unchanged_since_publish": "Evidence unchanged since publish",
+    "status_allows": "Status is PASS or WARN",
+    "warn_has_override": "WARN has an override reason",
+    "no_open_repairs": "No pending repairs for the week",
+    "drift_not_block": "Drift not BLOCK",
+}
+
+
+@dataclass(frozen=True)
+class ChecklistRow:
+    check: str  # the gate check's name, as `check` lists it
+    label: str
+    ok: bool
+    detail: str
+
+
+def _passed_detail(name: str, f: DecisionFacts) -> str:
+    if name == "status_allows":
+        return f.status
+    if name == "drift_not_block":
+        return f.drift_level
+    if name == "no_open_repairs":
+        return "none"
+    if name in ("version_not_published", "version_is_published"):
+        return f"v{f.version} " + ("published" if f.version_published else "unpublished")
+    if name.startswith("evidence"):
+        return "verified"
+    if name == "run_not_locked":
+        return "open"
+    return "yes"
+
+
+def checklist(facts: DecisionFacts) -> list[ChecklistRow]:
+    """The checks of `facts.action` that do not depend on who approves, evaluated exactly as
+    `check`, `publish` and `lock` evaluate them, as show-run's checklist. The two that depend
+    on what the approver types say what is needed (an override reason, another person)."""
+    rows = []
+    for check in CHECKS[facts.action]:
+        if check.__name__ in APPROVER_CHECKS:
+            continue
+        result = check(facts)
+        name = result.name
+        ok, detail = result.passed, "" if result.passed else result.message
+        if name == "warn_has_override":
+            ok, detail = True, "give --override-reason" if facts.status == "WARN" else "not needed"
+        elif name == "locker_differs_from_publisher":
+            ok = True
+            other = facts.lock_requires_other_person and facts.publisher_id
+            detail = f"someone other than {facts.publisher_id}" if other else "not required"
+        elif ok:
+            detail = _passed_detail(name, facts)
+        rows.append(ChecklistRow(name, LABELS[name], ok, detail))
+    return rows

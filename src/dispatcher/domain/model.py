@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -190,15 +190,38 @@ class Absence:
     driver_id: str
     date: str  # ISO date
     status: AvailabilityStatus
-    note: str | None = None
+    note: str | None = None  # for a repair request's absence: the request id
+    since: str | None = None  # a request's absence binds tours starting after this UTC instant
 
     def as_document(self) -> dict[str, Any]:
-        return {
+        doc: dict[str, Any] = {
             "driver_id": self.driver_id,
             "date": self.date,
             "status": str(self.status),
             "note": self.note,
         }
+        if self.since is not None:  # absent from documents written before it existed
+            doc["since"] = self.since
+        return doc
+
+    def binds(self, start: datetime) -> bool:
+        """Does the absence forbid a tour starting at this instant? A request's absence takes
+        effect when it was recorded (or repaired): tours that had started by then stay."""
+        if self.since is None:
+            return True
+        return start > datetime.fromisoformat(self.since.replace("Z", "+00:00"))
+
+
+def start_instant(week: Week, instance: Instance) -> datetime:
+    """The real UTC instant an instance starts (its times are Europe/Vienna wall clock)."""
+    from zoneinfo import ZoneInfo
+
+    day = week.date_of(instance.day)
+    minute = instance.tour.start
+    local = datetime(
+        day.year, day.month, day.day, minute // 60, minute % 60, tzinfo=ZoneInfo("Europe/Vienna")
+    )
+    return local.astimezone(UTC)
 
 
 @dataclass(frozen=True)

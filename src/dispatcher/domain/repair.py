@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -20,8 +20,10 @@ from dispatcher.domain.model import (
     Week,
     WeekInput,
     instance_sort_key,
+    start_instant,
 )
 from dispatcher.domain.parsing import DAY_ALIASES
+from dispatcher.domain.records import RepairRecord
 
 VIENNA = ZoneInfo("Europe/Vienna")
 ABSENCE_TYPES = {
@@ -32,14 +34,6 @@ ABSENCE_TYPES = {
 URGENCIES = ("low", "normal", "high", "critical")
 PENDING, PROPOSED, APPLIED, REJECTED = "PENDING", "PROPOSED", "APPLIED", "REJECTED"
 OPEN_STATUSES = (PENDING, PROPOSED)
-
-
-def start_instant(week: Week, instance: Instance) -> datetime:
-    """The real UTC instant an instance starts (its times are Europe/Vienna wall clock)."""
-    day = week.date_of(instance.day)
-    minute = instance.tour.start
-    local = datetime(day.year, day.month, day.day, minute // 60, minute % 60, tzinfo=VIENNA)
-    return local.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -132,19 +126,31 @@ def same_name(given: str, actual: str) -> bool:
     return "".join(given.split()).casefold() == "".join(actual.split()).casefold()
 
 
-def absences_of(
-    driver_id: str,
-    absence_type: str,
-    scope: RepairScope,
-    week: Week,
-    instances: Mapping[str, Instance],
+def request_absences(
+    record: RepairRecord, week: Week, as_of: datetime | None = None
 ) -> tuple[Absence, ...]:
-    """An open request as absence rows: one per day of its scope."""
-    status = ABSENCE_TYPES[absence_type]
+    """A request's absence, one row per day of its scope, binding the tours that start after it
+    took effect: `as_of` (a repair covering it now), else its applied proposal's time, else the
+    moment it was requested."""
+    status = ABSENCE_TYPES[record.absence_type]
+    moment = as_of
+    if moment is None and record.status == APPLIED and record.proposal is not None:
+        moment = datetime.fromisoformat(str(record.proposal["as_of"]).replace("Z", "+00:00"))
+    if moment is None:
+        moment = record.created_at
+    since = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return tuple(
-        Absence(driver_id, week.date_of(day).isoformat(), status, "repair request")
-        for day in scope.absence_days(instances)
+        Absence(record.driver_id, week.date_of(day).isoformat(), status, record.request_id, since)
+        for day in record.scope["absence_days"]
     )
+
+
+def covered_ids(proposal: Mapping[str, Any]) -> list[str]:
+    """The requests a proposal covers (proposals before joint repairs cover their own)."""
+    listed = proposal.get("requests")
+    if isinstance(listed, list):
+        return [str(r["request_id"]) for r in listed]
+    return [str(proposal["request_id"])]
 
 
 # --- the problem handed to a solver ------------------------------------------------------------
@@ -222,9 +228,13 @@ def build_problem(
     boundary: Mapping[str, BoundaryDay],
     standby: tuple[Driver, ...] = (),
     rules: Rules = RULES,
+    also: Sequence[tuple[str, RepairScope]] = (),
 ) -> tuple[RepairProblem, tuple[str, ...]]:
-    """The problem and the frozen instances (for the report)."""
-    absentees = (absent,) if isinstance(absent, str) else absent
+    """The problem and the frozen instances (for the report). `also`: further absences repaired
+    in the same proposal (driver, scope), as when several drivers call in sick at once."""
+    first = (absent,) if isinstance(absent, str) else absent
+    scopes = [(d, scope) for d in first] + list(also)
+    absentees = tuple(dict.fromkeys(d for d, _ in scopes))
     full = week_input.with_drivers(standby)
     instances = {i.instance_id: i for i in full.instances()}
     week = week_input.week
@@ -235,7 +245,7 @@ def build_problem(
             (
                 i
                 for i, d in plan.items()
-                if d in absentees and scope.covers(instances[i]) and starts[i] > now
+                if starts[i] > now and any(d == a and sc.covers(instances[i]) for a, sc in scopes)
             ),
             key=instance_sort_key,
         )
@@ -257,8 +267,8 @@ def build_problem(
         day = week.day_of(date.fromisoformat(absence.date))
         if day is not None:
             unavailable.setdefault((absence.driver_id, day), str(absence.status))
-    for driver_id in absentees:
-        for day in scope.absence_days(instances):
+    for driver_id, each in scopes:
+        for day in each.absence_days(instances):
             unavailable.setdefault((driver_id, day), "ABSENT")
     problem = RepairProblem(
         full,

@@ -228,7 +228,14 @@ class _Run:
     week: str
     current: int
     versions: dict[int, _Version] = field(default_factory=dict)
-    locked: bool = False
+    locks: set[int] = field(default_factory=set)  # the versions locked (amendments add more)
+
+    @property
+    def locked(self) -> bool:
+        return bool(self.locks)
+
+    def locked_at_or_after(self, version: int) -> bool:
+        return bool(self.locks) and max(self.locks) >= version
 
 
 @dataclass
@@ -238,6 +245,7 @@ class _Request:
     proposal_version: int | None = None
     proposal_hash: str | None = None
     uncovered: int = 0
+    amend: bool = False  # requested with --amend: a repair of the locked plan
 
 
 class Replay:
@@ -479,7 +487,7 @@ class Replay:
             run.versions[number].published_by = str(event.get("actor_id") or "")
             run.versions[number].published_hash = event.get("evidence_hash")
         elif action == "lock" and run is not None:
-            run.locked = True
+            run.locks.add(number)
         elif action == "repair.apply" and run is not None:
             run.current = max(run.current, number)
             run.versions[number] = _Version(
@@ -581,7 +589,7 @@ class Replay:
             lock_requires_other_person=bool(self.settings.get("lock_requires_other_person", True)),
             run_id=str(event.get("run_id")),
             week=run.week,
-            run_locked=run.locked,
+            run_locked=run.locked_at_or_after(number),
             version=number,
             version_published=version.published_by is not None,
             publisher_id=version.published_by,
@@ -602,7 +610,7 @@ class Replay:
             version.published_by = str(event.get("actor_id") or "")
             version.published_hash = event.get("evidence_hash")
         else:
-            run.locked = True
+            run.locks.add(number)
 
     def _judge_export(self, event: Event, registry_seq: int, platform_seq: int) -> None:
         run = self.runs.get(str(event.get("run_id")))
@@ -612,8 +620,13 @@ class Replay:
         elif run is None or not run.locked:
             problem = f"Run {event.get('run_id')} is not locked"
         else:
-            version = run.versions.get(_number(event.get("plan_version")))
-            if version is None or event.get("evidence_hash") != version.evidence_hash:
+            number = _number(event.get("plan_version"))
+            version = run.versions.get(number)
+            if (
+                version is None
+                or number != max(run.locks)
+                or event.get("evidence_hash") != version.evidence_hash
+            ):
                 problem = "it names a version or evidence hash the lock did not seal"
         actor = event.get("actor_id")
         if problem is None and actor is not None:
@@ -629,12 +642,16 @@ class Replay:
         if run is None:
             self._wrong(event, f"run {event.get('run_id')} does not exist in the trail")
             return
-        if run.locked:
+        scope = event.detail.get("scope_document")
+        amend = isinstance(scope, Mapping) and scope.get("amend") is True
+        if run.locked and not amend:
             self._wrong(event, f"Run {event.get('run_id')} is locked; repairs are disabled")
+        elif amend and not run.locked:
+            self._wrong(event, f"an amendment requested for {event.get('run_id')}, not locked")
         elif requester is None or not requester.active:
             self._wrong(event, f"Requester {event.get('actor_id')} is not a registered active user")
         request_id = str(event.detail.get("request_id"))
-        self.requests[request_id] = _Request(str(event.get("run_id")), "PENDING")
+        self.requests[request_id] = _Request(str(event.get("run_id")), "PENDING", amend=amend)
 
     def _propose(self, event: Event) -> None:
         for request_id in _request_ids(event):
@@ -662,8 +679,13 @@ class Replay:
         if problem is None and run is None:
             problem = f"run {event.get('run_id')} does not exist in the trail"
         elif problem is None and run is not None:
-            if run.locked:
+            amendment = detail.get("origin") == "amendment"
+            covered = [self.requests.get(r) for r in _request_ids(event)]
+            amends = bool(covered) and all(r is not None and r.amend for r in covered)
+            if run.locked and not (amendment and amends):
                 problem = f"Run {event.get('run_id')} is locked; repairs are disabled"
+            elif amendment and not run.locked:
+                problem = f"v{new} is an amendment of {event.get('run_id')}, which is not locked"
             elif new != run.current + 1 or detail.get("parent") != run.current:
                 problem = f"v{new} does not follow the current version v{run.current}"
         for request_id in _request_ids(event):

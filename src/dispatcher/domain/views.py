@@ -38,8 +38,12 @@ class RunSummary:
     audits_passed: int
     drift_level: str
     published_version: int | None
-    locked: bool
+    locked_version: int | None
     superseded: bool
+
+    @property
+    def locked(self) -> bool:
+        return self.locked_version is not None
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,7 @@ class StatusOverview:
     clock: str = "real"  # "simulated" on a demo or test database
     trail_problem: str | None = None  # a fact shown that the audit trail does not vouch for
     guard_problems: tuple[str, ...] = ()  # guard triggers missing, changed or unknown
+    weeks: tuple[Any, ...] = ()  # WeekPlans of the weeks with the newest runs
 
 
 @dataclass(frozen=True)

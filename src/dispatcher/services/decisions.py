@@ -19,12 +19,21 @@ from dispatcher.domain.gates import (
     LOCK,
     PUBLISH,
     ApprovalInput,
+    ChecklistRow,
     CheckResult,
     DecisionFacts,
+    checklist,
     evaluate,
     first_failure,
 )
-from dispatcher.domain.model import DAY_NAMES, SiteConfig, User, format_clock, initial_site_config
+from dispatcher.domain.model import (
+    DAY_NAMES,
+    SiteConfig,
+    User,
+    format_clock,
+    initial_site_config,
+    instance_sort_key,
+)
 from dispatcher.domain.records import RunRecord, VersionRecord
 from dispatcher.domain.trail import StateMismatch, approval_said
 from dispatcher.services.audit import record_event
@@ -134,7 +143,8 @@ def _facts(
         lock_requires_other_person=config.lock_requires_other_person,
         run_id=run.run_id,
         week=run.week,
-        run_locked=run.locked,
+        # locked at this version or a later one (an amendment above the lock is not)
+        run_locked=run.locked_version is not None and run.locked_version >= version.version,
         version=version.version,
         version_published=version.published,
         publisher_id=version.published_by,
@@ -146,6 +156,58 @@ def _facts(
         drift_level=verification.assessment.drift.level,
         open_repairs=gathered.open_repairs,
     )
+
+
+@dataclass(frozen=True)
+class Readiness:
+    title: str  # "Ready to publish?", "Ready to lock?", "Locked: exported", ...
+    action: str | None  # the decision the rows are the gate checks of
+    rows: list[ChecklistRow]
+
+
+def readiness(
+    uow: UnitOfWork, run: RunRecord, version: VersionRecord, verification: Verification
+) -> Readiness:
+    """show-run's checklist for the run's state: the gate checks of its next decision
+    (publish, then lock), evaluated as `check` evaluates them; after the lock, the export."""
+    if version.version != run.current_version:
+        title = f"v{version.version} is not current: decisions act on v{run.current_version}"
+        return Readiness(title, None, [])
+    if run.locked and run.locked_version == version.version:
+        exports = [
+            e
+            for e in uow.queries.decisions(run.run_id, (Action.EXPORT,))
+            if e.plan_version == version.version
+        ]
+        switch = uow.queries.kill_switch()
+        rows = [
+            ChecklistRow(
+                "evidence_matches_seal",
+                "Evidence matches its sealed hash",
+                verification.ok,
+                "verified" if verification.ok else EXPORT_MISMATCH,
+            ),
+            ChecklistRow(
+                "kill_switch_inactive",
+                "Kill switch inactive",
+                not switch.active,
+                "yes" if not switch.active else "Kill switch is active",
+            ),
+            ChecklistRow(
+                "exported",
+                "Exported to the dispatch system",
+                bool(exports),
+                f"{len(exports)} time(s), last {exports[-1].occurred_at} by {exports[-1].actor_id}"
+                if exports
+                else f"not yet: dispatcher export {run.run_id} --format csv --out FILE --by ID",
+            ),
+        ]
+        return Readiness("Locked: " + ("exported" if exports else "not yet exported"), None, rows)
+    action = LOCK if version.published else PUBLISH
+    gathered = _gather(uow, run, version, "")
+    facts = _facts(gathered, run, version, verification, action, ApprovalInput())
+    title = "Ready to lock?" if action == LOCK else "Ready to publish?"
+    return Readiness(title, action, checklist(facts))
 
 
 def check_action(uow: UnitOfWork, run_id: str, action: str, approval: ApprovalInput) -> CheckReport:
@@ -282,9 +344,16 @@ def safe_cell(text: str) -> str:
 
 
 def export_run(
-    uow: UnitOfWork, run_id: str, fmt: str, out: Path, by: str | None = None
+    uow: UnitOfWork,
+    run_id: str,
+    fmt: str,
+    out: Path,
+    by: str | None = None,
+    *,
+    delta: bool = False,
 ) -> ExportResult:
-    """Write a locked plan for the dispatch system; refused while the kill switch is active."""
+    """Write a locked plan for the dispatch system; refused while the kill switch is active.
+    `delta`: only the rows changed since the version exported last (an amendment's lock)."""
     if fmt not in ("csv", "json"):
         raise InvalidInput(f"Unknown format {fmt!r}: use csv or json")
     check_new_file(out)
@@ -333,9 +402,12 @@ def export_run(
             blocked("evidence_matches_seal", EXPORT_MISMATCH, version)
             raise IntegrityDamage(EXPORT_MISMATCH)
         rows = _export_rows(uow, run, version)
-        data = _render_export(fmt, run, version, rows)
+        base: dict[str, Any] | None = None
+        if delta:
+            base, rows = _delta(uow, run, version, rows)
+        data = _render_export(fmt, run, version, rows, delta=delta)
         digest = hashlib.sha256(data).hexdigest()
-        manifest = {
+        manifest: dict[str, Any] = {
             "run_id": run.run_id,
             "version": version.version,
             "week": run.week,
@@ -347,6 +419,8 @@ def export_run(
             "rows": len(rows),
             "sha256": digest,
         }
+        if base is not None:
+            manifest["delta"] = base
         manifest_bytes = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
         outputs = [(out, data, 0o644), (manifest_path, manifest_bytes, 0o644)]
         with new_files(outputs):  # the event is committed only for files in place
@@ -358,13 +432,67 @@ def export_run(
                     run_id=run.run_id,
                     plan_version=version.version,
                     evidence_hash=version.evidence_hash,
-                    detail={"format": fmt, "file": out.name, "rows": len(rows), "sha256": digest},
+                    detail={
+                        "format": fmt,
+                        "file": out.name,
+                        "rows": len(rows),
+                        "sha256": digest,
+                        **({"delta_base": base["base_version"]} if base is not None else {}),
+                    },
                 ),
             )
             uow.commit()
     return ExportResult(
         run.run_id, version.version, out, manifest_path, len(rows), digest, version.evidence_hash
     )
+
+
+DELTA_COLUMNS = ("change", "previous_driver_id", *EXPORT_COLUMNS)
+
+
+def _delta(
+    uow: UnitOfWork, run: RunRecord, version: VersionRecord, rows: list[dict[str, Any]]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The rows added, removed and changed since the version exported last, and the base
+    export the manifest names."""
+    exports = uow.queries.decisions(run.run_id, (Action.EXPORT,))
+    if not exports:
+        raise InvalidInput(
+            f"Nothing of {run.run_id} was exported yet: export it in full first (without --delta)"
+        )
+    last = exports[-1]
+    if last.plan_version is None or last.plan_version >= version.version:
+        raise InvalidInput(
+            f"{run.run_id} v{last.plan_version} was exported last (event #{last.seq}); "
+            "a delta needs a newer locked version (an amendment)"
+        )
+    base_version = load_version(uow, run, last.plan_version)
+    if not verify_version(uow, run, base_version).ok:
+        raise IntegrityDamage(f"v{base_version.version}: {EXPORT_MISMATCH}")
+    before = {r["instance_id"]: r for r in _export_rows(uow, run, base_version)}
+    after = {r["instance_id"]: r for r in rows}
+    changed: list[dict[str, Any]] = []
+    for instance_id in sorted(set(before) | set(after), key=instance_sort_key):
+        old, new = before.get(instance_id), after.get(instance_id)
+        if new is None and old is not None:
+            changed.append({**old, "change": "removed", "previous_driver_id": old["driver_id"]})
+        elif old is None and new is not None:
+            changed.append({**new, "change": "added", "previous_driver_id": ""})
+        elif old is not None and new is not None and old != new:
+            changed.append({**new, "change": "changed", "previous_driver_id": old["driver_id"]})
+    counts = {kind: sum(r["change"] == kind for r in changed) for kind in ("added", "removed")}
+    counts["changed"] = sum(r["change"] == "changed" for r in changed)
+    base = {
+        "base_version": base_version.version,
+        "base_export": {
+            "event_seq": last.seq,
+            "file": last.detail.get("file"),
+            "sha256": last.detail.get("sha256"),
+            "exported_at": last.occurred_at,
+        },
+        **counts,
+    }
+    return base, changed
 
 
 def _export_rows(uow: UnitOfWork, run: RunRecord, version: VersionRecord) -> list[dict[str, Any]]:
@@ -398,22 +526,32 @@ def _export_rows(uow: UnitOfWork, run: RunRecord, version: VersionRecord) -> lis
 
 
 def _render_export(
-    fmt: str, run: RunRecord, version: VersionRecord, rows: list[dict[str, Any]]
+    fmt: str,
+    run: RunRecord,
+    version: VersionRecord,
+    rows: list[dict[str, Any]],
+    *,
+    delta: bool = False,
 ) -> bytes:
     if fmt == "csv":
+        columns = DELTA_COLUMNS if delta else EXPORT_COLUMNS
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(EXPORT_COLUMNS)
+        writer.writerow(columns)
         for row in rows:
             writer.writerow(
                 [
                     ("true" if row[c] else "false")
                     if c == "crosses_midnight"
                     else safe_cell(str(row[c]))
-                    for c in EXPORT_COLUMNS
+                    for c in columns
                 ]
             )
         return buffer.getvalue().encode("utf-8")
+    if delta:
+        document = {"run_id": run.run_id, "version": version.version, "week": run.week}
+        text = json.dumps({**document, "changes": rows}, indent=2, sort_keys=True) + "\n"
+        return text.encode("utf-8")
     drivers: dict[str, dict[str, Any]] = {}
     for row in rows:
         driver = drivers.setdefault(

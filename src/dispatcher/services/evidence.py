@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,34 +53,43 @@ class CreationContext:
 
 
 def creation_context(
-    uow: UnitOfWork, week: Week, config: SiteConfig, exclude: str | None = None
+    uow: UnitOfWork,
+    week: Week,
+    config: SiteConfig,
+    as_of: Mapping[str, datetime] | None = None,
 ) -> CreationContext:
-    """Boundary, baseline, config, and the open repair requests of the week (except `exclude`)."""
+    """Boundary, baseline, config, and the absences the week's repair requests recorded
+    (`as_of`: requests being repaired now, with the moment the repair takes over)."""
     return CreationContext(
         boundary=week_boundary(uow, week),
         baseline=_baseline(uow, week, config.drift_baseline),
-        absences=open_absences(uow, str(week), exclude),
+        absences=week_absences(uow, str(week), as_of=as_of),
         config=config_document(
             config.thresholds, config.freeze_window_hours, config.drift_baseline
         ),
     )
 
 
-def open_absences(uow: UnitOfWork, week: str, exclude: str | None = None) -> tuple[Absence, ...]:
-    """Open repair requests of the week as absences: they block candidates, count in Coverage."""
-    from dispatcher.domain.repair import ABSENCE_TYPES  # the repair domain only when needed
+def week_absences(
+    uow: UnitOfWork, week: str, *, as_of: Mapping[str, datetime] | None = None
+) -> tuple[Absence, ...]:
+    """Every absence the week's repair requests recorded (domain.md §9): a request's days are a
+    fact about its driver, whatever became of the request, unless a reject withdrew them
+    (`--driver-available`). Each binds the tours that start after it took effect: when it was
+    requested, or when the repair that covered it took over (`as_of`, or its proposal's time).
+    Each request is proven by its event first: an absence deleted or edited by hand raises
+    StateMismatch rather than letting a plan give the driver tours."""
+    from dispatcher.domain.repair import request_absences  # the repair domain only when needed
+    from dispatcher.services.trail import bound_requests
 
     parsed = Week.parse(week)
     found: list[Absence] = []
-    for record in uow.repairs.list(week=week):
-        if record.open and record.request_id != exclude:
-            status = ABSENCE_TYPES[record.absence_type]
-            found.extend(
-                Absence(
-                    record.driver_id, parsed.date_of(day).isoformat(), status, record.request_id
-                )
-                for day in record.scope["absence_days"]
-            )
+    for record in bound_requests(uow, week):  # a request edited or removed by hand is refused
+        if record.status == "REJECTED":
+            event = uow.audit_log.event(record.event_seq)
+            if event is None or event.detail.get("driver_available") is True:
+                continue
+        found.extend(request_absences(record, parsed, (as_of or {}).get(record.request_id)))
     return tuple(sorted(found, key=lambda a: (a.driver_id, a.date, a.note or "")))
 
 

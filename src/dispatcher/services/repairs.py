@@ -24,11 +24,13 @@ from dispatcher.domain.gates import (
 from dispatcher.domain.hashing import digest
 from dispatcher.domain.model import (
     DAY_NAMES,
+    Absence,
     DriftThresholds,
     Driver,
     Week,
     format_clock,
     instance_sort_key,
+    start_instant,
 )
 from dispatcher.domain.parsing import parse_drivers_csv
 from dispatcher.domain.records import NewVersion, RepairRecord, RunRecord
@@ -41,6 +43,7 @@ from dispatcher.domain.repair import (
     URGENCIES,
     RepairScope,
     build_problem,
+    covered_ids,
     parse_days,
     resolve_tours,
     same_name,
@@ -49,6 +52,7 @@ from dispatcher.domain.repair import (
 from dispatcher.domain.solver import Progress
 from dispatcher.domain.text import reason_problem
 from dispatcher.domain.trail import StateMismatch
+from dispatcher.domain.weeks import default_target, week_plans
 from dispatcher.services.audit import record_event
 from dispatcher.services.authorization import (
     TRAIL_CHECK,
@@ -56,7 +60,7 @@ from dispatcher.services.authorization import (
     refuse_mismatch,
     refuse_unless_text,
 )
-from dispatcher.services.evidence import create_version, creation_context, open_absences
+from dispatcher.services.evidence import create_version, creation_context, week_absences
 from dispatcher.services.review import load_run, load_version
 from dispatcher.services.site import current_config, ensure_site
 from dispatcher.services.trail import bound_open_repairs, bound_run, bound_user
@@ -78,16 +82,25 @@ class RequestResult:
     scope: str
     affected_instances: list[str]
     event_seq: int
+    chosen_by: str = "--run"  # or "in force" (the week's published run), "only" (its only
+    # publishable run)
 
 
-def _target_run(uow: UnitOfWork, week: str) -> RunRecord:
-    """The week's currently published run, else its newest run."""
-    summaries = uow.queries.list_runs(week=week, limit=1000)
+def _target_run(uow: UnitOfWork, week: str, wanted: str | None) -> tuple[RunRecord, str]:
+    """`--run` when given (of this week); else the week's run in force; else its only run that
+    can still be published; else an error listing the candidates (domain.md §9)."""
+    if wanted is not None:
+        if not wanted.strip():
+            raise InvalidInput("--run: give a run id such as RUN-20260112-002")
+        run = load_run(uow, wanted)
+        if run.week != week:
+            raise InvalidInput(f"Run {run.run_id} is a run of week {run.week}, not of {week}")
+        return run, "--run"
+    summaries = uow.queries.list_runs(week=week, limit=10_000)
     if not summaries:
         raise NotFound(f"No run for week {week}")
-    published = [s for s in summaries if s.published_version is not None and not s.superseded]
-    chosen = published[0] if published else summaries[0]
-    return load_run(uow, chosen.run_id)
+    chosen, why = default_target(week_plans(week, summaries))
+    return load_run(uow, chosen.run_id), why
 
 
 def _request_id(uow: UnitOfWork) -> str:
@@ -119,6 +132,8 @@ def request_repair(
     requester: str,
     urgency: str = "normal",
     notes: str | None = None,
+    run_id: str | None = None,
+    amend: bool = False,
 ) -> RequestResult:
     parsed_week = Week.parse(week)
     absence_type = absence_type.strip().lower()
@@ -127,12 +142,12 @@ def request_repair(
     urgency = urgency.strip().lower()
     if urgency not in URGENCIES:
         raise InvalidInput(f"Unknown --urgency {urgency!r}: use {', '.join(URGENCIES)}")
-    if tours and days:
+    if tours is not None and days is not None:
         raise InvalidInput("Give --tours or --days, not both")
     driver_id = driver_id.strip()
     with uow:
         ensure_site(uow)
-        run = _target_run(uow, str(parsed_week))
+        run, chosen_by = _target_run(uow, str(parsed_week), run_id)
         version = load_version(uow, run)
         actor = requester.strip()
 
@@ -164,8 +179,9 @@ def request_repair(
             open_requests = bound_open_repairs(uow, str(parsed_week))
         except StateMismatch as mismatch:
             raise blocked(TRAIL_CHECK, mismatch.message) from None
-        if run.locked:
-            raise blocked("run_not_locked", f"Run {run.run_id} is locked; repairs are disabled")
+        refusal = locked_refusal(run, amend)
+        if refusal is not None:
+            raise blocked("run_not_locked", refusal)
         if user is None or not user.active:
             raise blocked(
                 "requester_registered", f"Requester {actor} is not a registered active user"
@@ -180,9 +196,9 @@ def request_repair(
             )
         plan = uow.runs.plan(version.pk)
         instances = {i.instance_id: i for i in week_input.instances()}
-        if tours:
+        if tours is not None:
             scope = RepairScope("tours", instances=resolve_tours(tours, driver_id, plan, instances))
-        elif days:
+        elif days is not None:
             scope = RepairScope("days", days=parse_days(days, parsed_week))
         else:
             scope = RepairScope("week")
@@ -199,6 +215,7 @@ def request_repair(
             (i for i, d in plan.items() if d == driver_id and scope.covers(instances[i])),
             key=instance_sort_key,
         )
+        _refuse_past(parsed_week, driver_id, scope, held, instances, uow.now())
         request_id = _request_id(uow)
         record = RepairRecord(
             request_id=request_id,
@@ -209,7 +226,11 @@ def request_repair(
             driver_id=driver_id,
             driver_name=driver.name,
             absence_type=absence_type,
-            scope={**scope.as_document(), "absence_days": sorted(scope_days)},
+            scope={
+                **scope.as_document(),
+                "absence_days": sorted(scope_days),
+                **({"amend": True} if amend else {}),  # the repair amends the locked plan
+            },
             requester=user.user_id,
             urgency=urgency,
             notes=(notes or "").strip() or None,
@@ -255,6 +276,30 @@ def request_repair(
         scope.describe(),
         held,
         event.seq,
+        chosen_by,
+    )
+
+
+def _refuse_past(
+    week: Week,
+    driver_id: str,
+    scope: RepairScope,
+    held: list[str],
+    instances: Mapping[str, Any],
+    now: datetime,
+) -> None:
+    """Nothing to repair when every tour of the scope has started: the driver's own, or (when
+    the driver holds none in it) every tour of the week in the scope."""
+    pool = held or [i for i, inst in instances.items() if scope.covers(inst)]
+    if any(start_instant(week, instances[i]) > now for i in pool):
+        return
+    local = now.astimezone(VIENNA).strftime("%Y-%m-%d %H:%M")
+    whose = f"every tour of {driver_id}" if held else f"every tour of {week}"
+    where = {"week": "in the whole week", "days": "on", "tours": "in"}[scope.kind]
+    if scope.kind != "week":
+        where += " " + scope.describe()
+    raise InvalidInput(
+        f"Nothing to repair: {whose} {where} has started or is in the past (now {local} Vienna)"
     )
 
 
@@ -302,8 +347,12 @@ def run_repair(
     time_limit: float = 10.0,
     actor: str | None = None,
     progress: Progress | None = None,
+    only: bool = False,
 ) -> ProposalResult:
-    """Read, solve outside any transaction, then store the proposal if the plan is unchanged."""
+    """Read, solve outside any transaction, then store the proposal if the plan is unchanged.
+
+    One proposal covers every open request of the run (the named one first), unless `only`:
+    then the others stay open and the preview counts their absences (domain.md §9)."""
     from dispatcher.domain.solver.cpsat import cpsat_repair, extra_drivers_needed
     from dispatcher.domain.solver.greedy import greedy_repair
 
@@ -314,14 +363,18 @@ def run_repair(
         if not record.open:
             raise Conflict(f"Repair request {record.request_id} is {record.status}; it is closed")
         run = load_run(uow, record.run_id)
-        if run.locked:
+        if run.locked and not is_amendment(record):
             raise Conflict(f"Run {run.run_id} is locked; repairs are disabled")
         version = load_version(uow, run)
         week_input = uow.runs.week_input(run, version.version)
         plan = uow.runs.plan(version.pk)
         config = current_config(uow)
-        absences = open_absences(uow, run.week, exclude=record.request_id)
         now = uow.now()
+        others = _open_of_run(uow, run, exclude=record.request_id)
+        covered = [record] if only else [record, *others]
+        left_open = [] if not only else others
+        eligibility = week_absences(uow, run.week)
+        judged = week_absences(uow, run.week, as_of={r.request_id: now for r in covered})
     extra = _standby(standby, standby_name, week_input.driver_map()) if standby else ()
     scope = RepairScope.from_document(record.scope)
     boundary = {} if version.boundary is None else version.boundary.for_driver()
@@ -332,9 +385,10 @@ def run_repair(
         scope=scope,
         now=now,
         freeze_hours=config.freeze_window_hours,
-        other_absences=absences,
+        other_absences=eligibility,
         boundary=boundary,
         standby=extra,
+        also=[(r.driver_id, RepairScope.from_document(r.scope)) for r in covered[1:]],
     )
     if progress:
         progress(f"{len(problem.affected)} affected tours, {len(frozen)} frozen; solving")
@@ -360,12 +414,24 @@ def run_repair(
         version.config,
         time_limit,
         plan,
+        covered=covered,
+        left_open=left_open,
+        absences=judged,
     )
+    requests = [r.request_id for r in covered]
     with write_uow as uow:
         record = load_request(uow, request_id)
         run = load_run(uow, record.run_id)
-        if not record.open or run.current_version != version.version or run.locked:
-            raise Conflict("The plan or the request changed while solving; run run-repair again")
+        still = [r.request_id for r in _open_of_run(uow, run, exclude=record.request_id)]
+        if (
+            not record.open
+            or run.current_version != version.version
+            or (run.locked and not is_amendment(record))
+            or sorted(still) != sorted(r.request_id for r in [*covered[1:], *left_open])
+        ):
+            raise Conflict(
+                "The plan or its repair requests changed while solving; run run-repair again"
+            )
         event = record_event(
             uow,
             EventDraft(
@@ -375,7 +441,8 @@ def run_repair(
                 plan_version=version.version,
                 detail={
                     "request_id": record.request_id,
-                    "request_ids": [record.request_id],
+                    "request_ids": requests,
+                    "left_open": proposal["left_open"],
                     "proposal_hash": digest(proposal),
                     **proposal["objective"],
                     "proven_optimal": proposal["solver"]["proven_optimal"],
@@ -383,11 +450,32 @@ def run_repair(
                 },
             ),
         )
-        uow.repairs.save_proposal(
-            record.request_id, proposal, version.version, uow.now(), event.seq
-        )
+        for each in requests:  # one proposal for all it covers
+            uow.repairs.save_proposal(each, proposal, version.version, uow.now(), event.seq)
         uow.commit()
     return ProposalResult(record.request_id, proposal, event.seq)
+
+
+def _open_of_run(uow: UnitOfWork, run: RunRecord, exclude: str) -> list[RepairRecord]:
+    """The run's open requests other than `exclude`, oldest first."""
+    return sorted(
+        (
+            r
+            for r in uow.repairs.list(week=run.week)
+            if r.open and r.run_id == run.run_id and r.request_id != exclude
+        ),
+        key=lambda r: (r.created_at, r.request_id),
+    )
+
+
+def _covered(record: RepairRecord) -> dict[str, Any]:
+    scope = RepairScope.from_document(record.scope)
+    return {
+        "request_id": record.request_id,
+        "driver_id": record.driver_id,
+        "type": record.absence_type,
+        "scope": scope.describe(),
+    }
 
 
 def _standby(data: bytes, name: str, existing: dict[str, Driver]) -> tuple[Driver, ...]:
@@ -413,6 +501,10 @@ def _proposal_document(
     config: Any,
     time_limit: float,
     base_plan: dict[str, str],
+    *,
+    covered: list[RepairRecord],
+    left_open: list[RepairRecord],
+    absences: tuple[Absence, ...],
 ) -> dict[str, Any]:
     changes = [[i, base_plan.get(i), solution.plan.get(i)] for i in solution.moved]
     used = {d for _, _, d in changes if d is not None}
@@ -423,6 +515,7 @@ def _proposal_document(
         repro=ReproCheck("-", "-"),
         thresholds=thresholds,
         baseline=None,
+        absences=absences,
         parent_plan=None,
     )
     proposed = assess(
@@ -431,10 +524,13 @@ def _proposal_document(
         repro=ReproCheck("-", "-"),
         thresholds=thresholds,
         baseline=None,
+        absences=absences,
         parent_plan=base_plan,
     )
     return {
         "request_id": record.request_id,
+        "requests": [_covered(r) for r in covered],
+        "left_open": [r.request_id for r in left_open],
         "run_id": run_id,
         "base_version": base_version,
         "as_of": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -614,6 +710,9 @@ class ApplyResult:
     status_reason: str
     evidence_hash: str
     event_seq: int
+    covered: list[str]  # every request the proposal covered, now APPLIED
+    left_open: list[str]  # what each request still open means for the new version
+    in_force: str | None = None  # the run's version still in force (`RUN-… v1 (published)`)
 
 
 def apply_repair(uow: UnitOfWork, request_id: str, approval: ApprovalInput) -> ApplyResult:
@@ -643,27 +742,17 @@ def apply_repair(uow: UnitOfWork, request_id: str, approval: ApprovalInput) -> A
         facts = ApprovalFacts(approval, approver, config.repair_roles, config.min_reason_length)
         failure = first_failure(evaluate(APPROVAL_CHECKS, facts))
         proposal = record.proposal
-        uncovered = len(proposal["uncovered"]) if proposal else 0
-        closed = f"Repair request {record.request_id} is {record.status}; only open ones apply"
-        checks: list[tuple[bool, str, str]] = [
-            (record.open, "request_open", closed),
-            (not run.locked, "run_not_locked", f"Run {run.run_id} is locked; repairs are disabled"),
-            (proposal is not None, "proposal_exists", "No proposal yet; run run-repair first"),
-            (
-                proposal is None or proposal["base_version"] == run.current_version,
-                "proposal_fresh",
-                STALE,
-            ),
-            (
-                not uncovered,
-                "proposal_complete",
-                f"Repair proposal leaves {uncovered} tours uncovered",
-            ),
-        ]
+        covered = [record]
+        if proposal is not None:
+            covered += [
+                load_request(uow, other)
+                for other in covered_ids(proposal)
+                if other != record.request_id
+            ]
         name, message = (
             (failure.name, failure.message)
             if failure
-            else next(((n, m) for ok, n, m in checks if not ok), ("", ""))
+            else _apply_refusal(uow, run, record, covered, proposal)
         )
         if message:
             raise refuse(
@@ -685,6 +774,7 @@ def apply_repair(uow: UnitOfWork, request_id: str, approval: ApprovalInput) -> A
         new_plan = with_changes(base_plan, proposal)
         standby = standby_drivers(proposal)
         new_version = base.version + 1
+        origin = "amendment" if run.locked else "repair"  # a locked plan stays as it was
         if standby:
             uow.runs.add_drivers(run.pk, standby, new_version)
         week_input = uow.runs.week_input(run, new_version)
@@ -694,13 +784,18 @@ def apply_repair(uow: UnitOfWork, request_id: str, approval: ApprovalInput) -> A
             "seed": 0,
             "declared_output_hash": proposal["solver"]["second_solve_hash"],
             "recorded_output_hash": output_hash(new_plan),
-            "origin": "repair",
+            "origin": origin,
             "proven_optimal": proposal["solver"]["proven_optimal"],
             "time_limit_ms": proposal["solver"]["time_limit_ms"],
         }
-        context = creation_context(uow, Week.parse(run.week), config, exclude=record.request_id)
+        as_of = _parse_utc(proposal["as_of"])
+        context = creation_context(
+            uow, Week.parse(run.week), config, as_of={r.request_id: as_of for r in covered}
+        )
+        requests = [r.request_id for r in covered]
         repair_doc = {
             "request_id": record.request_id,
+            "request_ids": requests,
             "as_of": proposal["as_of"],
             "frozen": proposal["frozen"],
             "changes": proposal["changes"],
@@ -719,9 +814,10 @@ def apply_repair(uow: UnitOfWork, request_id: str, approval: ApprovalInput) -> A
                     evidence_hash=new.evidence_hash,
                     detail={
                         "request_id": record.request_id,
-                        "request_ids": [record.request_id],
+                        "request_ids": requests,
                         "proposal_hash": digest(dict(proposal)),
                         "parent": base.version,
+                        "origin": origin,
                         "status": new.status,
                     },
                 ),
@@ -735,7 +831,7 @@ def apply_repair(uow: UnitOfWork, request_id: str, approval: ApprovalInput) -> A
             week_input=week_input,
             plan=new_plan,
             version=new_version,
-            origin="repair",
+            origin=origin,
             solver=solver,
             context=context,
             record=record_apply,
@@ -744,15 +840,21 @@ def apply_repair(uow: UnitOfWork, request_id: str, approval: ApprovalInput) -> A
             repair_request_id=record.request_id,
         )
         event = created.event
-        uow.repairs.resolve(
-            record.request_id,
-            status=APPLIED,
-            by=approver_id,
-            reason=reason,
-            at=uow.now(),
-            event_seq=event.seq,
-            applied_version=new_version,
-        )
+        for each in requests:
+            uow.repairs.resolve(
+                each,
+                status=APPLIED,
+                by=approver_id,
+                reason=reason,
+                at=uow.now(),
+                event_seq=event.seq,
+                applied_version=new_version,
+            )
+        left = _left_open_notes(uow, run, new_version, created.new.status, created.assessment)
+        plans = week_plans(run.week, uow.queries.list_runs(week=run.week, limit=10_000))
+        in_force = None
+        if plans.in_force is not None and plans.in_force.run_id == run.run_id:
+            in_force = plans.in_force_text()
         uow.decisions.add_approval(
             run_pk=run.pk,
             version=new_version,
@@ -774,10 +876,109 @@ def apply_repair(uow: UnitOfWork, request_id: str, approval: ApprovalInput) -> A
         created.new.status_reason,
         created.new.evidence_hash,
         event.seq,
+        requests,
+        left,
+        in_force,
     )
 
 
-def reject_repair(uow: UnitOfWork, request_id: str, by: str, reason: str) -> RepairRecord:
+def locked_refusal(run: RunRecord, amend: bool) -> str | None:
+    """Why a request on this run is refused for its lock (None: it may be made)."""
+    if amend and not run.locked:
+        raise InvalidInput(
+            f"--amend is for a locked run; {run.run_id} is not locked (repair it as usual)"
+        )
+    if run.locked and not amend:
+        return f"Run {run.run_id} is locked; repairs are disabled"
+    return None
+
+
+def is_amendment(record: RepairRecord) -> bool:
+    """Was the request made with --amend (a sick call after the lock)?"""
+    return record.scope.get("amend") is True
+
+
+def _parse_utc(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _apply_refusal(
+    uow: UnitOfWork,
+    run: RunRecord,
+    record: RepairRecord,
+    covered: list[RepairRecord],
+    proposal: Mapping[str, Any] | None,
+) -> tuple[str, str]:
+    """The first of apply's own checks that fails, as (check, message); ("", "") if none."""
+    if not record.open:
+        return "request_open", (
+            f"Repair request {record.request_id} is {record.status}; only open ones apply"
+        )
+    if run.locked and not is_amendment(record):
+        return "run_not_locked", f"Run {run.run_id} is locked; repairs are disabled"
+    if proposal is None:
+        return "proposal_exists", "No proposal yet; run run-repair first"
+    if proposal["base_version"] != run.current_version:
+        return "proposal_fresh", STALE
+    hashed = digest(dict(proposal))
+    for other in covered[1:]:
+        if not other.open:
+            return "proposal_fresh", (
+                f"Repair proposal is stale: {other.request_id} it covers is {other.status}; "
+                "run run-repair again"
+            )
+        if other.proposal is None or digest(dict(other.proposal)) != hashed:
+            return "proposal_fresh", (
+                f"Repair proposal is stale: {other.request_id} has a newer proposal; "
+                "run run-repair again"
+            )
+    known = {r.request_id for r in covered} | set(proposal.get("left_open", ()))
+    newer = [r.request_id for r in _open_of_run(uow, run, "") if r.request_id not in known]
+    if newer:
+        return "proposal_fresh", (
+            f"Repair proposal is stale: {newer[0]} was requested since it was computed; "
+            "run run-repair again"
+        )
+    uncovered = len(proposal["uncovered"])
+    if uncovered:
+        return "proposal_complete", f"Repair proposal leaves {uncovered} tours uncovered"
+    return "", ""
+
+
+def _left_open_notes(
+    uow: UnitOfWork, run: RunRecord, version: int, status: str, assessment: Any
+) -> list[str]:
+    """Each request the new version leaves open, with what it does to its status:
+    `v2 is FAIL until REP-…-2 is repaired: D010 is absent on Wed`."""
+    notes = []
+    for other in _open_of_run(uow, run, ""):
+        days = RepairScope.from_document(other.scope).describe()
+        scope = other.scope
+        if scope.get("kind") == "tours":
+            days = ", ".join(DAY_NAMES[d - 1] for d in scope.get("absence_days", ()))
+        drives = any(
+            v.kind == "UNAVAILABLE" and v.driver_id == other.driver_id
+            for a in assessment.report.results
+            for v in a.violations
+        )
+        if drives:
+            notes.append(
+                f"v{version} is {status} until {other.request_id} is repaired: "
+                f"{other.driver_id} is absent on {days}"
+            )
+        else:
+            notes.append(
+                f"{other.request_id} ({other.driver_id}, {days}) stays open: it blocks publish "
+                "and lock of the week until it is repaired or rejected"
+            )
+    return notes
+
+
+def reject_repair(
+    uow: UnitOfWork, request_id: str, by: str, reason: str, *, driver_available: bool = False
+) -> RepairRecord:
+    """Close a request without changing the plan. Its absence stays a fact of the week unless
+    `driver_available` says the driver is available after all (the event records which)."""
     with uow:
         record = load_request(uow, request_id)
         run_id = record.run_id
@@ -835,7 +1036,11 @@ def reject_repair(uow: UnitOfWork, request_id: str, by: str, reason: str) -> Rep
                 actor_id=user.user_id,
                 reason=reason.strip(),
                 run_id=run_id,
-                detail={"request_id": record.request_id, "request_ids": [record.request_id]},
+                detail={
+                    "request_id": record.request_id,
+                    "request_ids": [record.request_id],
+                    "driver_available": driver_available,
+                },
             ),
         )
         uow.repairs.resolve(

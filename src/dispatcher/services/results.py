@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from dispatcher.domain.audits import AuditResult
 from dispatcher.domain.drift import Drift
+from dispatcher.domain.gates import ChecklistRow
 from dispatcher.domain.kpis import Kpis
 from dispatcher.domain.records import RunRecord, VersionRecord
 from dispatcher.domain.views import RepairSummary, RunSummary
@@ -28,13 +30,6 @@ class ImportResult:
 
 
 @dataclass(frozen=True)
-class CheckItem:
-    label: str
-    ok: bool
-    detail: str
-
-
-@dataclass(frozen=True)
 class RunDetail:
     run: RunRecord
     version: VersionRecord
@@ -48,8 +43,11 @@ class RunDetail:
     evidence_problems: tuple[str, ...]
     rebuilt_hash: str
     open_repairs: list[RepairSummary]
-    checklist: list[CheckItem]
+    checklist: list[ChecklistRow]  # the gate checks of the next decision (domain/gates.py)
     superseded_by: str | None
+    week_plans: Any = None  # WeekPlans of the run's week
+    checklist_title: str = "Ready to publish?"
+    next_action: str | None = "publish"  # None once locked
 
     @property
     def ready(self) -> bool:

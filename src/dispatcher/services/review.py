@@ -5,13 +5,12 @@ Kept apart from import and listing so `show-run`, `publish` and `lock` import on
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.errors import NotFound
 from dispatcher.domain.records import RunRecord, VersionRecord
+from dispatcher.domain.weeks import week_plans
 from dispatcher.services.evidence import verify_version
-from dispatcher.services.results import CheckItem, RunDetail
+from dispatcher.services.results import RunDetail
 
 
 def load_run(uow: UnitOfWork, run_id: str) -> RunRecord:
@@ -41,6 +40,10 @@ def show_run(uow: UnitOfWork, run_id: str, version: int | None = None) -> RunDet
         open_repairs = uow.queries.open_repairs(week=run.week)
         superseded_by = _superseded_by(uow, run)
         versions = uow.runs.versions(run)
+        plans = week_plans(run.week, uow.queries.list_runs(week=run.week, limit=10_000))
+        from dispatcher.services.decisions import readiness  # decisions imports this module
+
+        ready = readiness(uow, run, record, verification)
     assessment = verification.assessment
     detail = RunDetail(
         run=run,
@@ -55,10 +58,13 @@ def show_run(uow: UnitOfWork, run_id: str, version: int | None = None) -> RunDet
         evidence_problems=verification.problems,
         rebuilt_hash=verification.rebuilt_hash,
         open_repairs=open_repairs,
-        checklist=[],
+        checklist=ready.rows,
         superseded_by=superseded_by,
+        week_plans=plans,
+        checklist_title=ready.title,
+        next_action=ready.action,
     )
-    return _with_checklist(detail)
+    return detail
 
 
 def _superseded_by(uow: UnitOfWork, run: RunRecord) -> str | None:
@@ -69,32 +75,3 @@ def _superseded_by(uow: UnitOfWork, run: RunRecord) -> str | None:
         return None
     current = [s.run_id for s in summaries if s.published_version and not s.superseded]
     return current[0] if current else None
-
-
-def _with_checklist(detail: RunDetail) -> RunDetail:
-    audits_passed = sum(a.passed for a in detail.audits)
-    covered = detail.kpis.coverage_bp
-    repairs = ", ".join(r.request_id for r in detail.open_repairs)
-    version = detail.version
-    status_note = detail.status + (" (needs --override-reason)" if detail.status == "WARN" else "")
-    items = [
-        CheckItem("Status is PASS or WARN", detail.status in ("PASS", "WARN"), status_note),
-        CheckItem("Audits 7/7", audits_passed == 7, f"{audits_passed}/7"),
-        CheckItem("Coverage 100%", covered == 10000, f"{covered // 100}.{covered % 100 // 10}%"),
-        CheckItem("Drift not BLOCK", detail.drift.level != "BLOCK", detail.drift.level),
-        CheckItem("No pending repairs for the week", not detail.open_repairs, repairs or "none"),
-        CheckItem(
-            "Evidence matches its sealed hash",
-            detail.evidence_ok,
-            "verified" if detail.evidence_ok else "; ".join(detail.evidence_problems),
-        ),
-        CheckItem(
-            "Current version not yet published",
-            not version.published,
-            f"v{version.version} " + ("published" if version.published else "unpublished"),
-        ),
-        CheckItem(
-            "Run not locked", not detail.run.locked, "locked" if detail.run.locked else "open"
-        ),
-    ]
-    return replace(detail, checklist=items)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,6 +17,7 @@ from dispatcher.domain.parsing import parse_run_file
 from dispatcher.domain.records import NewVersion, RunRecord, VersionRecord
 from dispatcher.domain.status import STATUSES
 from dispatcher.domain.views import RunSummary, SiteFlags, StatusOverview
+from dispatcher.domain.weeks import WeekPlans, week_plans
 from dispatcher.services.audit import record_event
 from dispatcher.services.evidence import (
     CreatedVersion,
@@ -139,15 +140,20 @@ def create_run(
     return created, run
 
 
-def list_runs(
-    uow: UnitOfWork, *, week: str | None = None, status: str | None = None, limit: int = 20
-) -> list[RunSummary]:
+def _filters(week: str | None, status: str | None) -> tuple[str | None, str | None]:
     if week is not None:
         week = str(Week.parse(week))
     if status is not None:
         status = status.upper()
         if status not in STATUSES:
             raise InvalidInput(f"Unknown status {status!r}: use {', '.join(STATUSES)}")
+    return week, status
+
+
+def list_runs(
+    uow: UnitOfWork, *, week: str | None = None, status: str | None = None, limit: int = 20
+) -> list[RunSummary]:
+    week, status = _filters(week, status)
     with uow:
         return uow.queries.list_runs(week=week, status=status, limit=limit)
 
@@ -182,7 +188,8 @@ def overview(queries: ReadQueries, tenant: str, site: str) -> StatusOverview:
 
         config = initial_site_config(tenant, site)
         flags = SiteFlags(False, config.publish_enabled, config.lock_enabled, config.shadow_only)
-    latest = queries.list_runs(limit=1)
+    latest = queries.list_runs(limit=ACTIVE_RUNS)
+    weeks = sorted({r.week for r in latest}, reverse=True)[:ACTIVE_WEEKS]
     return StatusOverview(
         tenant=tenant,
         site=site,
@@ -190,7 +197,27 @@ def overview(queries: ReadQueries, tenant: str, site: str) -> StatusOverview:
         site_flags=flags,
         latest_run=latest[0] if latest else None,
         pending_repairs=queries.open_repairs(),
+        weeks=tuple(plans_of(queries, weeks).values()),
     )
+
+
+ACTIVE_RUNS, ACTIVE_WEEKS = 20, 4  # status shows the weeks of the newest runs, at most four
+
+
+def plans_of(queries: ReadQueries, weeks: Iterable[str]) -> dict[str, WeekPlans]:
+    """Each week's version in force and working run (domain/weeks.py)."""
+    return {week: week_plans(week, queries.list_runs(week=week, limit=10_000)) for week in weeks}
+
+
+def list_runs_with_plans(
+    uow: UnitOfWork, *, week: str | None = None, status: str | None = None, limit: int = 20
+) -> tuple[list[RunSummary], dict[str, WeekPlans]]:
+    """`list-runs`: the runs, and the plans of every week they belong to (to mark the run in
+    force and the working run)."""
+    week, status = _filters(week, status)
+    with uow:
+        found = uow.queries.list_runs(week=week, status=status, limit=limit)
+        return found, plans_of(uow.queries, {r.week for r in found})
 
 
 def version_summary(record: VersionRecord) -> Mapping[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,7 +23,7 @@ from dispatcher.domain.parsing import (
 from dispatcher.domain.records import NewVersion
 from dispatcher.domain.solver import Progress
 from dispatcher.domain.writers import run_file
-from dispatcher.services.evidence import week_boundary
+from dispatcher.services.evidence import week_absences, week_boundary
 from dispatcher.services.files import NewFile, check_new_file, new_files
 from dispatcher.services.runs import create_run
 
@@ -112,7 +112,15 @@ def solve_run(
         check_new_file(out)
     with uow:  # the previous week's locked plan: rest and 3er days across the boundary
         found = week_boundary(uow, week_input.week)
+        # and the absences the week's repair requests recorded: the solver gives those
+        # drivers no tour on those days (the audits judge them as facts of the week)
+        recorded = week_absences(uow, str(week_input.week))
     boundary = found.for_driver() if found else {}
+    stored_input = week_input
+    week_input = replace(
+        week_input,
+        availability=(*week_input.availability, *(replace(a, since=None) for a in recorded)),
+    )
 
     def solve(report: Progress | None) -> WeeklySolution:
         if workers == 1:
@@ -142,7 +150,7 @@ def solve_run(
     outputs: list[NewFile] = []
     if out is not None:  # rendered and placed first: a run is stored only with its file in place
         document = run_file(
-            week_input,
+            stored_input,
             solution.plan,
             tenant=uow.tenant,
             site=uow.site,
@@ -175,7 +183,7 @@ def solve_run(
     with uow, new_files(outputs):
         created, run = create_run(
             uow,
-            week_input,
+            stored_input,
             solution.plan,
             solver,
             origin="solve",

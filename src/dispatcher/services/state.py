@@ -19,6 +19,7 @@ from dispatcher.db.guards import expected_count as guard_count
 from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.events import ChainEvent
 from dispatcher.domain.records import RepairRecord, RunRecord, VersionRecord
+from dispatcher.domain.repair import covered_ids
 from dispatcher.domain.status import derive_status
 from dispatcher.domain.trail import (
     ADOPT,
@@ -604,7 +605,7 @@ def _requests(uow: UnitOfWork, report: StateReport, fold: _Fold) -> None:
         newest = fold.requests.get(record.request_id)
         proposal = record.proposal
         if proposal is not None and (
-            proposal.get("request_id") != record.request_id
+            record.request_id not in covered_ids(proposal)
             or proposal.get("base_version") != record.proposal_version
         ):
             report.problem(

@@ -43,6 +43,7 @@ __all__ = [
     "StateMismatch",
     "bound_kill_switch",
     "bound_open_repairs",
+    "bound_requests",
     "bound_run",
     "bound_settings",
     "bound_user",
@@ -229,6 +230,11 @@ def request_values(record: RepairRecord) -> dict[str, Any]:
 def bound_open_repairs(uow: UnitOfWork, week: str) -> list[RepairRecord]:
     """The open repair requests of a week, every request of the week's runs proven by the
     newest event that set its status (a request closed by hand, or removed, is caught)."""
+    return [r for r in bound_requests(uow, week) if r.open]
+
+
+def bound_requests(uow: UnitOfWork, week: str) -> list[RepairRecord]:
+    """Every repair request of a week, each proven by the newest event that set its status."""
     records = {r.request_id: r for r in uow.repairs.list(week=week)}
     newest: dict[str, int] = {}
     for summary in uow.queries.list_runs(week=week, limit=10_000):
@@ -246,7 +252,7 @@ def bound_open_repairs(uow: UnitOfWork, week: str) -> list[RepairRecord]:
         adopted_ok = event is not None and event.action == "state.adopt"
         if stale or (chain_seq is None and not adopted_ok) or _differs(record, said):
             raise StateMismatch(f"Repair request {record.request_id}", chain_seq if stale else seq)
-    return [r for r in records.values() if r.open]
+    return list(records.values())
 
 
 def _differs(record: RepairRecord, said: Mapping[str, Any] | None) -> bool:

@@ -52,8 +52,10 @@ def _run_summaries() -> Any:
         .scalar_subquery()
     )
     locked = approvals.alias("locked")
-    is_locked = exists(
-        select(locked.c.id).where(locked.c.run_pk == r.id, locked.c.action == "lock")
+    locked_version = (
+        select(func.max(locked.c.version))
+        .where(locked.c.run_pk == r.id, locked.c.action == "lock")
+        .scalar_subquery()
     )
     mine, other, other_run = approvals.alias("mine"), approvals.alias("other"), runs.alias("w")
     my_last_publish = (
@@ -87,7 +89,7 @@ def _run_summaries() -> Any:
         pv.audits_passed,
         pv.drift_level,
         published_version.label("published_version"),
-        is_locked.label("locked"),
+        locked_version.label("locked_version"),
         superseded.label("superseded"),
     ).select_from(
         runs.join(plan_versions, (pv.run_pk == r.id) & (pv.version == current)).outerjoin(
@@ -113,7 +115,7 @@ def _summary(row: Row[Any]) -> RunSummary:
         audits_passed=row.audits_passed,
         drift_level=row.drift_level,
         published_version=row.published_version,
-        locked=bool(row.locked),
+        locked_version=row.locked_version,
         superseded=bool(row.superseded),
     )
 

@@ -43,6 +43,15 @@ APPROVAL_COLUMNS = (
 lock, publish = approvals.alias("lock"), approvals.alias("publish")
 
 
+def _newest_lock() -> Any:
+    newer = approvals.alias("newer_lock")
+    return (
+        select(func.max(newer.c.version))
+        .where(newer.c.run_pk == r.id, newer.c.action == "lock")
+        .scalar_subquery()
+    )
+
+
 def _decision_columns(alias: Any, prefix: str) -> list[Any]:
     return [alias.c[name].label(f"{prefix}_{name}") for name in APPROVAL_COLUMNS]
 
@@ -122,7 +131,13 @@ def _version(row: Row[Any]) -> VersionRecord:
         solver=json.loads(row.solver_json),
         boundary=None if boundary is None else Boundary.from_document(boundary),
         absences=tuple(
-            Absence(a["driver_id"], a["date"], AvailabilityStatus(a["status"]), a["note"])
+            Absence(
+                a["driver_id"],
+                a["date"],
+                AvailabilityStatus(a["status"]),
+                a["note"],
+                a.get("since"),
+            )
             for a in json.loads(row.absences_json)
         ),
         kpis=Kpis.from_document(json.loads(row.kpis_json)),
@@ -165,7 +180,14 @@ class RunRepository(Repository):
     def _runs(self) -> Any:
         return (
             select(runs, _current_version(), *_decision_columns(lock, "lock"))
-            .select_from(runs.outerjoin(lock, (lock.c.run_pk == r.id) & (lock.c.action == "lock")))
+            .select_from(
+                runs.outerjoin(
+                    lock,
+                    (lock.c.run_pk == r.id)
+                    & (lock.c.action == "lock")
+                    & (lock.c.version == _newest_lock()),  # an amended run has several locks
+                )
+            )
             .where(self._in_site(runs))
         )
 
