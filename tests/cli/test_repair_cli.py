@@ -215,7 +215,7 @@ def test_apply_checks_the_repair_roles_first(sunday: Cli) -> None:
         ),
         (
             ("--week", "2026-W03", "--driver", "D001", "--tours", "T301"),
-            "--tours: D001 drives no instance of T301 in this plan",
+            f"--tours: D001 drives no instance of T301 in {SUNDAY_RUN} v1",
         ),
         (
             ("--week", "2026-W03", "--driver", "D001", "--tours", "T999"),

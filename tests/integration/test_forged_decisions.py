@@ -340,3 +340,45 @@ def test_odd_values_in_forged_events_are_named_never_a_crash(site: Cli, insider:
     insider.tamper(statement, restore=True)
     code, report = _state(site)
     assert code == 1 and report["state"]["problems"], report
+
+
+def _sick_call(site: Cli) -> str:
+    request = site(
+        "request-repair", "--week", "2026-W03", "--driver", "D004", "--type", "sick",
+        "--days", "Wed", "--requester", "disp001",
+    )  # fmt: skip
+    assert request.exit_code == 0, request.output
+    return request.stdout.strip()
+
+
+def test_a_forged_repair_apply_is_judged_by_apply_s_own_checks(
+    site: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The insider's copy applies with a role the approver does not hold."""
+    import dispatcher.services.repairs as repairs
+
+    rep = _sick_call(site)
+    assert site("run-repair", "--request", rep).exit_code == 0
+    monkeypatch.setattr(repairs, "first_failure", lambda results: None)
+    applied = site(
+        "apply-repair", rep, "--approver", "disp001", "--role", "ops_lead",
+        "--reason", "Sick call covered by hand",
+    )  # fmt: skip
+    assert applied.exit_code == 0, applied.output
+    _only_decision_named(
+        site, f"site #{_tip(site)}", "Approver disp001 does not hold role ops_lead"
+    )
+
+
+def test_a_forged_reject_by_someone_without_a_repair_role_is_named(
+    site: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dispatcher.services.repairs as repairs
+
+    rep = _sick_call(site)
+    monkeypatch.setattr(repairs, "first_failure", lambda results: None)
+    rejected = site("reject-repair", rep, "--by", "admin01", "--reason", "Not needed after all")
+    assert rejected.exit_code == 0, rejected.output
+    _only_decision_named(
+        site, f"site #{_tip(site)}", "Only a registered user holding a repair role"
+    )

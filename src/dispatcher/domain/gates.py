@@ -353,3 +353,107 @@ def checklist(facts: DecisionFacts) -> list[ChecklistRow]:
             detail = _passed_detail(name, facts)
         rows.append(ChecklistRow(name, LABELS[name], ok, detail))
     return rows
+
+
+# --- repair apply and reject: named checks too -------------------------------------------------
+
+STALE_PROPOSAL = (
+    "Repair proposal is stale: plan changed since it was computed; run run-repair again"
+)
+
+
+@dataclass(frozen=True)
+class ApplyFacts:
+    """What `apply-repair` decides on (domain.md §9), read inside its transaction."""
+
+    approval: ApprovalInput
+    approver: User | None
+    allowed_roles: tuple[str, ...]
+    min_reason_length: int
+    request_id: str
+    request_status: str
+    request_open: bool
+    run_id: str
+    run_locked: bool
+    amendment: bool  # requested with --amend: a repair of the locked plan
+    has_proposal: bool
+    stale: str | None  # why the proposal is stale, None when it is current
+    uncovered: int
+
+
+def request_open(f: ApplyFacts) -> CheckResult:
+    return CheckResult(
+        "request_open",
+        f.request_open,
+        f"Repair request {f.request_id} is {f.request_status}; only open ones apply",
+    )
+
+
+def repair_run_not_locked(f: ApplyFacts) -> CheckResult:
+    """A locked run takes only an amendment (a request made with --amend)."""
+    return CheckResult(
+        "run_not_locked",
+        not f.run_locked or f.amendment,
+        f"Run {f.run_id} is locked; repairs are disabled",
+    )
+
+
+def proposal_exists(f: ApplyFacts) -> CheckResult:
+    return CheckResult("proposal_exists", f.has_proposal, "No proposal yet; run run-repair first")
+
+
+def proposal_fresh(f: ApplyFacts) -> CheckResult:
+    return CheckResult("proposal_fresh", f.stale is None, f.stale or STALE_PROPOSAL)
+
+
+def proposal_complete(f: ApplyFacts) -> CheckResult:
+    return CheckResult(
+        "proposal_complete",
+        not f.uncovered,
+        f"Repair proposal leaves {f.uncovered} tours uncovered",
+    )
+
+
+APPLY_CHECKS: tuple[Callable[[ApplyFacts], CheckResult], ...] = (
+    *APPROVAL_CHECKS,
+    request_open,
+    repair_run_not_locked,
+    proposal_exists,
+    proposal_fresh,
+    proposal_complete,
+)
+
+
+@dataclass(frozen=True)
+class RejectFacts:
+    """What `reject-repair` decides on: who rejects, and why."""
+
+    user: User | None
+    repair_roles: tuple[str, ...]
+    reason: str | None
+    min_reason_length: int
+
+
+def rejecter_holds_repair_role(f: RejectFacts) -> CheckResult:
+    ok = f.user is not None and f.user.active and any(f.user.holds(role) for role in f.repair_roles)
+    return CheckResult(
+        "repair_role_required",
+        ok,
+        f"Only a registered user holding a repair role ({', '.join(f.repair_roles)}) "
+        "may reject repairs",
+    )
+
+
+def reject_reason_long_enough(f: RejectFacts) -> CheckResult:
+    problem = reason_problem(f.reason, f.min_reason_length)
+    return CheckResult(
+        "reason_long_enough",
+        problem is None,
+        problem or f"Reason must be at least {f.min_reason_length} characters",
+    )
+
+
+REJECT_CHECKS: tuple[Callable[[RejectFacts], CheckResult], ...] = (
+    rejecter_holds_repair_role,
+    reject_reason_long_enough,
+)

@@ -95,7 +95,11 @@ def parse_days(text: str, week: Week) -> tuple[int, ...]:
 
 
 def resolve_tours(
-    text: str, driver_id: str, plan: Plan, instances: Mapping[str, Instance]
+    text: str,
+    driver_id: str,
+    plan: Plan,
+    instances: Mapping[str, Instance],
+    where: str = "this plan",
 ) -> tuple[str, ...]:
     """Tour ids (all of that tour's instances the driver holds) or instance ids the driver holds."""
     held = {i for i, d in plan.items() if d == driver_id}
@@ -107,14 +111,14 @@ def resolve_tours(
             if part not in instances:
                 raise InvalidInput(f"--tours: unknown tour instance {part}")
             if part not in held:
-                raise InvalidInput(f"--tours: {part} is not driven by {driver_id} in this plan")
+                raise InvalidInput(f"--tours: {part} is not driven by {driver_id} in {where}")
             chosen.add(part)
             continue
         mine = {i for i in held if instances[i].tour.tour_id == part}
         if not any(i.tour.tour_id == part for i in instances.values()):
             raise InvalidInput(f"--tours: unknown tour {part}")
         if not mine:
-            raise InvalidInput(f"--tours: {driver_id} drives no instance of {part} in this plan")
+            raise InvalidInput(f"--tours: {driver_id} drives no instance of {part} in {where}")
         chosen |= mine
     if not chosen:
         raise InvalidInput("--tours: give at least one tour")

@@ -32,13 +32,16 @@ from typing import Any
 
 from dispatcher.domain.events import parse_timestamp
 from dispatcher.domain.gates import (
-    APPROVAL_CHECKS,
+    APPLY_CHECKS,
     LOCK_CHECKS,
     PUBLISH_CHECKS,
-    ApprovalFacts,
+    REJECT_CHECKS,
+    STALE_PROPOSAL,
+    ApplyFacts,
     ApprovalInput,
     CheckResult,
     DecisionFacts,
+    RejectFacts,
     evaluate,
     first_failure,
 )
@@ -666,39 +669,52 @@ class Replay:
             request.uncovered = len(uncovered) if isinstance(uncovered, list) else 0
 
     def _judge_apply(self, event: Event, registry_seq: int) -> None:
+        """apply-repair's own named checks (APPLY_CHECKS), with the facts as the trail stood;
+        then what only a replay can see: the version sequence and the proposal applied."""
         run = self.runs.get(str(event.get("run_id")))
         detail = event.detail
-        facts = ApprovalFacts(
-            ApprovalInput(event.get("actor_id"), event.get("actor_role"), event.get("reason")),
-            self.registry.user(event.get("actor_id"), registry_seq),
-            self._roles("repair_roles"),
-            self._minimum(),
-        )
-        problem = self._failure(evaluate(APPROVAL_CHECKS, facts))
         new = _number(event.get("plan_version"))
+        covered = [(r, self.requests.get(r)) for r in _request_ids(event)]
+        current = run.current if run else None
+        stale = None
+        for request_id, request in covered:
+            if stale is None and request is not None and request.status == "PROPOSED":
+                if request.proposal_version != current:
+                    stale = STALE_PROPOSAL
+                elif "proposal_hash" in detail and detail["proposal_hash"] != request.proposal_hash:
+                    stale = f"it applies another proposal than the one proposed for {request_id}"
+        first = covered[0][1] if covered else None
+        unproposed = next((r for r, q in covered if q is None or q.status != "PROPOSED"), None)
+        facts = ApplyFacts(
+            approval=ApprovalInput(
+                event.get("actor_id"), event.get("actor_role"), event.get("reason")
+            ),
+            approver=self.registry.user(event.get("actor_id"), registry_seq),
+            allowed_roles=self._roles("repair_roles"),
+            min_reason_length=self._minimum(),
+            request_id=covered[0][0] if covered else "(none)",
+            request_status="missing" if first is None else first.status,
+            request_open=first is not None and first.status in OPEN,
+            run_id=str(event.get("run_id")),
+            run_locked=run is not None and run.locked,
+            amendment=detail.get("origin") == "amendment"
+            and bool(covered)
+            and all(q is not None and q.amend for _, q in covered),
+            has_proposal=unproposed is None,
+            stale=stale,
+            uncovered=max((q.uncovered for _, q in covered if q is not None), default=0),
+        )
+        problem = self._failure(evaluate(APPLY_CHECKS, facts))
         if problem is None and run is None:
             problem = f"run {event.get('run_id')} does not exist in the trail"
         elif problem is None and run is not None:
-            amendment = detail.get("origin") == "amendment"
-            covered = [self.requests.get(r) for r in _request_ids(event)]
-            amends = bool(covered) and all(r is not None and r.amend for r in covered)
-            if run.locked and not (amendment and amends):
-                problem = f"Run {event.get('run_id')} is locked; repairs are disabled"
-            elif amendment and not run.locked:
+            if detail.get("origin") == "amendment" and not run.locked:
                 problem = f"v{new} is an amendment of {event.get('run_id')}, which is not locked"
             elif new != run.current + 1 or detail.get("parent") != run.current:
                 problem = f"v{new} does not follow the current version v{run.current}"
-        for request_id in _request_ids(event):
-            request = self.requests.get(request_id)
-            if problem is None:
-                if request is None or request.status != "PROPOSED":
-                    problem = f"repair request {request_id} had no open proposal"
-                elif request.proposal_version != (run.current if run else None):
-                    problem = "Repair proposal is stale: plan changed since it was computed"
-                elif request.uncovered:
-                    problem = f"Repair proposal leaves {request.uncovered} tours uncovered"
-                elif "proposal_hash" in detail and detail["proposal_hash"] != request.proposal_hash:
-                    problem = "it applies another proposal than the one proposed"
+        if problem is None and unproposed is not None:
+            problem = f"repair request {unproposed} had no open proposal"
+        for _, request in covered:
             if request is not None:
                 request.status = "APPLIED"
         if problem:
@@ -708,15 +724,13 @@ class Replay:
             run.versions[new] = _Version(event.get("evidence_hash"), str(detail.get("status", "")))
 
     def _judge_reject(self, event: Event, registry_seq: int) -> None:
-        actor = self.registry.user(event.get("actor_id"), registry_seq)
-        roles = self._roles("repair_roles")
-        problem = None
-        if actor is None or not actor.active or not any(actor.holds(r) for r in roles):
-            problem = (
-                f"{event.get('actor_id') or '(nobody)'} held no repair role ({', '.join(roles)})"
-            )
-        else:
-            problem = reason_problem(event.get("reason"), self._minimum())
+        facts = RejectFacts(
+            self.registry.user(event.get("actor_id"), registry_seq),
+            self._roles("repair_roles"),
+            event.get("reason"),
+            self._minimum(),
+        )
+        problem = self._failure(evaluate(REJECT_CHECKS, facts))
         for request_id in _request_ids(event):
             request = self.requests.get(request_id)
             if problem is None and (request is None or request.status not in OPEN):

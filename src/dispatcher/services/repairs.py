@@ -15,9 +15,12 @@ from dispatcher.domain.errors import Conflict, GateBlocked, InvalidInput, NotFou
 from dispatcher.domain.events import Action, AuditEvent, EventDraft
 from dispatcher.domain.evidence import assess, output_hash
 from dispatcher.domain.gates import (
-    APPROVAL_CHECKS,
-    ApprovalFacts,
+    APPLY_CHECKS,
+    REJECT_CHECKS,
+    STALE_PROPOSAL,
+    ApplyFacts,
     ApprovalInput,
+    RejectFacts,
     evaluate,
     first_failure,
 )
@@ -50,7 +53,6 @@ from dispatcher.domain.repair import (
     uncovered_reason,
 )
 from dispatcher.domain.solver import Progress
-from dispatcher.domain.text import reason_problem
 from dispatcher.domain.trail import StateMismatch
 from dispatcher.domain.weeks import default_target, week_plans
 from dispatcher.services.audit import record_event
@@ -66,7 +68,7 @@ from dispatcher.services.site import current_config, ensure_site
 from dispatcher.services.trail import bound_open_repairs, bound_run, bound_user
 
 VIENNA = ZoneInfo("Europe/Vienna")
-STALE = "Repair proposal is stale: plan changed since it was computed; run run-repair again"
+STALE = STALE_PROPOSAL
 
 
 # --- request ------------------------------------------------------------------------------------
@@ -197,7 +199,9 @@ def request_repair(
         plan = uow.runs.plan(version.pk)
         instances = {i.instance_id: i for i in week_input.instances()}
         if tours is not None:
-            scope = RepairScope("tours", instances=resolve_tours(tours, driver_id, plan, instances))
+            where = f"{run.run_id} v{version.version}"
+            chosen = resolve_tours(tours, driver_id, plan, instances, where)
+            scope = RepairScope("tours", instances=chosen)
         elif days is not None:
             scope = RepairScope("days", days=parse_days(days, parsed_week))
         else:
@@ -739,8 +743,6 @@ def apply_repair(uow: UnitOfWork, request_id: str, approval: ApprovalInput) -> A
                 run_id=run.run_id,
                 plan_version=run.current_version,
             ) from None
-        facts = ApprovalFacts(approval, approver, config.repair_roles, config.min_reason_length)
-        failure = first_failure(evaluate(APPROVAL_CHECKS, facts))
         proposal = record.proposal
         covered = [record]
         if proposal is not None:
@@ -749,11 +751,23 @@ def apply_repair(uow: UnitOfWork, request_id: str, approval: ApprovalInput) -> A
                 for other in covered_ids(proposal)
                 if other != record.request_id
             ]
-        name, message = (
-            (failure.name, failure.message)
-            if failure
-            else _apply_refusal(uow, run, record, covered, proposal)
+        facts = ApplyFacts(
+            approval=approval,
+            approver=approver,
+            allowed_roles=config.repair_roles,
+            min_reason_length=config.min_reason_length,
+            request_id=record.request_id,
+            request_status=record.status,
+            request_open=record.open,
+            run_id=run.run_id,
+            run_locked=run.locked,
+            amendment=is_amendment(record),
+            has_proposal=proposal is not None,
+            stale=None if proposal is None else _stale(uow, run, covered, proposal),
+            uncovered=len(proposal["uncovered"]) if proposal else 0,
         )
+        failure = first_failure(evaluate(APPLY_CHECKS, facts))
+        name, message = (failure.name, failure.message) if failure else ("", "")
         if message:
             raise refuse(
                 uow,
@@ -902,47 +916,35 @@ def _parse_utc(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def _apply_refusal(
+def _stale(
     uow: UnitOfWork,
     run: RunRecord,
-    record: RepairRecord,
     covered: list[RepairRecord],
-    proposal: Mapping[str, Any] | None,
-) -> tuple[str, str]:
-    """The first of apply's own checks that fails, as (check, message); ("", "") if none."""
-    if not record.open:
-        return "request_open", (
-            f"Repair request {record.request_id} is {record.status}; only open ones apply"
-        )
-    if run.locked and not is_amendment(record):
-        return "run_not_locked", f"Run {run.run_id} is locked; repairs are disabled"
-    if proposal is None:
-        return "proposal_exists", "No proposal yet; run run-repair first"
+    proposal: Mapping[str, Any],
+) -> str | None:
+    """Why a proposal no longer fits the run (check `proposal_fresh`), or None."""
     if proposal["base_version"] != run.current_version:
-        return "proposal_fresh", STALE
+        return STALE
     hashed = digest(dict(proposal))
     for other in covered[1:]:
         if not other.open:
-            return "proposal_fresh", (
+            return (
                 f"Repair proposal is stale: {other.request_id} it covers is {other.status}; "
                 "run run-repair again"
             )
         if other.proposal is None or digest(dict(other.proposal)) != hashed:
-            return "proposal_fresh", (
+            return (
                 f"Repair proposal is stale: {other.request_id} has a newer proposal; "
                 "run run-repair again"
             )
     known = {r.request_id for r in covered} | set(proposal.get("left_open", ()))
     newer = [r.request_id for r in _open_of_run(uow, run, "") if r.request_id not in known]
     if newer:
-        return "proposal_fresh", (
+        return (
             f"Repair proposal is stale: {newer[0]} was requested since it was computed; "
             "run run-repair again"
         )
-    uncovered = len(proposal["uncovered"])
-    if uncovered:
-        return "proposal_complete", f"Repair proposal leaves {uncovered} tours uncovered"
-    return "", ""
+    return None
 
 
 def _left_open_notes(
@@ -1003,30 +1005,24 @@ def reject_repair(
                 reason=reason.strip() or None,
                 run_id=run_id,
             ) from None
-        if user is None or not user.active or not any(user.holds(r) for r in config.repair_roles):
+        failure = first_failure(
+            evaluate(
+                REJECT_CHECKS,
+                RejectFacts(user, config.repair_roles, reason, config.min_reason_length),
+            )
+        )
+        if failure is not None:
             raise refuse(
                 uow,
                 Action.REPAIR_REJECT,
-                "repair_role_required",
-                f"Only a registered user holding a repair role "
-                f"({', '.join(config.repair_roles)}) may reject repairs",
-                actor_id=by.strip() or None,
+                failure.name,
+                failure.message,
+                actor_id=user.user_id if user is not None else (by.strip() or None),
                 actor_role=None,
                 reason=reason.strip() or None,
                 run_id=run_id,
             )
-        problem = reason_problem(reason, config.min_reason_length)
-        if problem is not None:
-            raise refuse(
-                uow,
-                Action.REPAIR_REJECT,
-                "reason_long_enough",
-                problem,
-                actor_id=user.user_id,
-                actor_role=None,
-                reason=reason.strip() or None,
-                run_id=run_id,
-            )
+        assert user is not None
         if not record.open:
             raise Conflict(f"Repair request {record.request_id} is {record.status}; it is closed")
         event = record_event(
