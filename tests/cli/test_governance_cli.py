@@ -284,7 +284,7 @@ def test_check_lists_every_gate_and_records_nothing(site: Cli) -> None:
         "reason_long_enough",
         "warn_has_override",
     ]
-    assert len(report["results"]) == 16 and report["allowed"] is False
+    assert len(report["results"]) == 17 and report["allowed"] is False
     ok = site("check", RUN, *PUBLISH_OK, *OVERRIDE)
     assert ok.exit_code == 0 and "publish would be allowed." in ok.stdout
     assert json.loads(site("audit", "log", "--json", "-n", "1000").stdout) == before
@@ -344,10 +344,51 @@ def test_publishing_a_newer_run_of_the_week_supersedes_the_earlier(
     assert site("publish", RUN, *PUBLISH_OK, *OVERRIDE).exit_code == 0
     site("import-run", str(write_run(tmp_path / "again.json")))
     second = site("publish", "RUN-20260113-002", *PUBLISH_OK, *OVERRIDE)
-    assert f"Supersedes the earlier published run(s): {RUN}" in second.stdout
+    assert f"Supersedes the earlier published plan: {RUN} v1" in second.stdout
     runs = {r["run_id"]: r for r in json.loads(site("list-runs", "--json").stdout)}
     assert runs[RUN]["superseded"] is True and runs["RUN-20260113-002"]["superseded"] is False
     assert json.loads(site("show-run", RUN, "--json").stdout)["superseded_by"] == "RUN-20260113-002"
+
+
+def test_a_locked_plan_gives_way_only_to_another_lock(site: Cli, tmp_path: Path) -> None:
+    """domain.md §7: a locked week changes through a new run, published and locked in turn. The
+    publish does not put an unlocked plan in force; the new run's lock does."""
+    second = "RUN-20260113-002"
+    assert site("publish", RUN, *PUBLISH_OK, *OVERRIDE).exit_code == 0
+    assert site("lock", RUN, *LOCK_OK, *OVERRIDE).exit_code == 0
+    site("import-run", str(write_run(tmp_path / "again.json")))
+    published = site("publish", second, *PUBLISH_OK, *OVERRIDE)
+    assert published.exit_code == 0, published.output
+    assert f"{RUN} v1 (locked) stays in force until {second} v1 is locked." in published.stdout
+    assert "Supersedes" not in published.stdout
+    week = json.loads(site("status", "--json").stdout)["weeks"][0]
+    assert week["in_force"] == {"run_id": RUN, "version": 1, "locked": True}
+    assert week["successor"] == {"run_id": second, "version": 1}
+    assert week["working"]["run_id"] == second
+    runs = {r["run_id"]: r for r in json.loads(site("list-runs", "--json").stdout)}
+    assert not runs[RUN]["superseded"] and runs[RUN]["week_role"] == "in force"
+    assert runs[second]["week_role"] == "working"
+    assert f"Pending:  {second} v1 (WARN) pending lock" in site("status").stdout
+    assert "published to replace" in site("show-run", second).stdout
+    # A sick call without --run goes to the run that will replace the locked plan.
+    sick = site(
+        "request-repair", "--week", "2026-W03", "--driver", "D004", "--type", "sick",
+        "--days", "Wed", "--requester", "disp001",
+    )  # fmt: skip
+    assert sick.exit_code == 0, sick.output
+    assert f"on {second} v1 (published to replace the week's locked plan)" in sick.stderr
+    request = sick.stdout.strip()
+    assert site(
+        "reject-repair", request, "--by", "ops001", "--reason", "Handled by phone",
+        "--driver-available",
+    ).exit_code == 0  # fmt: skip
+    locked = site("lock", second, *LOCK_OK, *OVERRIDE)
+    assert locked.exit_code == 0, locked.output
+    assert f"Supersedes the earlier locked plan: {RUN} v1" in locked.stdout
+    runs = {r["run_id"]: r for r in json.loads(site("list-runs", "--json").stdout)}
+    assert runs[RUN]["superseded"] and runs[second]["week_role"] == "in force"
+    lock_event = json.loads(site("audit", "log", "--json", "--action", "lock").stdout)[-1]
+    assert lock_event["detail"]["supersedes"] == [f"{RUN} v1"]
 
 
 # --- kill switch ---------------------------------------------------------------------------------

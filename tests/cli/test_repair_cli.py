@@ -302,21 +302,32 @@ def test_reject_needs_a_repair_role_and_closes_the_request(sunday: Cli) -> None:
         sunday("reject-repair", REQUEST, "--by", "admin01", "--reason", "Not needed after all"),
         "Only a registered user holding a repair role (dispatcher, ops_lead) may reject repairs",
     )
-    assert (
-        sunday(
-            "reject-repair", REQUEST, "--by", "ops001", "--reason", "Driver is back at work"
-        ).exit_code
-        == 0
-    )
-    _error(
-        sunday("reject-repair", REQUEST, "--by", "ops001", "--reason", "Driver is back at work"),
-        f"Repair request {REQUEST} is REJECTED; it is closed",
-    )
+    back = ("reject-repair", REQUEST, "--by", "ops001", "--reason", "Driver is back at work")
+    assert sunday(*back, "--driver-available").exit_code == 0
+    _error(sunday(*back), f"Repair request {REQUEST} is REJECTED; it is closed")
     _blocked(
         sunday("apply-repair", REQUEST, *APPLY),
         f"Repair request {REQUEST} is REJECTED; only open ones apply",
     )
     assert sunday("publish", SUNDAY_RUN, *PUBLISH_OK, *OVERRIDE).exit_code == 0
+
+
+def test_a_reject_that_keeps_the_absence_blocks_the_plan_that_ignores_it(sunday: Cli) -> None:
+    """The sick call stays a fact of the week after a reject (without --driver-available): the
+    version made before it still gives the driver Monday's tours, and publish says so, recorded."""
+    sunday(*SICK_MONDAY)
+    reject = ("reject-repair", REQUEST, "--by", "ops001", "--reason", "We repair it by hand")
+    assert sunday(*reject).exit_code == 0
+    refused = sunday("publish", SUNDAY_RUN, *PUBLISH_OK, *OVERRIDE)
+    assert refused.exit_code == 2, refused.output
+    assert refused.stderr.startswith("Blocked: v1 gives an absent driver a tour: D001 "), refused
+    assert f"({REQUEST})" in refused.stderr and refused.stderr.endswith(
+        "; request a repair for the driver\n"
+    )
+    last = json.loads(sunday("audit", "log", "--json", "--limit", "1").stdout)[-1]
+    assert (last["action"], last["outcome"]) == ("publish", "blocked")
+    assert last["detail"]["check"] == "no_absent_driver_assigned"
+    assert sunday("check", SUNDAY_RUN, "--action", "publish").exit_code == 2
 
 
 def test_locked_run_takes_no_repairs(site: Cli, monkeypatch: pytest.MonkeyPatch) -> None:

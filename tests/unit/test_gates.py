@@ -73,6 +73,7 @@ def test_check_order_follows_the_spec() -> None:
         "status_allows",
         "warn_has_override",
         "no_open_repairs",
+        "no_absent_driver_assigned",
         "drift_not_block",
     ]
     assert [c(LOCK_GOOD).name for c in LOCK_CHECKS] == [
@@ -93,6 +94,7 @@ def test_check_order_follows_the_spec() -> None:
         "status_allows",
         "warn_has_override",
         "no_open_repairs",
+        "no_absent_driver_assigned",
         "drift_not_block",
     ]
 
@@ -167,6 +169,15 @@ def test_messages_are_the_specs() -> None:
         (
             replace(GOOD, open_repairs=("REP-20260113063000", "REP-20260113064500")),
             "Week 2026-W03 has pending repairs: REP-20260113063000, REP-20260113064500",
+        ),
+        (
+            replace(GOOD, absent_assignments=("D005 on 2026-01-13 (REP-20260113063000)",)),
+            "v1 gives an absent driver a tour: D005 on 2026-01-13 (REP-20260113063000); "
+            "request a repair for the driver",
+        ),
+        (
+            replace(GOOD, absent_assignments=("a", "b", "c")),
+            "v1 gives an absent driver a tour: a (and 2 more); request a repair for the driver",
         ),
         (replace(GOOD, drift_level="BLOCK"), "KPI drift is BLOCK"),
     ]

@@ -57,6 +57,9 @@ def week(plans: WeekPlans) -> dict[str, Any]:
             "locked": plans.locked,
         },
         "pending_version": plans.pending_version,
+        "successor": None  # published since the plan in force was locked, waiting for its lock
+        if plans.successor is None
+        else {"run_id": plans.successor.run_id, "version": plans.successor.published_version},
         "working": None
         if working is None
         else {"run_id": working.run_id, "version": working.version, "status": working.status},

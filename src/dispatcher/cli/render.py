@@ -180,6 +180,8 @@ def week_role(plans: WeekPlans, run_id: str) -> str:
     pending = plans.pending_text()
     if role == "in force":
         return f"in force: {plans.in_force_text()}" + (f"; {pending}" if pending else "")
+    if role == "working" and plans.in_force is not None:
+        return f"published to replace {plans.in_force_text()}; in force once locked"
     if role == "working":
         return f"the working run of {plans.week} (nothing in force yet)"
     if plans.in_force is not None:
@@ -539,7 +541,13 @@ def decision(result: DecisionResult) -> None:
     if result.action == "lock":
         console.print("Plan is immutable, evidence sealed, ready for export.")
     if result.superseded:
-        console.print(f"Supersedes the earlier published run(s): {', '.join(result.superseded)}")
+        kind = "locked" if result.action == "lock" else "published"
+        console.print(f"Supersedes the earlier {kind} plan: {', '.join(result.superseded)}")
+    if result.stays_in_force:
+        console.print(
+            f"{result.stays_in_force} (locked) stays in force until "
+            f"{result.run_id} v{result.version} is locked."
+        )
     console.print(f"Status:      {status_text(result.status)}")
     console.print(f"Evidence:    {result.evidence_hash}")
     console.print(f"Audit event: #{result.event_seq}")

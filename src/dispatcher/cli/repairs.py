@@ -118,6 +118,7 @@ def request_repair(
     why = {
         "--run": "",
         "in force": " (the week's run in force)",
+        "successor": " (published to replace the week's locked plan)",
         "only": " (the week's only run that can be published)",
     }[result.chosen_by]
     typer.echo(

@@ -357,11 +357,7 @@ def _sorted(violations: Iterable[Violation]) -> tuple[Violation, ...]:
 def coverage_audit(ctx: _Context) -> tuple[AuditResult, int]:
     """Returns the result and the number of validly covered instances."""
     unavailable = ctx.week_input.unavailable()
-    requested: dict[tuple[str, int], Absence] = {}  # the absences repair requests recorded
-    for absence in ctx.absences:
-        day = ctx.week_input.week.day_of(date.fromisoformat(absence.date))
-        if day is not None:
-            requested.setdefault((absence.driver_id, day), absence)
+    requested = _requested(ctx.week_input, ctx.absences)
     found: list[Violation] = []
     covered = 0
     for iid, instance in ctx.instances.items():
@@ -413,12 +409,8 @@ def coverage_audit(ctx: _Context) -> tuple[AuditResult, int]:
             )
         status: str | None = unavailable.get((driver_id, day))
         source = ""
-        recorded = requested.get((driver_id, day))
-        if (
-            status is None
-            and recorded is not None
-            and recorded.binds(start_instant(ctx.week_input.week, instance))
-        ):
+        recorded = _binding(ctx.week_input, requested, driver_id, instance)
+        if status is None and recorded is not None:
             status = recorded.status
             if recorded.since is not None:  # named since requests' absences became facts
                 source = f" ({recorded.note})"
@@ -432,13 +424,60 @@ def coverage_audit(ctx: _Context) -> tuple[AuditResult, int]:
                     [iid],
                     0,
                     1,
-                    f"{driver_id} is {status} on {ctx.date(day)}{source} but drives "
-                    f"{describe(instance)}",
+                    _absent_message(driver_id, status, ctx.date(day), source, instance),
                 )
             )
         found.extend(problems)
         covered += not problems
     return AuditResult(COVERAGE, _sorted(found)), covered
+
+
+def _requested(
+    week_input: WeekInput, absences: Iterable[Absence]
+) -> dict[tuple[str, int], Absence]:
+    """The absences repair requests recorded, by (driver, day of the week)."""
+    requested: dict[tuple[str, int], Absence] = {}
+    for absence in absences:
+        day = week_input.week.day_of(date.fromisoformat(absence.date))
+        if day is not None:
+            requested.setdefault((absence.driver_id, day), absence)
+    return requested
+
+
+def _binding(
+    week_input: WeekInput,
+    requested: Mapping[tuple[str, int], Absence],
+    driver_id: str,
+    instance: Instance,
+) -> Absence | None:
+    """The recorded absence that forbids this driver this instance, if any."""
+    recorded = requested.get((driver_id, instance.day))
+    if recorded is not None and recorded.binds(start_instant(week_input.week, instance)):
+        return recorded
+    return None
+
+
+def _absent_message(driver_id: str, status: str, day: str, source: str, instance: Instance) -> str:
+    return f"{driver_id} is {status} on {day}{source} but drives {describe(instance)}"
+
+
+def absent_assignments(
+    week_input: WeekInput, plan: Plan, absences: Iterable[Absence]
+) -> tuple[str, ...]:
+    """Each tour the plan gives a driver on a day a recorded absence forbids it, as Coverage
+    names it; publish and lock judge a version by the week's absences as they stand now."""
+    requested = _requested(week_input, absences)
+    found = []
+    for instance in sorted(week_input.instances(), key=lambda i: instance_sort_key(i.instance_id)):
+        driver_id = plan.get(instance.instance_id)
+        recorded = (
+            None if driver_id is None else _binding(week_input, requested, driver_id, instance)
+        )
+        if driver_id is not None and recorded is not None:
+            day = week_input.week.date_of(instance.day).isoformat()
+            source = f" ({recorded.note})" if recorded.since is not None else ""
+            found.append(_absent_message(driver_id, recorded.status, day, source, instance))
+    return tuple(found)
 
 
 def overlap_audit(ctx: _Context) -> AuditResult:

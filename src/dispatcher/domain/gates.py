@@ -88,6 +88,8 @@ class DecisionFacts:
     status: str
     drift_level: str
     open_repairs: tuple[str, ...]
+    # the tours this version gives drivers on days the week's sick calls made them absent
+    absent_assignments: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -233,6 +235,19 @@ def no_open_repairs(f: DecisionFacts) -> CheckResult:
     )
 
 
+def no_absent_driver_assigned(f: DecisionFacts) -> CheckResult:
+    """The week's absences as they stand now (domain.md §9), not only those the version was
+    built with: a sick call made after it was created, and kept by a reject, counts."""
+    found = f.absent_assignments
+    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+    return CheckResult(
+        "no_absent_driver_assigned",
+        not found,
+        f"v{f.version} gives an absent driver a tour: {found[0] if found else ''}{more}; "
+        "request a repair for the driver",
+    )
+
+
 def drift_not_block(f: DecisionFacts) -> CheckResult:
     return CheckResult("drift_not_block", f.drift_level != "BLOCK", "KPI drift is BLOCK")
 
@@ -256,6 +271,7 @@ PUBLISH_CHECKS: tuple[Check, ...] = (
     status_allows,
     warn_has_override,
     no_open_repairs,
+    no_absent_driver_assigned,
     drift_not_block,
 )
 LOCK_CHECKS: tuple[Check, ...] = (
@@ -272,6 +288,7 @@ LOCK_CHECKS: tuple[Check, ...] = (
     status_allows,
     warn_has_override,
     no_open_repairs,
+    no_absent_driver_assigned,
     drift_not_block,
 )
 CHECKS = {PUBLISH: PUBLISH_CHECKS, LOCK: LOCK_CHECKS}
@@ -304,6 +321,7 @@ LABELS = {
     "status_allows": "Status is PASS or WARN",
     "warn_has_override": "WARN has an override reason",
     "no_open_repairs": "No pending repairs for the week",
+    "no_absent_driver_assigned": "No absent driver has a tour",
     "drift_not_block": "Drift not BLOCK",
 }
 
@@ -321,7 +339,7 @@ def _passed_detail(name: str, f: DecisionFacts) -> str:
         return f.status
     if name == "drift_not_block":
         return f.drift_level
-    if name == "no_open_repairs":
+    if name in ("no_open_repairs", "no_absent_driver_assigned"):
         return "none"
     if name in ("version_not_published", "version_is_published"):
         return f"v{f.version} " + ("published" if f.version_published else "unpublished")

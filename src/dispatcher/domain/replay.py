@@ -51,7 +51,8 @@ from dispatcher.domain.text import reason_problem
 ADMIN = "platform_admin"
 ADMIN_SITE_ACTIONS = ("site.update", "kill_switch.activate", "kill_switch.deactivate", "sites.view")
 USER_ACTIONS = ("user.add", "user.disable", "user.enable", "user.update")
-NOT_JUDGED = ("state_matches_trail", "evidence_matches_seal")  # proven by the fold itself
+# state and seal: proven by the fold itself; absent drivers: the events hold no plans to judge
+NOT_JUDGED = ("state_matches_trail", "evidence_matches_seal", "no_absent_driver_assigned")
 OPEN = ("PENDING", "PROPOSED")
 
 

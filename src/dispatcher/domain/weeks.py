@@ -6,8 +6,12 @@ For each week the tool derives, from its runs alone:
 - the **working** run: the one a dispatcher repairs and publishes next. It is the run in force
   when there is one; else the only run of the week that can still be published (not FAIL);
   else none, and commands that need a run ask for `--run` and list the candidates.
+- a **successor**: when the plan in force is locked, another run of the week published since,
+  waiting for its own lock (domain.md §7). It is the working run; the locked plan stays in
+  force until the successor's lock supersedes it.
 
-A newer run never silently replaces the one in force: only a publish does.
+A newer run never silently replaces the one in force: only a publish does, and a locked plan
+only a lock.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ class WeekPlans:
     in_force_version: int | None
     working: RunSummary | None
     candidates: tuple[RunSummary, ...]  # runs that could be published, when none is in force
+    successor: RunSummary | None = None  # published since the plan in force was locked
 
     @property
     def locked(self) -> bool:
@@ -47,7 +52,11 @@ class WeekPlans:
         return f"{self.in_force.run_id} v{self.in_force_version} ({state})"
 
     def pending_text(self) -> str | None:
-        """`v2 (PASS) pending publish`, `amendment v2 pending lock`, or None."""
+        """`v2 (PASS) pending publish`, `amendment v2 pending lock`, `RUN-… v1 (PASS) pending
+        lock` (a successor), or None."""
+        nxt = self.successor
+        if nxt is not None:
+            return f"{nxt.run_id} v{nxt.published_version} ({nxt.status}) pending lock"
         pending = self.pending_version
         run = self.in_force
         if pending is None or run is None:
@@ -77,19 +86,21 @@ def week_plans(week: str, summaries: Sequence[RunSummary]) -> WeekPlans:
     published = [s for s in mine if s.published_version is not None and not s.superseded]
     chosen = locked or published
     in_force = chosen[0] if chosen else None
-    version: int | None = None
     if in_force is not None:
         version = in_force.locked_version or in_force.published_version
-    if in_force is not None:
-        return WeekPlans(week, in_force, version, in_force, ())
+        successor = next((s for s in published if s is not in_force), None) if locked else None
+        return WeekPlans(week, in_force, version, successor or in_force, (), successor)
     candidates = tuple(s for s in mine if s.status != "FAIL")
     working = candidates[0] if len(candidates) == 1 else None
     return WeekPlans(week, None, None, working, candidates)
 
 
 def default_target(plans: WeekPlans) -> tuple[RunSummary, str]:
-    """The run a command acts on when no `--run` is given, and why (`in force`, `only`): the
-    week's run in force, else its only publishable run, else an error listing the candidates."""
+    """The run a command acts on when no `--run` is given, and why (`in force`, `successor`,
+    `only`): the week's run in force (or the run published to succeed its locked plan), else its
+    only publishable run, else an error listing the candidates."""
+    if plans.successor is not None:
+        return plans.successor, "successor"
     if plans.in_force is not None:
         return plans.in_force, "in force"
     if plans.working is not None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from dispatcher.db.unit_of_work import UnitOfWork
-from dispatcher.domain.audits import Roster
+from dispatcher.domain.audits import Roster, absent_assignments
 from dispatcher.domain.errors import GateBlocked, IntegrityDamage, InvalidInput
 from dispatcher.domain.events import Action, EventDraft, format_timestamp
 from dispatcher.domain.gates import (
@@ -38,7 +38,7 @@ from dispatcher.domain.records import RunRecord, VersionRecord
 from dispatcher.domain.trail import StateMismatch, approval_said
 from dispatcher.services.audit import record_event
 from dispatcher.services.authorization import TRAIL_CHECK, refuse
-from dispatcher.services.evidence import Verification, verify_version
+from dispatcher.services.evidence import Verification, verify_version, week_absences
 from dispatcher.services.files import check_new_file, new_files
 from dispatcher.services.review import load_run, load_version
 from dispatcher.services.site import ensure_site
@@ -73,7 +73,8 @@ class DecisionResult:
     evidence_hash: str
     status: str
     event_seq: int
-    superseded: list[str]
+    superseded: list[str]  # runs of the week this decision supersedes (`RUN-… v1`)
+    stays_in_force: str | None = None  # a publish of a locked week: the locked plan, until lock
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class Gathered:
     open_repairs: tuple[str, ...]
     publish_event_hash: str | None
     mismatch: StateMismatch | None
+    absent_assignments: tuple[str, ...] = ()
 
 
 def _gather(uow: UnitOfWork, run: RunRecord, version: VersionRecord, approver_id: str) -> Gathered:
@@ -109,6 +111,11 @@ def _gather(uow: UnitOfWork, run: RunRecord, version: VersionRecord, approver_id
             tuple(r.request_id for r in open_repairs),
             None if said is None else said.get("evidence_hash"),
             None,
+            absent_assignments(
+                uow.runs.week_input(run, version.version),
+                uow.runs.plan(version.pk),
+                week_absences(uow, run.week),
+            ),
         )
     except StateMismatch as mismatch:
         return Gathered(
@@ -155,6 +162,7 @@ def _facts(
         status=verification.decision.status,
         drift_level=verification.assessment.drift.level,
         open_repairs=gathered.open_repairs,
+        absent_assignments=gathered.absent_assignments,
     )
 
 
@@ -254,9 +262,9 @@ def decide(uow: UnitOfWork, run_id: str, action: str, approval: ApprovalInput) -
         assert approver is not None and role is not None and reason is not None
         assert gathered.approver is not None
         approver = gathered.approver.user_id  # as registered, whatever case was typed
-        superseded = _superseded(uow, run) if action == PUBLISH else []
+        superseded, stays = _superseded(uow, run, action)
         detail: dict[str, Any] = {"status": facts.status, "override_reason": override}
-        if action == PUBLISH:
+        if superseded:
             detail["supersedes"] = superseded
         event = record_event(
             uow,
@@ -295,15 +303,28 @@ def decide(uow: UnitOfWork, run_id: str, action: str, approval: ApprovalInput) -
         facts.status,
         event.seq,
         superseded,
+        stays,
     )
 
 
-def _superseded(uow: UnitOfWork, run: RunRecord) -> list[str]:
-    return [
-        other.run_id
-        for other in uow.queries.list_runs(week=run.week, limit=1000)
-        if other.run_id != run.run_id and other.published_version is not None
+def _superseded(uow: UnitOfWork, run: RunRecord, action: str) -> tuple[list[str], str | None]:
+    """What this decision supersedes (domain.md §7), and the locked plan that stays in force
+    until this run is locked: a publish supersedes the other published runs of the week that
+    are not locked, a lock the locked one."""
+    others = [
+        s
+        for s in uow.queries.list_runs(week=run.week, limit=10_000)
+        if s.run_id != run.run_id and not s.superseded
     ]
+    if action == LOCK:
+        return [f"{s.run_id} v{s.locked_version}" for s in others if s.locked], None
+    replaced = [
+        f"{s.run_id} v{s.published_version}"
+        for s in others
+        if s.published_version is not None and not s.locked
+    ]
+    locked = next((s for s in others if s.locked), None)
+    return replaced, None if locked is None else f"{locked.run_id} v{locked.locked_version}"
 
 
 # --- export -------------------------------------------------------------------------------------

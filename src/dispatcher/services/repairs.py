@@ -84,8 +84,8 @@ class RequestResult:
     scope: str
     affected_instances: list[str]
     event_seq: int
-    chosen_by: str = "--run"  # or "in force" (the week's published run), "only" (its only
-    # publishable run)
+    chosen_by: str = "--run"  # or "in force" (the week's published run), "successor" (published
+    # to replace the week's locked plan), "only" (its only publishable run)
 
 
 def _target_run(uow: UnitOfWork, week: str, wanted: str | None) -> tuple[RunRecord, str]:

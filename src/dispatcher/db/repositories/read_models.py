@@ -41,8 +41,9 @@ _shown_status = case((_cache_worse, vc.status), else_=pv.status)
 
 
 def _run_summaries() -> Any:
-    """Each run with its current version, newest published version, lock and whether a later
-    publish of another run of the same week superseded it (ordered by the approvals' events)."""
+    """Each run with its current version, newest published version, lock and whether another
+    run of the same week superseded it (ordered by the approvals' events): a later publish
+    supersedes a published run, only a later lock a locked one."""
     newest = plan_versions.alias("newest")
     current = select(func.max(newest.c.version)).where(newest.c.run_pk == r.id).scalar_subquery()
     published = approvals.alias("published")
@@ -58,23 +59,34 @@ def _run_summaries() -> Any:
         .scalar_subquery()
     )
     mine, other, other_run = approvals.alias("mine"), approvals.alias("other"), runs.alias("w")
-    my_last_publish = (
-        select(func.max(mine.c.event_seq))
-        .where(mine.c.run_pk == r.id, mine.c.action == "publish")
-        .correlate(runs)
-        .scalar_subquery()
-    )
-    superseded = exists(
-        select(other.c.id)
-        .select_from(other.join(other_run, other_run.c.id == other.c.run_pk))
-        .where(
-            other_run.c.tenant_id == r.tenant_id,
-            other_run.c.site_id == r.site_id,
-            other_run.c.week == r.week,
-            other.c.run_pk != r.id,
-            other.c.action == "publish",
-            other.c.event_seq > my_last_publish,
+
+    def my_last(action: str) -> Any:
+        return (
+            select(func.max(mine.c.event_seq))
+            .where(mine.c.run_pk == r.id, mine.c.action == action)
+            .correlate(runs)
+            .scalar_subquery()
         )
+
+    def later(action: str, than: Any) -> Any:
+        return exists(
+            select(other.c.id)
+            .select_from(other.join(other_run, other_run.c.id == other.c.run_pk))
+            .where(
+                other_run.c.tenant_id == r.tenant_id,
+                other_run.c.site_id == r.site_id,
+                other_run.c.week == r.week,
+                other.c.run_pk != r.id,
+                other.c.action == action,
+                other.c.event_seq > than,
+            )
+        )
+
+    # A published run gives way to a later publish of another run of its week; a locked run
+    # only to a later lock (domain.md §7): the locked plan stays in force until then.
+    my_lock = my_last("lock")
+    superseded = case(
+        (my_lock.is_(None), later("publish", my_last("publish"))), else_=later("lock", my_lock)
     )
     return select(
         r.run_id,
