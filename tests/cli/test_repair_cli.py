@@ -100,6 +100,17 @@ def test_partial_proposal_names_reasons_and_extra_drivers(sunday: Cli) -> None:
     _blocked(sunday("apply-repair", REQUEST, *APPLY), "Repair proposal leaves 1 tours uncovered")
 
 
+def test_an_odd_time_limit_is_one_line_and_records_no_proposal(sunday: Cli) -> None:
+    sunday(*SICK_MONDAY)
+    before = sunday("audit", "log", "--json", "-n", "1000").stdout
+    for odd in ("nan", "inf", "-inf", "0", "-5", "3600.5", "1e300"):
+        refused = sunday("run-repair", "--request", REQUEST, "--time-limit", odd)
+        _error(refused, "--time-limit must be a number of seconds above 0 and at most 3600")
+    assert sunday("audit", "log", "--json", "-n", "1000").stdout == before
+    shown = json.loads(sunday("repairs", "show", REQUEST, "--json").stdout)
+    assert shown["status"] == "PENDING"
+
+
 def test_standby_driver_completes_the_repair_and_apply_makes_version_2(
     sunday: Cli, tmp_path: Path
 ) -> None:

@@ -138,3 +138,10 @@ def test_parallel_searches_repeat_and_bad_worker_counts_are_refused(
         "Error: --workers must be between 1 and 16\n",
     )
     assert "RUN-20260113-003" not in cli("list-runs").stdout
+    for odd in ("nan", "inf", "-1", "0", "3601", "1e9"):
+        refused = cli(*base, "--time-limit", odd)
+        assert (refused.exit_code, refused.stderr) == (
+            1,
+            "Error: --time-limit must be a number of seconds above 0 and at most 3600\n",
+        ), odd
+    assert "RUN-20260113-003" not in cli("list-runs").stdout

@@ -303,6 +303,31 @@ def test_a_newer_proposal_for_a_covered_request_makes_the_joint_one_stale(demo: 
     )
 
 
+def test_a_sick_call_on_another_run_of_the_week_makes_the_proposal_stale(demo: Cli) -> None:
+    """The absence is the week's, whichever run it was requested on: the proposal computed
+    before it does not apply, and the one computed after it says what it leaves FAIL."""
+    request_id(sick(demo, "D005", "Tue,Wed", "--run", RUN))
+    propose(demo, FIRST)
+    other_run = request_id(sick(demo, "D010", "Wed", "--run", "RUN-20260112-001"))
+    refused = apply(demo, FIRST)
+    assert (refused.exit_code, refused.stderr) == (
+        2,
+        "Blocked: Repair proposal is stale: the week's absences changed since it was computed; "
+        "run run-repair again\n",
+    )
+    log = json.loads(demo("audit", "log", "--json", "--limit", "1").stdout)
+    assert (log[-1]["action"], log[-1]["outcome"]) == ("repair.apply", "blocked")
+    assert log[-1]["detail"]["check"] == "proposal_fresh"
+    propose(demo, FIRST)  # the joint repair of RUN's requests only: D010's is RUN-…-003's
+    applied = apply(demo, FIRST)
+    assert applied.exit_code == 0, applied.output
+    assert (
+        f"v2 is FAIL: D010 is absent on Wed ({other_run} was made on RUN-20260112-001); "
+        f"request a repair on {RUN} for the driver"
+    ) in " ".join(applied.output.split())
+    assert driving_when_sick(demo, [("D005", "Tue,Wed", TUESDAY_AT)], version=2) == []
+
+
 # --- an absence is a fact about the driver ----------------------------------------------------
 
 

@@ -107,6 +107,32 @@ def test_a_pending_repair_closed_by_hand_still_blocks_publish(site: Cli, insider
     _state_mismatch(site, "repair_requests")
 
 
+def test_a_closed_request_edited_by_hand_does_not_free_the_sick_driver(
+    site: Cli, insider: Insider
+) -> None:
+    """The reject's event vouches for the status, the request's own event for whom it made
+    absent when: an applied or rejected request whose days are rewritten by hand stops the
+    gates instead of giving the driver back her Wednesday."""
+    sick = ("request-repair", "--week", "2026-W03", "--driver", "D004", "--type", "sick",
+            "--days", "Wed", "--requester", "disp001")  # fmt: skip
+    request = site(*sick).stdout.strip()
+    kept = ("reject-repair", request, "--by", "ops001", "--reason", "We repair it by hand")
+    assert site(*kept).exit_code == 0
+    _blocked(site("publish", RUN, *PUBLISH_OK, *OVERRIDE), "gives an absent driver a tour: D004")
+    moved = (
+        "UPDATE repair_requests SET scope = replace(scope, '\"absence_days\":[3]',"
+        " '\"absence_days\":[7]')"
+    )
+    _refused(insider.refused(moved), "newer repair event")
+    insider.tamper(moved, restore=True)
+    _blocked(
+        site("publish", RUN, *PUBLISH_OK, *OVERRIDE),
+        f"Repair request {request} does not match the audit trail",
+    )
+    assert _last_refusal(site)["check"] == "state_matches_trail"
+    _state_mismatch(site, "repair_requests")
+
+
 def test_deleting_every_approval_is_noticed(site: Cli, insider: Insider, tmp_path: object) -> None:
     assert site("publish", RUN, *PUBLISH_OK, *OVERRIDE).exit_code == 0
     assert site("lock", RUN, *LOCK_OK, *OVERRIDE).exit_code == 0

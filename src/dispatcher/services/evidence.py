@@ -24,7 +24,7 @@ from dispatcher.domain.evidence import (
     evidence_hash,
     output_hash,
 )
-from dispatcher.domain.hashing import canonical_json, digest_text
+from dispatcher.domain.hashing import canonical_json, digest, digest_text
 from dispatcher.domain.model import (
     DAY_NAMES,
     Absence,
@@ -57,13 +57,16 @@ def creation_context(
     week: Week,
     config: SiteConfig,
     as_of: Mapping[str, datetime] | None = None,
+    *,
+    absences: tuple[Absence, ...] | None = None,
 ) -> CreationContext:
     """Boundary, baseline, config, and the absences the week's repair requests recorded
-    (`as_of`: requests being repaired now, with the moment the repair takes over)."""
+    (`as_of`: requests being repaired now, with the moment the repair takes over; or the
+    `absences` already read for it)."""
     return CreationContext(
         boundary=week_boundary(uow, week),
         baseline=_baseline(uow, week, config.drift_baseline),
-        absences=week_absences(uow, str(week), as_of=as_of),
+        absences=week_absences(uow, str(week), as_of=as_of) if absences is None else absences,
         config=config_document(
             config.thresholds, config.freeze_window_hours, config.drift_baseline
         ),
@@ -91,6 +94,11 @@ def week_absences(
                 continue
         found.extend(request_absences(record, parsed, (as_of or {}).get(record.request_id)))
     return tuple(sorted(found, key=lambda a: (a.driver_id, a.date, a.note or "")))
+
+
+def absences_digest(absences: tuple[Absence, ...]) -> str:
+    """One hash of a set of absences (a proposal records the ones it was computed against)."""
+    return digest([a.as_document() for a in absences])
 
 
 def week_boundary(uow: UnitOfWork, week: Week) -> Boundary | None:

@@ -62,9 +62,15 @@ from dispatcher.services.authorization import (
     refuse_mismatch,
     refuse_unless_text,
 )
-from dispatcher.services.evidence import create_version, creation_context, week_absences
+from dispatcher.services.evidence import (
+    absences_digest,
+    create_version,
+    creation_context,
+    week_absences,
+)
 from dispatcher.services.review import load_run, load_version
 from dispatcher.services.site import current_config, ensure_site
+from dispatcher.services.solving import check_time_limit
 from dispatcher.services.trail import bound_open_repairs, bound_run, bound_user
 
 VIENNA = ZoneInfo("Europe/Vienna")
@@ -211,9 +217,10 @@ def request_repair(
             if other.driver_id == driver_id:
                 other_scope = RepairScope.from_document(other.scope)
                 if _overlaps(scope, scope_days, other_scope, set(other.scope["absence_days"])):
+                    where = "" if other.run_id == run.run_id else f" on {other.run_id}"
                     raise Conflict(
                         f"Driver {driver_id} already has an open repair request "
-                        f"{other.request_id} overlapping this scope"
+                        f"{other.request_id}{where} overlapping this scope"
                     )
         held = sorted(
             (i for i, d in plan.items() if d == driver_id and scope.covers(instances[i])),
@@ -360,8 +367,7 @@ def run_repair(
     from dispatcher.domain.solver.cpsat import cpsat_repair, extra_drivers_needed
     from dispatcher.domain.solver.greedy import greedy_repair
 
-    if time_limit <= 0:
-        raise InvalidInput("--time-limit must be positive")
+    check_time_limit(time_limit)
     with read_uow as uow:
         record = load_request(uow, request_id)
         if not record.open:
@@ -571,6 +577,8 @@ def _proposal_document(
         "current": _summary(current),
         "proposed": _summary(proposed),
         "plan_hash": digest(sorted(solution.plan.items())),
+        # the week's absences it was computed against: apply refuses it when they changed
+        "absences_hash": absences_digest(absences),
     }
 
 
@@ -745,12 +753,15 @@ def apply_repair(uow: UnitOfWork, request_id: str, approval: ApprovalInput) -> A
             ) from None
         proposal = record.proposal
         covered = [record]
+        absences: tuple[Absence, ...] = ()
         if proposal is not None:
             covered += [
                 load_request(uow, other)
                 for other in covered_ids(proposal)
                 if other != record.request_id
             ]
+            as_of = _parse_utc(proposal["as_of"])
+            absences = week_absences(uow, run.week, as_of={r.request_id: as_of for r in covered})
         facts = ApplyFacts(
             approval=approval,
             approver=approver,
@@ -763,7 +774,7 @@ def apply_repair(uow: UnitOfWork, request_id: str, approval: ApprovalInput) -> A
             run_locked=run.locked,
             amendment=is_amendment(record),
             has_proposal=proposal is not None,
-            stale=None if proposal is None else _stale(uow, run, covered, proposal),
+            stale=None if proposal is None else _stale(uow, run, covered, proposal, absences),
             uncovered=len(proposal["uncovered"]) if proposal else 0,
         )
         failure = first_failure(evaluate(APPLY_CHECKS, facts))
@@ -802,10 +813,7 @@ def apply_repair(uow: UnitOfWork, request_id: str, approval: ApprovalInput) -> A
             "proven_optimal": proposal["solver"]["proven_optimal"],
             "time_limit_ms": proposal["solver"]["time_limit_ms"],
         }
-        as_of = _parse_utc(proposal["as_of"])
-        context = creation_context(
-            uow, Week.parse(run.week), config, as_of={r.request_id: as_of for r in covered}
-        )
+        context = creation_context(uow, Week.parse(run.week), config, absences=absences)
         requests = [r.request_id for r in covered]
         repair_doc = {
             "request_id": record.request_id,
@@ -921,6 +929,7 @@ def _stale(
     run: RunRecord,
     covered: list[RepairRecord],
     proposal: Mapping[str, Any],
+    absences: tuple[Absence, ...],
 ) -> str | None:
     """Why a proposal no longer fits the run (check `proposal_fresh`), or None."""
     if proposal["base_version"] != run.current_version:
@@ -944,6 +953,12 @@ def _stale(
             f"Repair proposal is stale: {newer[0]} was requested since it was computed; "
             "run run-repair again"
         )
+    if proposal.get("absences_hash") != absences_digest(absences):
+        # a sick call on another run of the week, or a reject that withdrew an absence
+        return (
+            "Repair proposal is stale: the week's absences changed since it was computed; "
+            "run run-repair again"
+        )
     return None
 
 
@@ -951,19 +966,28 @@ def _left_open_notes(
     uow: UnitOfWork, run: RunRecord, version: int, status: str, assessment: Any
 ) -> list[str]:
     """Each request the new version leaves open, with what it does to its status:
-    `v2 is FAIL until REP-…-2 is repaired: D010 is absent on Wed`."""
+    `v2 is FAIL until REP-…-2 is repaired: D010 is absent on Wed`; and a sick call made on
+    another run of the week whose driver still drives here."""
+    unavailable = {
+        v.driver_id
+        for a in assessment.report.results
+        for v in a.violations
+        if v.kind == "UNAVAILABLE"
+    }
     notes = []
-    for other in _open_of_run(uow, run, ""):
-        days = RepairScope.from_document(other.scope).describe()
-        scope = other.scope
-        if scope.get("kind") == "tours":
-            days = ", ".join(DAY_NAMES[d - 1] for d in scope.get("absence_days", ()))
-        drives = any(
-            v.kind == "UNAVAILABLE" and v.driver_id == other.driver_id
-            for a in assessment.report.results
-            for v in a.violations
-        )
-        if drives:
+    for other in sorted(
+        (r for r in uow.repairs.list(week=run.week) if r.open),
+        key=lambda r: (r.created_at, r.request_id),
+    ):
+        days = _absence_days_text(other)
+        if other.run_id != run.run_id:
+            if other.driver_id in unavailable:
+                notes.append(
+                    f"v{version} is {status}: {other.driver_id} is absent on {days} "
+                    f"({other.request_id} was made on {other.run_id}); request a repair on "
+                    f"{run.run_id} for the driver"
+                )
+        elif other.driver_id in unavailable:
             notes.append(
                 f"v{version} is {status} until {other.request_id} is repaired: "
                 f"{other.driver_id} is absent on {days}"
@@ -974,6 +998,14 @@ def _left_open_notes(
                 "and lock of the week until it is repaired or rejected"
             )
     return notes
+
+
+def _absence_days_text(record: RepairRecord) -> str:
+    """`Tue, Wed`, `the whole week`: the days a request makes its driver absent."""
+    scope = record.scope
+    if scope.get("kind") == "tours":
+        return ", ".join(DAY_NAMES[d - 1] for d in scope.get("absence_days", ()))
+    return RepairScope.from_document(scope).describe()
 
 
 def reject_repair(

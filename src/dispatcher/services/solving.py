@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -89,6 +90,17 @@ def read_week_input(
     return WeekInput(parsed_week, tour_list, driver_list, absences)
 
 
+MAX_TIME_LIMIT = 3600.0  # seconds: an hour of solving is a mistyped value, not a plan
+
+
+def check_time_limit(seconds: float) -> None:
+    """A solver's time limit: a finite number of seconds, above 0, at most an hour."""
+    if not math.isfinite(seconds) or not 0 < seconds <= MAX_TIME_LIMIT:
+        raise InvalidInput(
+            f"--time-limit must be a number of seconds above 0 and at most {MAX_TIME_LIMIT:.0f}"
+        )
+
+
 def solve_run(
     uow: UnitOfWork,
     week_input: WeekInput,
@@ -104,8 +116,7 @@ def solve_run(
     """Solve outside any transaction, solve again to check it repeats, then store the run."""
     from dispatcher.domain.solver.weekly import solve_week
 
-    if time_limit <= 0:
-        raise InvalidInput("--time-limit must be positive")
+    check_time_limit(time_limit)
     if not 1 <= workers <= MAX_WORKERS:
         raise InvalidInput(f"--workers must be between 1 and {MAX_WORKERS}")
     if out is not None:

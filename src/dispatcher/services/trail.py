@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dispatcher.db.unit_of_work import UnitOfWork
-from dispatcher.domain.events import format_timestamp
+from dispatcher.domain.events import ChainEvent, format_timestamp
 from dispatcher.domain.hashing import digest
 from dispatcher.domain.model import SiteConfig, User
 from dispatcher.domain.records import Approval, RepairRecord, RunRecord, VersionRecord
@@ -237,10 +237,13 @@ def bound_requests(uow: UnitOfWork, week: str) -> list[RepairRecord]:
     """Every repair request of a week, each proven by the newest event that set its status."""
     records = {r.request_id: r for r in uow.repairs.list(week=week)}
     newest: dict[str, int] = {}
+    made: dict[str, ChainEvent] = {}  # each request's own `repair.request` event
     for summary in uow.queries.list_runs(week=week, limit=10_000):
         for change in uow.audit_log.allowed(REQUEST_ACTIONS, run_id=summary.run_id):
             for request_id in request_ids(change):
                 newest[request_id] = change.seq
+                if change.action == "repair.request":
+                    made.setdefault(request_id, change)
     for request_id, last in sorted(newest.items()):
         if request_id not in records:
             raise StateMismatch(f"Repair request {request_id}", last)
@@ -252,7 +255,24 @@ def bound_requests(uow: UnitOfWork, week: str) -> list[RepairRecord]:
         adopted_ok = event is not None and event.action == "state.adopt"
         if stale or (chain_seq is None and not adopted_ok) or _differs(record, said):
             raise StateMismatch(f"Repair request {record.request_id}", chain_seq if stale else seq)
+        first = made.get(record.request_id)
+        if first is not None and _identity_differs(record, request_said(first, record.request_id)):
+            # the newest event (an apply, a reject) does not vouch for who was absent when:
+            # the request's own event does, for as long as the request exists
+            raise StateMismatch(f"Repair request {record.request_id}", first.seq)
     return list(records.values())
+
+
+IDENTITY = ("run_id", "driver_id", "driver_name", "type", "urgency", "requester", "notes")
+
+
+def _identity_differs(record: RepairRecord, said: Mapping[str, Any] | None) -> bool:
+    """Does the row disagree with its `repair.request` event about what was requested?"""
+    if said is None:
+        return True
+    values = request_values(record)
+    names = [*IDENTITY, "scope", "scope_document"]
+    return bool(differences(values, {k: said[k] for k in names if k in said}))
 
 
 def _differs(record: RepairRecord, said: Mapping[str, Any] | None) -> bool:
