@@ -100,15 +100,22 @@ def test_partial_proposal_names_reasons_and_extra_drivers(sunday: Cli) -> None:
     _blocked(sunday("apply-repair", REQUEST, *APPLY), "Repair proposal leaves 1 tours uncovered")
 
 
-def test_an_odd_time_limit_is_one_line_and_records_no_proposal(sunday: Cli) -> None:
+def test_an_odd_time_limit_or_proposer_is_one_line_and_records_nothing(sunday: Cli) -> None:
     sunday(*SICK_MONDAY)
     before = sunday("audit", "log", "--json", "-n", "1000").stdout
     for odd in ("nan", "inf", "-inf", "0", "-5", "3600.5", "1e300"):
         refused = sunday("run-repair", "--request", REQUEST, "--time-limit", odd)
         _error(refused, "--time-limit must be a number of seconds above 0 and at most 3600")
+    for nobody in ("mallory", "  ", "DISP001x"):
+        refused = sunday("run-repair", "--request", REQUEST, "--by", nobody)
+        _error(refused, f"--by: {nobody.strip()!r} is not a registered active user")
     assert sunday("audit", "log", "--json", "-n", "1000").stdout == before
     shown = json.loads(sunday("repairs", "show", REQUEST, "--json").stdout)
     assert shown["status"] == "PENDING"
+    by_case = sunday("run-repair", "--request", REQUEST, "--by", "DISP001", "--time-limit", "5")
+    assert by_case.exit_code == 0, by_case.output
+    last = json.loads(sunday("audit", "log", "--json", "--limit", "1").stdout)[-1]
+    assert (last["action"], last["actor_id"]) == ("repair.propose", "disp001")
 
 
 def test_standby_driver_completes_the_repair_and_apply_makes_version_2(

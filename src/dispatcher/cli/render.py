@@ -160,8 +160,9 @@ def _markers(run: RunSummary, plans: WeekPlans | None = None) -> str:
     marks = []
     if run.published_version is not None:
         marks.append(f"v{run.published_version}")
-    if run.locked:
-        marks.append("🔒")
+    if run.locked:  # an amendment published since the lock: the lock names its own version
+        same = run.locked_version == run.published_version
+        marks.append("🔒" if same else f"🔒v{run.locked_version}")
     if run.superseded:
         marks.append("superseded")
     role = None if plans is None else plans.role_of(run.run_id)
@@ -489,10 +490,12 @@ def run_detail(detail: RunDetail, *, details: bool) -> None:
             else ""
         )
     )
-    console.print(
-        f"Locked:    {'yes' if run.locked else 'no'}"
-        + (f"  at {_ts(run.locked_at)} by {esc(run.locked_by)}" if run.locked else "")
-    )
+    locked = "no"
+    if run.locked:
+        locked = f"v{run.locked_version} at {_ts(run.locked_at)} by {esc(run.locked_by)}"
+        if run.locked_version != version.version:  # an amendment: its own lock is to come
+            locked += f"; v{version.version} not yet"
+    console.print(f"Locked:    {locked}")
     if detail.superseded_by:
         console.print(f"Superseded by {detail.superseded_by}")
     console.print(

@@ -312,7 +312,7 @@ LABELS = {
     "kill_switch_inactive": "Kill switch inactive",
     "site_not_shadow_only": "Site not in shadow-only mode",
     "action_enabled": "Enabled for this site",
-    "run_not_locked": "Run not locked",
+    "run_not_locked": "Current version not locked",
     "version_not_published": "Current version not yet published",
     "version_is_published": "Current version published",
     "locker_differs_from_publisher": "Locked by another person than the publisher",

@@ -373,8 +373,8 @@ def run_repair(
         if not record.open:
             raise Conflict(f"Repair request {record.request_id} is {record.status}; it is closed")
         run = load_run(uow, record.run_id)
-        if run.locked and not is_amendment(record):
-            raise Conflict(f"Run {run.run_id} is locked; repairs are disabled")
+        actor = _proposer(uow, actor)
+        locked = run.locked and not is_amendment(record)
         version = load_version(uow, run)
         week_input = uow.runs.week_input(run, version.version)
         plan = uow.runs.plan(version.pk)
@@ -385,6 +385,19 @@ def run_repair(
         left_open = [] if not only else others
         eligibility = week_absences(uow, run.week)
         judged = week_absences(uow, run.week, as_of={r.request_id: now for r in covered})
+    if locked:  # a gate: recorded, like the request refused on a locked run
+        with write_uow as uow:
+            raise refuse(
+                uow,
+                Action.REPAIR_PROPOSE,
+                "run_not_locked",
+                f"Run {run.run_id} is locked; repairs are disabled",
+                actor_id=actor,
+                actor_role=None,
+                reason=None,
+                run_id=run.run_id,
+                plan_version=run.current_version,
+            )
     extra = _standby(standby, standby_name, week_input.driver_map()) if standby else ()
     scope = RepairScope.from_document(record.scope)
     boundary = {} if version.boundary is None else version.boundary.for_driver()
@@ -446,7 +459,7 @@ def run_repair(
             uow,
             EventDraft(
                 Action.REPAIR_PROPOSE,
-                actor_id=(actor or "system"),
+                actor_id=actor,
                 run_id=run.run_id,
                 plan_version=version.version,
                 detail={
@@ -464,6 +477,19 @@ def run_repair(
             uow.repairs.save_proposal(each, proposal, version.version, uow.now(), event.seq)
         uow.commit()
     return ProposalResult(record.request_id, proposal, event.seq)
+
+
+def _proposer(uow: UnitOfWork, actor: str | None) -> str:
+    """Who the proposal is recorded for: `--by`, a registered active user, else `system`."""
+    if actor is None:
+        return "system"
+    try:
+        user = bound_user(uow, actor)
+    except StateMismatch as mismatch:
+        raise InvalidInput(f"--by: {mismatch.message}") from None
+    if user is None or not user.active:
+        raise InvalidInput(f"--by: {actor.strip()!r} is not a registered active user")
+    return user.user_id
 
 
 def _open_of_run(uow: UnitOfWork, run: RunRecord, exclude: str) -> list[RepairRecord]:
