@@ -197,6 +197,33 @@ def test_an_empty_scope_is_an_error_not_the_whole_week(
     )  # fmt: skip
     assert (result.exit_code, result.stderr) == (1, f"Error: {message}\n")
     assert json.loads(demo("repairs", "list", "--json").stdout) == []
+    # An empty item is a typo, not a shorter scope.
+    value = "Tue,," if option == "--days" else "T101,"
+    odd = demo(
+        "request-repair", "--week", "2026-W03", "--driver", "D005", "--type", "sick",
+        "--requester", "disp001", "--run", RUN, option, value,
+    )  # fmt: skip
+    what = "days" if option == "--days" else "tours"
+    assert (odd.exit_code, odd.stderr) == (
+        1,
+        f"Error: {option}: an empty item in {value!r}; separate {what} with one comma\n",
+    )
+    assert json.loads(demo("repairs", "list", "--json").stdout) == []
+
+
+def test_the_request_counts_only_the_tours_still_to_repair(demo: Cli) -> None:
+    """Monday's tours have been driven by the Tuesday morning: they are named apart."""
+    driven = tours_of(demo, "D005")
+    scope = {MONDAY + timedelta(days=d) for d in (0, 1, 2)}
+    started = sum(1 for when, start in driven if when in scope and start <= TUESDAY_AT)
+    ahead = sum(1 for when, start in driven if when in scope and start > TUESDAY_AT)
+    assert started and ahead  # the demo's D005 drives on Monday and later in the scope
+    result = sick(demo, "D005", "Mon,Tue,Wed", "--run", RUN)
+    assert result.exit_code == 0, result.output
+    assert (
+        f": {ahead} tour instances to repair ({started} started, they stay with the driver)."
+        in result.stderr
+    ), result.stderr
 
 
 # --- several sick calls at once ---------------------------------------------------------------

@@ -121,9 +121,11 @@ def request_repair(
         "successor": " (published to replace the week's locked plan)",
         "only": " (the week's only run that can be published)",
     }[result.chosen_by]
+    count = len(result.affected_instances) - result.started
+    stay = f" ({result.started} started, they stay with the driver)" if result.started else ""
     typer.echo(
         f"Recorded for {result.driver_id} ({result.scope}) on {result.run_id} "
-        f"v{result.version}{why}: {len(result.affected_instances)} tour instances. "
+        f"v{result.version}{why}: {count} tour instances to repair{stay}. "
         f"Next: dispatcher run-repair --request {result.request_id}",
         err=True,
     )
@@ -142,9 +144,14 @@ def run_repair(
         Path | None, typer.Option("--standby", help="Drivers CSV of extra candidates.")
     ] = None,
     time_limit: Annotated[
-        float, typer.Option("--time-limit", help="Solver budget in seconds.")
+        float, typer.Option("--time-limit", help="Solver budget in seconds (at most 3600).")
     ] = 10.0,
-    by: Annotated[str | None, typer.Option("--by", help="Your user id, for the audit log.")] = None,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by", help="Your user id (a registered active user) for the audit log; else system."
+        ),
+    ] = None,
     only: Annotated[
         bool,
         typer.Option(

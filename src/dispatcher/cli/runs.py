@@ -125,7 +125,8 @@ def solve(
     ] = None,
     seed: SeedOpt = 0,
     time_limit: Annotated[
-        float, typer.Option("--time-limit", help="Solver budget (deterministic seconds).")
+        float,
+        typer.Option("--time-limit", help="Solver budget (deterministic seconds, at most 3600)."),
     ] = 120.0,
     workers: Annotated[
         int,

@@ -34,7 +34,7 @@ def clock() -> datetime:
     if not fixed:
         return datetime.now(UTC)
     try:
-        moment = datetime.fromisoformat(fixed.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(fixed)
     except ValueError:
         raise InvalidInput(f"DISPATCHER_NOW={shown(fixed)} is not an ISO timestamp") from None
     if moment.tzinfo is None:

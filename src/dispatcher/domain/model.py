@@ -209,7 +209,7 @@ class Absence:
         effect when it was recorded (or repaired): tours that had started by then stay."""
         if self.since is None:
             return True
-        return start > datetime.fromisoformat(self.since.replace("Z", "+00:00"))
+        return start > datetime.fromisoformat(self.since)
 
 
 def start_instant(week: Week, instance: Instance) -> datetime:

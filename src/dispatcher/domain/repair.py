@@ -73,12 +73,20 @@ class RepairScope:
         return ", ".join(self.instances)
 
 
+def _items(text: str, option: str, what: str) -> list[str]:
+    """The comma-separated items of an option; an empty one is a typo, not a shorter list."""
+    parts = [p.strip() for p in text.split(",")]
+    if "" in parts:
+        raise InvalidInput(f"{option}: an empty item in {text!r}; separate {what} with one comma")
+    return parts
+
+
 def parse_days(text: str, week: Week) -> tuple[int, ...]:
     """`Mon,Tue` or `2026-01-13,...`: dates must lie in the week."""
     days: set[int] = set()
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
+    if not text.strip():
+        raise InvalidInput("--days: give at least one day")
+    for part in _items(text, "--days", "days"):
         if part.lower() in DAY_ALIASES:
             days.add(DAY_ALIASES[part.lower()])
             continue
@@ -104,9 +112,9 @@ def resolve_tours(
     """Tour ids (all of that tour's instances the driver holds) or instance ids the driver holds."""
     held = {i for i, d in plan.items() if d == driver_id}
     chosen: set[str] = set()
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
+    if not text.strip():
+        raise InvalidInput("--tours: give at least one tour")
+    for part in _items(text, "--tours", "tours"):
         if "#" in part:
             if part not in instances:
                 raise InvalidInput(f"--tours: unknown tour instance {part}")
@@ -139,7 +147,7 @@ def request_absences(
     status = ABSENCE_TYPES[record.absence_type]
     moment = as_of
     if moment is None and record.status == APPLIED and record.proposal is not None:
-        moment = datetime.fromisoformat(str(record.proposal["as_of"]).replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(str(record.proposal["as_of"]))
     if moment is None:
         moment = record.created_at
     since = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -92,6 +92,7 @@ class RequestResult:
     event_seq: int
     chosen_by: str = "--run"  # or "in force" (the week's published run), "successor" (published
     # to replace the week's locked plan), "only" (its only publishable run)
+    started: int = 0  # of affected_instances: started by now, they stay with the driver
 
 
 def _target_run(uow: UnitOfWork, week: str, wanted: str | None) -> tuple[RunRecord, str]:
@@ -288,6 +289,7 @@ def request_repair(
         held,
         event.seq,
         chosen_by,
+        sum(1 for i in held if start_instant(parsed_week, instances[i]) <= record.created_at),
     )
 
 
@@ -947,7 +949,7 @@ def is_amendment(record: RepairRecord) -> bool:
 
 
 def _parse_utc(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return datetime.fromisoformat(text)  # Python 3.11 reads the Z
 
 
 def _stale(

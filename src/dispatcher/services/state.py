@@ -197,8 +197,9 @@ def _compare(
 ) -> None:
     report.count(table)
     if row_seq != fold_seq:
+        newest = "none" if fold_seq is None else f"#{fold_seq}"
         report.problem(
-            table, key, f"names event #{row_seq}, the trail's newest for it is #{fold_seq}"
+            table, key, f"names {_event(row_seq)}, the trail's newest for it is {newest}"
         )
         return
     wrong = differences(row, said)
@@ -436,8 +437,8 @@ def _runs(uow: UnitOfWork, report: StateReport, fold: _Fold) -> None:
                 report.problem(
                     "plan_versions",
                     label,
-                    f"names event #{version.event_seq}, "
-                    f"the trail's is #{None if created is None else created.seq}",
+                    f"names {_event(version.event_seq)}, "
+                    f"the trail's is {'none' if created is None else f'#{created.seq}'}",
                 )
                 continue
             if created.body.get("evidence_hash") != version.evidence_hash:
@@ -621,3 +622,8 @@ def _requests(uow: UnitOfWork, report: StateReport, fold: _Fold) -> None:
             record.event_seq,
             None if newest is None else newest.seq,
         )
+
+
+def _event(seq: int | None) -> str:
+    """`event #7`, or `no event` (a row that names none)."""
+    return "no event" if seq is None else f"event #{seq}"
