@@ -146,12 +146,18 @@ def _try_append(con: psycopg.Connection[Any], values: dict[str, Any]) -> list[st
     one of ours relabelled as the stranger chain's first event."""
     import json
 
+    def canonical(value: Any) -> str:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
     body = json.loads(values["body"])
     body.update(tenant=STRANGER[0], site=STRANGER[1], seq=1, prev_hash="sha256:" + "0" * 64)
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    login = con.execute("SELECT session_user").fetchone()
+    assert login is not None  # the event names the login appending it, as the tool's do
+    body["detail"] = {**body["detail"], "session_login": login[0]}
+    text, detail = canonical(body), canonical(body["detail"])
     try:
         with con.transaction(force_rollback=True):
-            con.execute("SELECT dispatcher_append_event(%s, %s)", [text, values["detail"]])
+            con.execute("SELECT dispatcher_append_event(%s, %s)", [text, detail])
     except psycopg.Error as exc:
         return (
             [] if _refused(exc) else [f"audit_events: append for another tenant got past ({exc})"]

@@ -284,7 +284,7 @@ def test_check_lists_every_gate_and_records_nothing(site: Cli) -> None:
         "reason_long_enough",
         "warn_has_override",
     ]
-    assert len(report["results"]) == 17 and report["allowed"] is False
+    assert len(report["results"]) == 18 and report["allowed"] is False
     ok = site("check", RUN, *PUBLISH_OK, *OVERRIDE)
     assert ok.exit_code == 0 and "publish would be allowed." in ok.stdout
     assert json.loads(site("audit", "log", "--json", "-n", "1000").stdout) == before
@@ -537,7 +537,13 @@ def test_user_registry_rules(cli: Cli) -> None:
     )
     users = json.loads(cli("users", "list", "--json").stdout)
     assert users == [
-        {"user_id": "admin01", "name": "Admin", "roles": ["platform_admin"], "active": True}
+        {
+            "user_id": "admin01",
+            "name": "Admin",
+            "roles": ["platform_admin"],
+            "active": True,
+            "login": None,
+        }
     ]
     missing = cli("users", "disable", "nobody", "--by", "admin01", "--reason", "Does not exist")
     assert (missing.exit_code, missing.stderr) == (1, "Error: User nobody not found\n")

@@ -226,7 +226,7 @@ def test_apply_checks_the_repair_roles_first(sunday: Cli) -> None:
     ("args", "message"),
     [
         (("--week", "2026-W09", "--driver", "D001"), "No run for week 2026-W09"),
-        (("--week", "2026-W03", "--driver", "D999"), f"Driver D999 is not in run {SUNDAY_RUN}"),
+        (("--week", "2026-W03", "--driver", "D999"), f"Driver 'D999' is not in run {SUNDAY_RUN}"),
         (
             ("--week", "2026-W03", "--driver", "D001", "--name", "Hans Schmidt"),
             "Name 'Hans Schmidt' does not match driver D001 (Maria Berger); check the id",

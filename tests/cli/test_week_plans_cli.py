@@ -323,6 +323,10 @@ def test_a_newer_proposal_for_a_covered_request_makes_the_joint_one_stale(demo: 
     request_id(sick(demo, "D010", "Wed,Thu", "--run", RUN))
     propose(demo, FIRST)  # covers both
     propose(demo, SECOND, "--only")  # replaces SECOND's proposal
+    stale = f"Repair proposal is stale: {SECOND} has a newer proposal; run run-repair again"
+    assert stale in demo("repairs", "show", FIRST).stdout  # said before anyone tries to apply
+    assert json.loads(demo("repairs", "show", FIRST, "--json").stdout)["stale"] == stale
+    assert json.loads(demo("repairs", "show", SECOND, "--json").stdout)["stale"] is None
     refused = apply(demo, FIRST)
     assert (refused.exit_code, refused.stderr) == (
         2,
@@ -506,7 +510,7 @@ def test_the_checklist_rows_are_the_gate_checks_and_agree_with_check(demo: Cli, 
     gates = _check(demo, action, *approval, run=run)
     assert set(rows) == set(gates) - {
         "approval_given", "role_allowed", "approver_registered", "approver_holds_role",
-        "reason_long_enough",
+        "approver_is_logged_in", "reason_long_enough",
     }  # fmt: skip
     for name, ok in rows.items():
         if name not in INFO_ROWS:
@@ -654,3 +658,139 @@ def test_a_delta_needs_an_earlier_export(demo: Cli, tmp_path: Path) -> None:
         f"Error: Nothing of {RUN} was exported yet: export it in full first (without --delta)\n",
     )
     assert not (tmp_path / "d.csv").exists()
+
+
+# --- found by trying the week as a new user would (issue 19, second round) ------------------
+
+
+def test_a_driver_id_in_another_case_is_the_same_driver(demo: Cli, tmp_path: Path) -> None:
+    """D005 and d005 are one person: a standby file, a run file or a request cannot bring the
+    sick driver back under the other spelling."""
+    first = sick(demo, "d005", "Tue,Wed", "--run", RUN)
+    assert request_id(first) == FIRST
+    shown = json.loads(demo("repairs", "show", FIRST, "--json").stdout)
+    assert shown["driver_id"] == "D005"  # as the run spells it
+    standby = tmp_path / "sb.csv"
+    standby.write_text("driver_id,name\nd005,David Reiter\n", encoding="utf-8")
+    refused = demo("run-repair", "--request", FIRST, "--standby", str(standby))
+    assert (refused.exit_code, refused.stderr) == (
+        1,
+        "Error: sb.csv: standby driver d005 is already in the run as D005 "
+        "(ids are compared ignoring case)\n",
+    )
+    # A run file that spells the sick driver d005 (renamed by hand) fails Coverage on the
+    # absent days, so it can be neither published nor locked.
+    document = json.loads((tmp_path / "files" / "run-2026-W03.json").read_text(encoding="utf-8"))
+    for row in document["drivers"]:
+        if row["driver_id"] == "D005":
+            row["driver_id"] = "d005"
+    for row in document["assignments"]:
+        if row["driver_id"] == "D005":
+            row["driver_id"] = "d005"
+    document["solver"].pop("output_hash", None)
+    renamed = tmp_path / "renamed.json"
+    renamed.write_text(json.dumps(document), encoding="utf-8")
+    imported = demo("import-run", str(renamed), "--json")
+    assert imported.exit_code == 0, imported.output
+    run = json.loads(imported.stdout)["run_id"]
+    detail = json.loads(demo("show-run", run, "--json").stdout)
+    assert detail["status"] == "FAIL"
+    kinds = {v["kind"] for v in detail["audits"][0]["violations"]}
+    assert kinds == {"UNAVAILABLE"}
+    messages = [v["message"] for v in detail["audits"][0]["violations"]]
+    assert all(m.startswith("d005 is SICK on 2026-01-1") for m in messages), messages
+    # Both spellings in one file: refused, one line.
+    document["drivers"].append({"driver_id": "D005", "name": "David Reiter"})
+    twins = tmp_path / "twins.json"
+    twins.write_text(json.dumps(document), encoding="utf-8")
+    both = demo("import-run", str(twins))
+    assert both.exit_code == 1
+    assert both.stderr == (
+        "Error: twins.json: duplicate driver_id D005 (as d005: driver ids are compared "
+        "ignoring case)\n"
+    )
+
+
+def test_a_run_being_repaired_stays_the_working_run_while_fail(demo: Cli) -> None:
+    """`--only` leaves the run FAIL until the other sick call is repaired: it stays the week's
+    working run, and a further sick call without --run goes to it, not to another run."""
+    request_id(sick(demo, "D005", "Tue,Wed", "--run", RUN))
+    request_id(sick(demo, "D010", "Wed,Thu", "--run", RUN))
+    propose(demo, SECOND, "--only")
+    assert apply(demo, SECOND).exit_code == 0
+    week = json.loads(demo("status", "--json").stdout)["weeks"][0]
+    assert week["working"]["run_id"] == RUN
+    third = sick(demo, "D001", "Fri")
+    assert third.exit_code == 0, third.output
+    assert f"on {RUN} v2 (the run being repaired: it has open sick calls)" in third.stderr
+    runs = {r["run_id"]: r for r in json.loads(demo("list-runs", "--json").stdout)}
+    assert runs[RUN]["week_role"] == "working"
+
+
+def test_a_kept_absence_of_the_same_driver_is_repaired_with_a_new_request(demo: Cli) -> None:
+    """D005's Wednesday call was rejected but kept (D005 is still absent then); a later call
+    for Tuesday repairs the Wednesday tours too, so the new version does not fail Coverage."""
+    held = tours_of(demo, "D005")
+    tue, wed = MONDAY + timedelta(days=1), MONDAY + timedelta(days=2)
+    on_tue = sum(1 for when, start in held if when == tue and start > TUESDAY_AT)
+    on_wed = sum(1 for when, _ in held if when == wed)
+    assert on_tue and on_wed
+    kept = request_id(sick(demo, "D005", "Wed", "--run", RUN))
+    rejected = demo("reject-repair", kept, "--by", "disp001", "--reason", "Handled by phone")
+    assert rejected.exit_code == 0, rejected.output
+    tuesday = request_id(sick(demo, "D005", "Tue", "--run", RUN))
+    proposal = propose(demo, tuesday)
+    affected = proposal["affected"]
+    assert isinstance(affected, list) and len(affected) == on_tue + on_wed
+    promised = proposal["proposed"]
+    assert isinstance(promised, dict)
+    assert promised["audits"]["Coverage"] == 0, promised
+    applied = apply(demo, tuesday)
+    assert applied.exit_code == 0, applied.output
+    assert "FAIL" not in applied.stdout
+    assert driving_when_sick(demo, [("D005", "Tue,Wed", TUESDAY_AT)]) == []
+    detail = json.loads(demo("show-run", RUN, "--json").stdout)
+    assert (detail["version"], detail["audits"][0]["passed"]) == (2, True)
+
+
+def test_a_proposal_overtaken_by_time_does_not_apply(
+    demo: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request_id(sick(demo, "D005", "Tue,Wed", "--run", RUN))
+    proposal = propose(demo, FIRST)
+    changes = proposal["changes"]
+    assert isinstance(changes, list) and changes
+    monkeypatch.setenv("DISPATCHER_NOW", "2026-01-14T19:00:00Z")  # Wednesday evening
+    refused = apply(demo, FIRST)
+    assert refused.exit_code == 2
+    assert refused.stderr.startswith("Blocked: Repair proposal is stale: T")
+    assert "has started since it was computed (Tue 06:30 Vienna); run run-repair again" in (
+        refused.stderr
+    )
+    log = json.loads(demo("audit", "log", "--json", "--limit", "1").stdout)
+    assert (log[-1]["action"], log[-1]["outcome"]) == ("repair.apply", "blocked")
+
+
+def test_a_successor_repaired_after_its_publish_is_named_as_pending_publish(
+    demo: Cli, tmp_path: Path
+) -> None:
+    """The week's plan is locked; a run published to replace it is then repaired: status and
+    show-run name the new version as pending publish, not the published one as pending lock."""
+    assert demo("publish", RUN, *APPROVE, "--reason", "Week reviewed", *OVERRIDE).exit_code == 0
+    assert demo("lock", RUN, *LOCK, "--reason", "Approved for export", *OVERRIDE).exit_code == 0
+    again = demo("import-run", str(tmp_path / "files" / "run-2026-W03.json"), "--json")
+    successor = json.loads(again.stdout)["run_id"]
+    published = demo("publish", successor, *APPROVE, "--reason", "Replacement plan", *OVERRIDE)
+    assert published.exit_code == 0, published.output
+    request = request_id(sick(demo, "D007", "Sat"))
+    propose(demo, request)
+    applied = apply(demo, request)
+    assert applied.exit_code == 0, applied.output
+    assert f"In force:    {RUN} v1 (locked) until {successor} v2 is published and locked:" in (
+        applied.stdout
+    )
+    status = demo("status").stdout
+    assert f"{successor} v2" in status and "pending publish" in status
+    assert f"{successor} v1 (WARN) pending lock" not in status
+    shown = demo("show-run", successor).stdout
+    assert "v1 published to replace" in shown and "v2 in force once published and locked" in shown

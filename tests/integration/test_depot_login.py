@@ -45,14 +45,16 @@ GRANTS: dict[str, dict[str, str]] = {
     **{
         t: {"dispatcher_app": "INSERT,SELECT", "dispatcher_platform": "SELECT"} for t in SITE_TABLES
     },
-    "repair_requests": {"dispatcher_app": "INSERT,SELECT,UPDATE", "dispatcher_platform": "SELECT"},
+    # a request's status changes through dispatcher_propose_repair / dispatcher_resolve_repair:
+    # UPDATE would let a depot LOCK TABLE it for every tenant
+    "repair_requests": {"dispatcher_app": "INSERT,SELECT", "dispatcher_platform": "SELECT"},
     # appended by dispatcher_append_event alone (it checks tip, time and hash itself)
     "audit_events": {"dispatcher_app": "SELECT", "dispatcher_platform": "SELECT"},
     "tenants": {"dispatcher_app": "SELECT", "dispatcher_platform": "INSERT,SELECT"},
     "sites": {"dispatcher_app": "SELECT", "dispatcher_platform": "INSERT,SELECT"},
     "site_settings": {"dispatcher_app": "SELECT", "dispatcher_platform": "INSERT,SELECT,UPDATE"},
     "users": {"dispatcher_app": "SELECT", "dispatcher_platform": "INSERT,SELECT,UPDATE"},
-    "version_checks": {"dispatcher_app": "INSERT,SELECT,UPDATE", "dispatcher_platform": "SELECT"},
+    "version_checks": {"dispatcher_app": "SELECT", "dispatcher_platform": "SELECT"},
     "database_flags": {"dispatcher_app": "SELECT", "dispatcher_platform": "INSERT,SELECT"},
     "site_logins": {"dispatcher_app": "SELECT", "dispatcher_platform": "SELECT"},
     "alembic_version": {"dispatcher_app": "SELECT", "dispatcher_platform": "SELECT"},
@@ -292,11 +294,20 @@ def test_hand_written_sql_of_a_depot_login_is_refused(
 
 
 def _event_through_the_database(
-    con: psycopg.Connection[Any], tenant: str, site: str, draft: EventDraft, at: Any = None
+    con: psycopg.Connection[Any],
+    tenant: str,
+    site: str,
+    draft: EventDraft,
+    at: Any = None,
+    login: str = SITE_LOGIN,
 ) -> tuple[str, str, str]:
-    """(body, detail, hash) of `draft` at the chain's tip: the function's two arguments."""
+    """(body, detail, hash) of `draft` at the chain's tip: the function's two arguments. The
+    event names the `login` that will append it, as the tool's events do."""
+    from dataclasses import replace
+
     from dispatcher.domain.hashing import canonical_json
 
+    draft = replace(draft, detail={**draft.detail, "session_login": login})
     event = _at_tip(con, tenant, site, draft, at)
     return event.body, canonical_json(event.detail), event.hash
 
@@ -356,7 +367,9 @@ def test_a_real_clock_database_takes_only_the_server_s_time(pg_server: PgServer)
                            actor_id="nobody", detail={"check": "x", "message": "y"})  # fmt: skip
         an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
         with _connect(pg_server, SUPERUSER, "real_clock") as con:
-            body, detail, _ = _event_through_the_database(con, "*", "*", draft, an_hour_ago)
+            body, detail, _ = _event_through_the_database(
+                con, "*", "*", draft, an_hour_ago, PLATFORM_LOGIN
+            )
         refused = pytest.raises(psycopg.errors.RestrictViolation, match="server's time")
         with _connect(pg_server, PLATFORM_LOGIN, "real_clock") as con, refused, con.transaction():
             con.execute(SCOPE)
@@ -468,6 +481,9 @@ def test_a_depot_cannot_squat_another_site_s_version_cache(
         f"VALUES ('LTS', 'WIEN', {row[0]}, 'PASS', 'squatted', now())"
     )
     refusal = _as_wien(pg_server, depot["database"], SCOPE, squat)
+    assert refusal is not None and "permission denied for table version_checks" in refusal
+    through = f"SELECT dispatcher_record_check({row[0]}, 'PASS', 'squatted', now())"
+    refusal = _as_wien(pg_server, depot["database"], SCOPE, through)
     assert refusal is not None and "a plan version of its own site" in refusal
     shown = _run(depot["platform"], "show-run", "RUN-20260113-001", site="GRAZ")
     assert shown.exit_code == 0, shown.stderr
@@ -503,3 +519,21 @@ def test_the_append_function_takes_only_the_canonical_fields_and_sane_sizes(
         refusal = _as_wien(pg_server, database, SCOPE, call)
         assert refusal is not None and fragment in refusal, (refusal or "")[:200]
     assert _run(depot["url"], "audit", "verify").exit_code == 0
+
+
+@pytest.mark.parametrize("table", ["repair_requests", "version_checks", "runs", "audit_events"])
+def test_a_depot_login_cannot_lock_a_table_every_site_writes(
+    pg_server: PgServer, depot: dict[str, Any], table: str
+) -> None:
+    """`LOCK TABLE ... IN ACCESS EXCLUSIVE MODE` needs UPDATE, DELETE or TRUNCATE on the table;
+    a depot's login holds none of them anywhere, so it cannot make other sites wait. Its own
+    writes still work: a sick call proposed and resolved through the database's functions."""
+    for mode in ("ACCESS EXCLUSIVE", "EXCLUSIVE", "SHARE"):
+        refusal = _as_wien(
+            pg_server, depot["database"], SCOPE, f"LOCK TABLE {table} IN {mode} MODE"
+        )
+        assert refusal is not None and "permission denied" in refusal, (mode, refusal)
+    refusal = _as_wien(
+        pg_server, depot["database"], SCOPE, "UPDATE repair_requests SET status = 'REJECTED'"
+    )
+    assert refusal is not None and "permission denied" in refusal

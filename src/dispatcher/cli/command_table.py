@@ -44,7 +44,7 @@ COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "demo": ("demo", "demo_app", ()),
     "kill-switch": ("kill_switch", "kill_switch_app", ("activate", "deactivate", "status")),
     "repairs": ("repairs", "repairs_app", ("list", "show")),
-    "users": ("users", "users_app", ("add", "disable", "list")),
+    "users": ("users", "users_app", ("add", "disable", "link", "unlink", "list")),
     "site": ("site", "site_app", ("show", "init", "set")),
     "evidence": ("evidence", "evidence_app", ("verify", "export")),
     "audit": ("audit", "audit_app", ("log", "verify", "checkpoint", "keygen")),

@@ -181,8 +181,13 @@ def week_role(plans: WeekPlans, run_id: str) -> str:
     pending = plans.pending_text()
     if role == "in force":
         return f"in force: {plans.in_force_text()}" + (f"; {pending}" if pending else "")
-    if role == "working" and plans.in_force is not None:
-        return f"published to replace {plans.in_force_text()}; in force once locked"
+    if role == "working" and plans.in_force is not None and plans.successor is not None:
+        published = plans.successor.published_version
+        step = "locked" if plans.successor.version == published else "published and locked"
+        return (
+            f"v{published} published to replace {plans.in_force_text()}; "
+            f"v{plans.successor.version} in force once {step}"
+        )
     if role == "working":
         return f"the working run of {plans.week} (nothing in force yet)"
     if plans.in_force is not None:
@@ -620,11 +625,15 @@ def user_list(users: list[User], settings: Settings) -> None:
         )
         return
     table = Table(title=f"Users - {settings.tenant}", title_justify="left")
-    for column in ("ID", "Name", "Roles", "Active"):
+    linked = any(user.login for user in users)
+    for column in ("ID", "Name", "Roles", "Active", *(("Login",) if linked else ())):
         table.add_column(column)
     for user in users:
         active = "[green]yes[/green]" if user.active else "[red]no[/red]"
-        table.add_row(esc(user.user_id), esc(user.name), esc(", ".join(user.roles)), active)
+        row = [esc(user.user_id), esc(user.name), esc(", ".join(user.roles)), active]
+        if linked:
+            row.append(esc(user.login) if user.login else "[dim]-[/dim]")
+        table.add_row(*row)
     console.print(table)
 
 
@@ -756,9 +765,7 @@ def repair_detail(detail: RepairDetail) -> None:
         return
     proposal_summary(dict(r.proposal), review_hint=False)
     if detail.stale:
-        console.print(
-            "[red]Stale: the plan changed since this proposal; run run-repair again.[/red]"
-        )
+        console.print(f"[red]{esc(detail.stale)}[/red]")
     for driver in detail.diff:
         table = Table(
             title=f"{esc(driver.driver_id)} {esc(driver.name)}: "

@@ -62,8 +62,8 @@ def request_repair(
         str | None,
         typer.Option(
             "--run",
-            help="The run to repair (default: the week's published run, else its only "
-            "publishable one).",
+            help="The run to repair (default: the week's run in force, else the run being "
+            "repaired, else its only publishable one).",
             autocompletion=complete_run_id,
         ),
     ] = None,
@@ -81,9 +81,9 @@ def request_repair(
 
     Without --tours or --days the whole week is covered. The absence stays a fact of the week:
     no later repair, solve or audit gives the driver a tour on those days. Open requests block
-    publish and lock of their week. The run repaired is --run, else the week's published run,
-    else its only run that can still be published; with several candidates the command lists
-    them and asks for --run. Example:
+    publish and lock of their week. The run repaired is --run, else the week's run in force,
+    else the run being repaired, else its only run that can still be published; with several
+    candidates the command lists them and asks for --run. Example:
     dispatcher request-repair --week 2026-W03 --driver D042 --name "Hans Schmidt" --type sick --tours T101,T102 --requester disp001 --urgency high --notes "Called in at 06:30"
     """
     from dispatcher.cli import wiring
@@ -120,6 +120,7 @@ def request_repair(
         "in force": " (the week's run in force)",
         "successor": " (published to replace the week's locked plan)",
         "only": " (the week's only run that can be published)",
+        "repairing": " (the run being repaired: it has open sick calls)",
     }[result.chosen_by]
     count = len(result.affected_instances) - result.started
     stay = f" ({result.started} started, they stay with the driver)" if result.started else ""
@@ -248,6 +249,8 @@ def apply_repair(
         return
     amended = result.in_force.endswith("(locked)")
     until = f"amendment v{result.version} is published and locked" if amended else ""
+    if result.successor:
+        until = f"{result.run_id} v{result.version} is published and locked"
     until = until or f"v{result.version} is published"
     console.print(esc(f"In force:    {result.in_force} until {until}:"))
     console.print(

@@ -77,6 +77,60 @@ def disable(
     typer.echo(f"Disabled {change.user.user_id}. Audit event #{change.event_seq}.")
 
 
+@users_app.command("link")
+def link(
+    ctx: typer.Context,
+    user_id: Annotated[str, typer.Argument(metavar="ID", help="User id, e.g. disp001.")],
+    login: Annotated[
+        str,
+        typer.Option(
+            "--login",
+            click_type=AUDIT_TEXT,
+            help="The person's database login (PostgreSQL) or operating-system account (SQLite).",
+        ),
+    ],
+    by: ByOpt,
+    reason: AdminReasonOpt,
+) -> None:
+    """Link a user to the login that is this person. With the site setting
+    approvals_require_login on, the user's publishes, locks, repairs and other decisions are
+    accepted only from that login (docs/deployment.md, "Per-person logins").
+
+    Example: dispatcher users link disp001 --login maria --by admin01 --reason "Maria's own login"
+    """
+    from dispatcher.cli import wiring
+    from dispatcher.services.users import link_user
+
+    change = link_user(
+        wiring.unit_of_work(settings_of(ctx), write=True, registry=True), user_id, login, by, reason
+    )
+    typer.echo(
+        f"Linked {change.user.user_id} to login {change.user.login}. "
+        f"Audit event #{change.event_seq}."
+    )
+
+
+@users_app.command("unlink")
+def unlink(
+    ctx: typer.Context,
+    user_id: Annotated[str, typer.Argument(metavar="ID", help="User id.")],
+    by: ByOpt,
+    reason: AdminReasonOpt,
+) -> None:
+    """Remove a user's login link. With approvals_require_login on, the user can then decide
+    nothing until linked again.
+
+    Example: dispatcher users unlink disp001 --by admin01 --reason "Login retired"
+    """
+    from dispatcher.cli import wiring
+    from dispatcher.services.users import link_user
+
+    change = link_user(
+        wiring.unit_of_work(settings_of(ctx), write=True, registry=True), user_id, None, by, reason
+    )
+    typer.echo(f"Unlinked {change.user.user_id} from its login. Audit event #{change.event_seq}.")
+
+
 @users_app.command("list")
 def list_(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """List the tenant's users, roles and whether they are active.

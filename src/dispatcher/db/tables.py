@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -119,6 +120,7 @@ site_settings = Table(
     Column("drift_thresholds", Text, nullable=False),
     _timestamp("updated_at"),
     _event_seq(),
+    Column("approvals_require_login", Boolean, nullable=False, server_default=false()),
     PrimaryKeyConstraint("tenant_id", "site_id"),
     ForeignKeyConstraint(["tenant_id", "site_id"], ["sites.tenant_id", "sites.site_id"]),
 )
@@ -134,9 +136,12 @@ users = Table(
     _timestamp("created_at"),
     _event_seq(),  # in the tenant's chain (site '*')
     _id("user_key", nullable=True),  # user_id in lower case: ids are unique ignoring case
+    # the database login (PostgreSQL) or operating-system account (SQLite) of this person
+    Column("login", String(63), nullable=True),
     PrimaryKeyConstraint("tenant_id", "user_id"),
     ForeignKeyConstraint(["tenant_id"], ["tenants.tenant_id"]),
     Index(None, "tenant_id", "user_key", unique=True),
+    Index(None, "tenant_id", "login", unique=True),
 )
 
 runs = Table(

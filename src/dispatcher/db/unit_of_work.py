@@ -14,7 +14,10 @@ parallel.
 
 from __future__ import annotations
 
+import getpass
+import os
 import random
+import socket
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -125,6 +128,7 @@ class UnitOfWork:
         self._committed = False
         self._platform = platform
         self._registry = registry or platform
+        self._login: dict[str, str] | None = None
 
     def now(self) -> datetime:
         """The command's clock: real time, or the pinned time on a simulated database."""
@@ -300,6 +304,27 @@ class UnitOfWork:
         if self.dialect != "postgresql":
             return True
         return bool(self._connection.execute(PLATFORM_LOGIN_SQL).scalar())
+
+    def login(self) -> dict[str, str]:
+        """Who runs this command, as each event records it: on PostgreSQL the database login
+        (`session_user`, which the database checks again when it appends the event); on SQLite
+        the operating-system account and host, as the process reports them (anyone who can
+        write the file can claim any: the weaker guarantee, docs/security.md)."""
+        if self._login is None:
+            if self.dialect == "postgresql":
+                login = self._connection.execute(text("SELECT session_user")).scalar()
+                self._login = {"session_login": str(login)}
+            else:
+                try:
+                    account = getpass.getuser()
+                except (OSError, KeyError):  # no name in the environment or the passwd file
+                    account = f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
+                self._login = {"session_login": account, "session_host": socket.gethostname()}
+        return dict(self._login)
+
+    def session_login(self) -> str:
+        """The login running this command (see `login`)."""
+        return self.login()["session_login"]
 
     def queries_for(self, tenant: str, site: str) -> ReadQueries:
         """Read queries for another site, in this transaction (after `widen_to_all_sites`)."""

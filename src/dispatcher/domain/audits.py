@@ -437,7 +437,7 @@ def _requested(
 ) -> dict[tuple[str, int], Absence]:
     """The absences repair requests recorded, by (driver, day of the week)."""
     requested: dict[tuple[str, int], Absence] = {}
-    for absence in absences:
+    for absence in week_input.spelled(absences):
         day = week_input.week.day_of(date.fromisoformat(absence.date))
         if day is not None:
             requested.setdefault((absence.driver_id, day), absence)

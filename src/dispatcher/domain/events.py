@@ -34,6 +34,7 @@ class Action(StrEnum):
     SITE_UPDATE = "site.update"
     USER_ADD = "user.add"
     USER_DISABLE = "user.disable"
+    USER_UPDATE = "user.update"  # a login linked or unlinked
     SITES_VIEW = "sites.view"
     DATABASE_CREATE = "database.create"
     STATE_ADOPT = "state.adopt"  # appended once by the upgrade to bound state

@@ -49,6 +49,10 @@ class ApprovalView(Protocol):
     def allowed_roles(self) -> tuple[str, ...]: ...
     @property
     def min_reason_length(self) -> int: ...
+    @property
+    def require_login(self) -> bool: ...
+    @property
+    def login(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,8 @@ class ApprovalFacts:
     approver: User | None
     allowed_roles: tuple[str, ...]
     min_reason_length: int
+    require_login: bool = False
+    login: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,8 @@ class DecisionFacts:
     open_repairs: tuple[str, ...]
     # the tours this version gives drivers on days the week's sick calls made them absent
     absent_assignments: tuple[str, ...] = ()
+    require_login: bool = False  # the site's approvals_require_login
+    login: str | None = None  # the login running the command (session_user, the OS account)
 
 
 @dataclass(frozen=True)
@@ -162,6 +170,32 @@ def approver_holds_role(f: ApprovalView) -> CheckResult:
     return CheckResult(
         "approver_holds_role", ok, f"Approver {who} does not hold role {_shown(role) or '(none)'}"
     )
+
+
+# Who a decision's actor is, in a refusal's words (any other: "User").
+WHO = {
+    "publish": "Approver",
+    "lock": "Approver",
+    "repair.apply": "Approver",
+    "repair.request": "Requester",
+}
+
+
+def login_problem(
+    require: bool, user: User | None, typed: str | None, login: str | None, who: str
+) -> str | None:
+    """Why a person may not decide from this login: with approvals_require_login on, the user
+    named must be the one mapped to the login running the command (`users link`)."""
+    if not require or (user is not None and user.login is not None and user.login == login):
+        return None
+    return f"{who} {_shown(typed) or '(none)'} is not the logged-in user ({login or 'unknown'})"
+
+
+def approver_is_logged_in(f: ApprovalView) -> CheckResult:
+    problem = login_problem(
+        f.require_login, f.approver, f.approval.approver_id, f.login, "Approver"
+    )
+    return CheckResult("approver_is_logged_in", problem is None, problem or "Approver logged in")
 
 
 def reason_long_enough(f: ApprovalView) -> CheckResult:
@@ -257,6 +291,7 @@ APPROVAL_CHECKS: tuple[ApprovalCheck, ...] = (
     role_allowed,
     approver_registered,
     approver_holds_role,
+    approver_is_logged_in,
     reason_long_enough,
 )
 PUBLISH_CHECKS: tuple[Check, ...] = (
@@ -397,6 +432,8 @@ class ApplyFacts:
     has_proposal: bool
     stale: str | None  # why the proposal is stale, None when it is current
     uncovered: int
+    require_login: bool = False
+    login: str | None = None
 
 
 def request_open(f: ApplyFacts) -> CheckResult:
@@ -450,6 +487,9 @@ class RejectFacts:
     repair_roles: tuple[str, ...]
     reason: str | None
     min_reason_length: int
+    by: str | None = None  # the id typed
+    require_login: bool = False
+    login: str | None = None
 
 
 def rejecter_holds_repair_role(f: RejectFacts) -> CheckResult:
@@ -460,6 +500,11 @@ def rejecter_holds_repair_role(f: RejectFacts) -> CheckResult:
         f"Only a registered user holding a repair role ({', '.join(f.repair_roles)}) "
         "may reject repairs",
     )
+
+
+def rejecter_is_logged_in(f: RejectFacts) -> CheckResult:
+    problem = login_problem(f.require_login, f.user, f.by, f.login, "User")
+    return CheckResult("user_is_logged_in", problem is None, problem or "User logged in")
 
 
 def reject_reason_long_enough(f: RejectFacts) -> CheckResult:
@@ -473,5 +518,6 @@ def reject_reason_long_enough(f: RejectFacts) -> CheckResult:
 
 REJECT_CHECKS: tuple[Callable[[RejectFacts], CheckResult], ...] = (
     rejecter_holds_repair_role,
+    rejecter_is_logged_in,
     reject_reason_long_enough,
 )

@@ -21,6 +21,11 @@ def normalize_scope(value: str, what: str) -> str:
     return text
 
 
+def id_key(value: str) -> str:
+    """Driver and user ids name one person ignoring case (they are ASCII): D005 is d005."""
+    return value.lower()
+
+
 def ascii_digits(text: str) -> bool:
     """Only 0-9: `str.isdigit` also accepts superscripts and other scripts' digits, some of
     which `int()` then refuses."""

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from dispatcher.domain.errors import InvalidInput
+from dispatcher.domain.ids import id_key
 from dispatcher.domain.names import DAY_NAMES as DAY_NAMES
 
 MINUTES_PER_DAY = 1440
@@ -241,6 +242,19 @@ class WeekInput:
     def driver_map(self) -> dict[str, Driver]:
         return {d.driver_id: d for d in self.drivers}
 
+    def driver_named(self, driver_id: str) -> Driver | None:
+        """The week's driver with this id in any case (ids are unique ignoring case)."""
+        key = id_key(driver_id)
+        return next((d for d in self.drivers if id_key(d.driver_id) == key), None)
+
+    def spelled(self, absences: Iterable[Absence]) -> tuple[Absence, ...]:
+        """`absences` with each driver id written as this week's drivers write it: an absence
+        recorded for D005 binds a run that spells the driver d005."""
+        spelling = {id_key(d.driver_id): d.driver_id for d in self.drivers}
+        return tuple(
+            replace(a, driver_id=spelling.get(id_key(a.driver_id), a.driver_id)) for a in absences
+        )
+
     def unavailable(self) -> dict[tuple[str, int], AvailabilityStatus]:
         """(driver, day) -> status, for every absence inside the week."""
         result: dict[tuple[str, int], AvailabilityStatus] = {}
@@ -319,16 +333,25 @@ class SiteConfig:
     freeze_window_hours: int = 12
     drift_baseline: str = "auto"
     thresholds: DriftThresholds = field(default_factory=DriftThresholds)
+    # Decisions only by the registered user mapped to the login that runs the command
+    # (docs/deployment.md "Per-person logins"): off on SQLite and demo or test databases.
+    approvals_require_login: bool = False
 
 
 PILOT_SITES = {("LTS", "WIEN")}
 
 
-def initial_site_config(tenant: str, site: str) -> SiteConfig:
-    """The pilot (LTS/WIEN) is open for publish and lock; any other new site is not."""
+def initial_site_config(tenant: str, site: str, *, require_login: bool = False) -> SiteConfig:
+    """The pilot (LTS/WIEN) is open for publish and lock; any other new site is not. A site
+    of a PostgreSQL production database starts with approvals bound to logins."""
     if (tenant, site) in PILOT_SITES:
-        return SiteConfig(publish_enabled=True, lock_enabled=True, shadow_only=False)
-    return SiteConfig()
+        return SiteConfig(
+            publish_enabled=True,
+            lock_enabled=True,
+            shadow_only=False,
+            approvals_require_login=require_login,
+        )
+    return SiteConfig(approvals_require_login=require_login)
 
 
 @dataclass(frozen=True)
@@ -339,6 +362,8 @@ class User:
     name: str
     roles: tuple[str, ...]
     active: bool = True
+    # the database login (PostgreSQL) or operating-system account (SQLite) that is this person
+    login: str | None = None
 
     def holds(self, role: str) -> bool:
         return self.active and role in self.roles

@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 from dispatcher.domain.errors import InvalidInput
-from dispatcher.domain.ids import ID_PATTERN, as_text, ascii_digits
+from dispatcher.domain.ids import ID_PATTERN, as_text, ascii_digits, id_key
 from dispatcher.domain.model import (
     DEFAULT_WEEKLY_CAP,
     Absence,
@@ -317,11 +317,17 @@ def _check_tours(tours: list[Tour], name: str) -> tuple[Tour, ...]:
 
 
 def _check_drivers(drivers: list[Driver], name: str) -> tuple[Driver, ...]:
-    seen: set[str] = set()
+    seen: dict[str, str] = {}
     for driver in drivers:
-        if driver.driver_id in seen:
+        first = seen.get(id_key(driver.driver_id))
+        if first == driver.driver_id:
             raise InvalidInput(f"{name}: duplicate driver_id {driver.driver_id}")
-        seen.add(driver.driver_id)
+        if first is not None:
+            raise InvalidInput(
+                f"{name}: duplicate driver_id {driver.driver_id} (as {first}: driver ids are "
+                "compared ignoring case)"
+            )
+        seen[id_key(driver.driver_id)] = driver.driver_id
     return tuple(drivers)
 
 

@@ -252,13 +252,25 @@ def build_problem(
     week = week_input.week
     freeze_end = now + timedelta(hours=freeze_hours)
     starts = {i: start_instant(week, inst) for i, inst in instances.items()}
+    others = full.spelled(other_absences)
+    # An absentee's tours on a day the week already holds them absent (a sick call rejected
+    # but kept) are repaired with the rest: the new version gives them no tour there either.
+    kept = {
+        (a.driver_id, day): a
+        for a in others
+        if a.driver_id in absentees and (day := week.day_of(date.fromisoformat(a.date)))
+    }
+
+    def repaired(instance_id: str, driver_id: str) -> bool:
+        instance = instances[instance_id]
+        if any(driver_id == a and sc.covers(instance) for a, sc in scopes):
+            return True
+        recorded = kept.get((driver_id, instance.day))
+        return recorded is not None and recorded.binds(starts[instance_id])
+
     affected = tuple(
         sorted(
-            (
-                i
-                for i, d in plan.items()
-                if starts[i] > now and any(d == a and sc.covers(instances[i]) for a, sc in scopes)
-            ),
+            (i for i, d in plan.items() if starts[i] > now and repaired(i, d)),
             key=instance_sort_key,
         )
     )
@@ -275,7 +287,7 @@ def build_problem(
     unavailable: dict[tuple[str, int], str] = {
         key: str(status) for key, status in full.unavailable().items()
     }
-    for absence in other_absences:
+    for absence in others:
         day = week.day_of(date.fromisoformat(absence.date))
         if day is not None:
             unavailable.setdefault((absence.driver_id, day), str(absence.status))

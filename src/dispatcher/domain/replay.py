@@ -37,6 +37,7 @@ from dispatcher.domain.gates import (
     PUBLISH_CHECKS,
     REJECT_CHECKS,
     STALE_PROPOSAL,
+    WHO,
     ApplyFacts,
     ApprovalInput,
     CheckResult,
@@ -44,6 +45,7 @@ from dispatcher.domain.gates import (
     RejectFacts,
     evaluate,
     first_failure,
+    login_problem,
 )
 from dispatcher.domain.model import User
 from dispatcher.domain.text import reason_problem
@@ -119,12 +121,13 @@ class History:
 
 
 def _user(detail: Mapping[str, Any]) -> User:
-    roles = detail.get("roles")
+    roles, login = detail.get("roles"), detail.get("login")
     return User(
         str(detail.get("user", "")),
         str(detail.get("name", "")),
         tuple(str(r) for r in roles) if isinstance(roles, list) else (),
         bool(detail.get("active", True)),
+        login if isinstance(login, str) else None,
     )
 
 
@@ -435,7 +438,9 @@ class Replay:
             return
         if action in ("site.create", "site.update"):
             if action == "site.update":
-                self._judge_admin(event)
+                registry_seq = self._moment(event)[0]
+                self._judge_admin(event, registry_seq)
+                self._judge_login(event, registry_seq)
             settings = detail.get("settings")
             if isinstance(settings, Mapping):
                 self._set_settings(event.seq, settings)
@@ -444,6 +449,7 @@ class Replay:
             self._adopt(event)
             return
         registry_seq, platform_seq = self._moment(event)
+        self._judge_login(event, registry_seq)
         if action not in ("run.import", "run.solve", "repair.propose"):
             self.judged += 1
         if action in ("kill_switch.activate", "kill_switch.deactivate"):
@@ -550,6 +556,21 @@ class Replay:
             registry_seq = self._moment(event)[0]
         actor = self.registry.user(event.get("actor_id"), registry_seq)
         problem = admin_problem(event, actor, self._minimum())
+        if problem:
+            self._wrong(event, problem)
+
+    def _judge_login(self, event: Event, registry_seq: int) -> None:
+        """With approvals_require_login on at the time, a registered user decided only from
+        the login linked to them then (the login the event records)."""
+        actor = str(event.get("actor_id") or "").strip()
+        if not actor or actor == "system" or not self.settings.get("approvals_require_login"):
+            return
+        user = self.registry.user(actor, registry_seq)
+        if user is None:
+            return  # who was not registered is judged by the decision's own checks
+        login = event.detail.get("session_login")
+        who = WHO.get(event.action, "User")
+        problem = login_problem(True, user, actor, login if isinstance(login, str) else None, who)
         if problem:
             self._wrong(event, problem)
 

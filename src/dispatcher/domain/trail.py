@@ -17,6 +17,7 @@ from dispatcher.domain.errors import DispatcherError
 from dispatcher.domain.events import ChainEvent
 
 SETTINGS_ACTIONS = ("site.create", "site.update")
+LATER_SETTINGS = {"approvals_require_login": False}  # settings younger than bound state
 USER_ACTIONS = ("user.add", "user.disable", "user.enable", "user.update")
 KILL_SWITCH_ACTIONS = ("kill_switch.activate", "kill_switch.deactivate")
 RUN_ACTIONS = ("run.import", "run.solve")
@@ -76,8 +77,11 @@ def settings_said(event: ChainEvent | None, site: str) -> Values | None:
     found = _usable(event)
     if found is not None and found.action in SETTINGS_ACTIONS:
         settings = found.detail.get("settings")
-        return settings if isinstance(settings, Mapping) else None
-    return adopted(event, "site_settings", site)
+        said = settings if isinstance(settings, Mapping) else None
+    else:
+        said = adopted(event, "site_settings", site)
+    # Settings added later: an event from before them authorized their first value.
+    return None if said is None else {**LATER_SETTINGS, **said}
 
 
 def user_said(event: ChainEvent | None, key: str) -> Values | None:
@@ -87,8 +91,9 @@ def user_said(event: ChainEvent | None, key: str) -> Values | None:
         detail = found.detail
         if str(detail.get("user", "")).lower() != key:
             return None
-        return {name: detail.get(name) for name in ("user", "name", "roles", "active")}
-    return adopted(event, "users", key)
+        return {name: detail.get(name) for name in ("user", "name", "roles", "active", "login")}
+    said = adopted(event, "users", key)
+    return None if said is None else {"login": None, **said}
 
 
 def kill_switch_said(event: ChainEvent | None, target: str) -> Values | None:

@@ -4,8 +4,10 @@ For each week the tool derives, from its runs alone:
 
 - the version **in force**: the locked version, else the published one, else none;
 - the **working** run: the one a dispatcher repairs and publishes next. It is the run in force
-  when there is one; else the only run of the week that can still be published (not FAIL);
-  else none, and commands that need a run ask for `--run` and list the candidates.
+  when there is one; else the run being repaired (the only one with open sick calls: a repair
+  applied with `--only` may leave it FAIL until the rest are repaired); else the only run of
+  the week that can still be published (not FAIL); else none, and commands that need a run ask
+  for `--run` and list the candidates.
 - a **successor**: when the plan in force is locked, another run of the week published since,
   waiting for its own lock (domain.md §7). It is the working run; the locked plan stays in
   force until the successor's lock supersedes it.
@@ -16,7 +18,7 @@ only a lock.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from dispatcher.domain.errors import InvalidInput
@@ -31,6 +33,7 @@ class WeekPlans:
     working: RunSummary | None
     candidates: tuple[RunSummary, ...]  # runs that could be published, when none is in force
     successor: RunSummary | None = None  # published since the plan in force was locked
+    repairing: bool = False  # the working run is the one with open repair requests
 
     @property
     def locked(self) -> bool:
@@ -55,6 +58,11 @@ class WeekPlans:
         """`v2 (PASS) pending publish`, `amendment v2 pending lock`, `RUN-… v1 (PASS) pending
         lock` (a successor), or None."""
         nxt = self.successor
+        if nxt is not None and nxt.version != nxt.published_version:  # repaired since publish
+            return (
+                f"{nxt.run_id} v{nxt.version} ({nxt.status}) pending publish "
+                f"(v{nxt.published_version} published)"
+            )
         if nxt is not None:
             return f"{nxt.run_id} v{nxt.published_version} ({nxt.status}) pending lock"
         pending = self.pending_version
@@ -79,8 +87,11 @@ def candidates_text(candidates: Sequence[RunSummary]) -> str:
     return ", ".join(f"{c.run_id} ({c.status}, {c.drivers_used} drivers)" for c in candidates)
 
 
-def week_plans(week: str, summaries: Sequence[RunSummary]) -> WeekPlans:
-    """Derive the week's plans from its runs (newest first, as `list_runs` gives them)."""
+def week_plans(
+    week: str, summaries: Sequence[RunSummary], repairing: Collection[str] = ()
+) -> WeekPlans:
+    """Derive the week's plans from its runs (newest first, as `list_runs` gives them) and the
+    runs with open repair requests (`repairing`)."""
     mine = [s for s in summaries if s.week == week]
     locked = [s for s in mine if s.locked_version is not None and not s.superseded]
     published = [s for s in mine if s.published_version is not None and not s.superseded]
@@ -90,7 +101,10 @@ def week_plans(week: str, summaries: Sequence[RunSummary]) -> WeekPlans:
         version = in_force.locked_version or in_force.published_version
         successor = next((s for s in published if s is not in_force), None) if locked else None
         return WeekPlans(week, in_force, version, successor or in_force, (), successor)
-    candidates = tuple(s for s in mine if s.status != "FAIL")
+    candidates = tuple(s for s in mine if s.status != "FAIL" or s.run_id in repairing)
+    busy = [s for s in candidates if s.run_id in repairing]
+    if len(busy) == 1:
+        return WeekPlans(week, None, None, busy[0], candidates, repairing=True)
     working = candidates[0] if len(candidates) == 1 else None
     return WeekPlans(week, None, None, working, candidates)
 
@@ -104,7 +118,7 @@ def default_target(plans: WeekPlans) -> tuple[RunSummary, str]:
     if plans.in_force is not None:
         return plans.in_force, "in force"
     if plans.working is not None:
-        return plans.working, "only"
+        return plans.working, "repairing" if plans.repairing else "only"
     if not plans.candidates:
         raise InvalidInput(
             f"Week {plans.week} has no run that could be published (every run is FAIL); "

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, NoReturn
 
 from dispatcher.db.repositories import AuditLog
 from dispatcher.db.unit_of_work import UnitOfWork
-from dispatcher.domain.errors import InvalidInput
+from dispatcher.domain.errors import GateBlocked, InvalidInput
 from dispatcher.domain.events import (
+    ANY,
     PLATFORM_CHAIN,
     Action,
     AuditEvent,
     ChainReport,
     EventDraft,
+    Outcome,
     format_timestamp,
     seal_event,
     tenant_chain,
@@ -29,6 +31,8 @@ def record_event(uow: UnitOfWork, draft: EventDraft, log: AuditLog | None = None
     chain's newest one."""
     chain = uow.audit_log if log is None else log
     uow.check_append(chain)
+    if draft.outcome == Outcome.ALLOWED:
+        _require_login(uow, draft, chain)
     tip = chain.tip()
     if tip is None and chain.chain == uow.audit_log.chain and draft.action != Action.SITE_CREATE:
         # A site's chain opens with its site.create (a trigger insists): create the site first.
@@ -45,12 +49,51 @@ def record_event(uow: UnitOfWork, draft: EventDraft, log: AuditLog | None = None
             "check the system clock"
         )
     tenant, site = chain.chain
-    draft = replace(draft, detail={**draft.detail, "seen": _seen(uow, chain)})
+    draft = replace(draft, detail={**draft.detail, "seen": _seen(uow, chain), **uow.login()})
     event = seal_event(
         draft, seq=seq, occurred_at=now, tenant=tenant, site=site, prev_hash=prev_hash
     )
     chain.append(event)
     return event
+
+
+def _require_login(uow: UnitOfWork, draft: EventDraft, chain: AuditLog) -> None:
+    """With the site's approvals_require_login on, a decision in the site's chain is recorded
+    as allowed only for the registered user linked to the login running the command (`users
+    link`); any other is refused here, recorded, whatever command made it. The gates of
+    publish, lock, apply and reject say the same first (`check` lists it); on PostgreSQL the
+    database's append function refuses it again. Registry and platform changes need the
+    platform login instead (docs/deployment.md): that is how the first admin gets linked."""
+    from dispatcher.domain.gates import WHO, login_problem
+    from dispatcher.domain.trail import StateMismatch
+    from dispatcher.services.site import current_config
+    from dispatcher.services.trail import bound_user
+
+    actor = (draft.actor_id or "").strip()
+    if not actor or actor == "system" or chain.chain[1] == ANY:
+        return  # the registry's and the platform's chains: the platform login alone writes them
+    try:
+        if not current_config(uow).approvals_require_login:
+            return
+        user = bound_user(uow, actor)
+    except StateMismatch as mismatch:
+        _refuse(uow, draft, chain, "state_matches_trail", mismatch.message)
+    if user is None:
+        return  # not a person of the registry: the gates refuse who is not registered
+    problem = login_problem(True, user, actor, uow.session_login(), WHO.get(draft.action, "User"))
+    if problem is not None:
+        check = "approver_is_logged_in" if draft.action in WHO else "user_is_logged_in"
+        _refuse(uow, draft, chain, check, problem)
+
+
+def _refuse(
+    uow: UnitOfWork, draft: EventDraft, chain: AuditLog, check: str, message: str
+) -> NoReturn:
+    """Record `draft` as blocked by `check` instead, commit, and stop the command (exit 2)."""
+    blocked = replace(draft, outcome=Outcome.BLOCKED, detail={"check": check, "message": message})
+    record_event(uow, blocked, chain)
+    uow.commit()
+    raise GateBlocked(message, check)
 
 
 def _seen(uow: UnitOfWork, chain: AuditLog) -> dict[str, Any]:

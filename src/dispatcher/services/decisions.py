@@ -88,6 +88,7 @@ class Gathered:
     publish_event_hash: str | None
     mismatch: StateMismatch | None
     absent_assignments: tuple[str, ...] = ()
+    login: str | None = None  # who runs the command (session_user, the OS account)
 
 
 def _gather(uow: UnitOfWork, run: RunRecord, version: VersionRecord, approver_id: str) -> Gathered:
@@ -116,6 +117,7 @@ def _gather(uow: UnitOfWork, run: RunRecord, version: VersionRecord, approver_id
                 uow.runs.plan(version.pk),
                 week_absences(uow, run.week),
             ),
+            uow.session_login(),
         )
     except StateMismatch as mismatch:
         return Gathered(
@@ -125,6 +127,7 @@ def _gather(uow: UnitOfWork, run: RunRecord, version: VersionRecord, approver_id
             tuple(r.request_id for r in uow.queries.open_repairs(week=run.week)),
             version.published_evidence_hash,
             mismatch,
+            login=uow.session_login(),
         )
 
 
@@ -163,6 +166,8 @@ def _facts(
         drift_level=verification.assessment.drift.level,
         open_repairs=gathered.open_repairs,
         absent_assignments=gathered.absent_assignments,
+        require_login=config.approvals_require_login,
+        login=gathered.login,
     )
 
 

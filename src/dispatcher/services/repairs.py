@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,6 +25,7 @@ from dispatcher.domain.gates import (
     first_failure,
 )
 from dispatcher.domain.hashing import digest
+from dispatcher.domain.ids import id_key
 from dispatcher.domain.model import (
     DAY_NAMES,
     Absence,
@@ -54,7 +55,7 @@ from dispatcher.domain.repair import (
 )
 from dispatcher.domain.solver import Progress
 from dispatcher.domain.trail import StateMismatch
-from dispatcher.domain.weeks import default_target, week_plans
+from dispatcher.domain.weeks import default_target
 from dispatcher.services.audit import record_event
 from dispatcher.services.authorization import (
     TRAIL_CHECK,
@@ -69,6 +70,7 @@ from dispatcher.services.evidence import (
     week_absences,
 )
 from dispatcher.services.review import load_run, load_version
+from dispatcher.services.runs import plans_of_week
 from dispatcher.services.site import current_config, ensure_site
 from dispatcher.services.solving import check_time_limit
 from dispatcher.services.trail import bound_open_repairs, bound_run, bound_user
@@ -105,10 +107,10 @@ def _target_run(uow: UnitOfWork, week: str, wanted: str | None) -> tuple[RunReco
         if run.week != week:
             raise InvalidInput(f"Run {run.run_id} is a run of week {run.week}, not of {week}")
         return run, "--run"
-    summaries = uow.queries.list_runs(week=week, limit=10_000)
-    if not summaries:
+    plans = plans_of_week(uow.queries, week)
+    if not plans.candidates and plans.in_force is None and not uow.queries.list_runs(week=week):
         raise NotFound(f"No run for week {week}")
-    chosen, why = default_target(week_plans(week, summaries))
+    chosen, why = default_target(plans)
     return load_run(uow, chosen.run_id), why
 
 
@@ -196,9 +198,10 @@ def request_repair(
                 "requester_registered", f"Requester {actor} is not a registered active user"
             )
         week_input = uow.runs.week_input(run, version.version)
-        driver = week_input.driver_map().get(driver_id)
+        driver = week_input.driver_named(driver_id)
         if driver is None:
-            raise InvalidInput(f"Driver {driver_id} is not in run {run.run_id}")
+            raise InvalidInput(f"Driver {driver_id!r} is not in run {run.run_id}")
+        driver_id = driver.driver_id  # as the run spells it (ids are one person ignoring case)
         if name is not None and not same_name(name, driver.name):
             raise InvalidInput(
                 f"Name {name!r} does not match driver {driver_id} ({driver.name}); check the id"
@@ -215,7 +218,7 @@ def request_repair(
             scope = RepairScope("week")
         scope_days = set(scope.absence_days(instances))
         for other in open_requests:
-            if other.driver_id == driver_id:
+            if id_key(other.driver_id) == id_key(driver_id):
                 other_scope = RepairScope.from_document(other.scope)
                 if _overlaps(scope, scope_days, other_scope, set(other.scope["absence_days"])):
                     where = "" if other.run_id == run.run_id else f" on {other.run_id}"
@@ -518,9 +521,16 @@ def _covered(record: RepairRecord) -> dict[str, Any]:
 
 def _standby(data: bytes, name: str, existing: dict[str, Driver]) -> tuple[Driver, ...]:
     drivers = parse_drivers_csv(data, name)
+    known = {id_key(d.driver_id): d for d in existing.values()}
     for driver in drivers:
-        if driver.driver_id in existing:
-            raise InvalidInput(f"{name}: standby driver {driver.driver_id} is already in the run")
+        if id_key(driver.driver_id) in known:
+            same = known[id_key(driver.driver_id)].driver_id
+            also = (
+                "" if same == driver.driver_id else f" as {same} (ids are compared ignoring case)"
+            )
+            raise InvalidInput(
+                f"{name}: standby driver {driver.driver_id} is already in the run{also}"
+            )
     return drivers
 
 
@@ -665,7 +675,7 @@ class DriverDiff:
 class RepairDetail:
     record: RepairRecord
     diff: list[DriverDiff]
-    stale: bool
+    stale: str | None  # why apply-repair would refuse the proposal as stale, None if it is not
 
 
 def show_repair(uow: UnitOfWork, request_id: str) -> RepairDetail:
@@ -673,10 +683,13 @@ def show_repair(uow: UnitOfWork, request_id: str) -> RepairDetail:
         record = load_request(uow, request_id)
         run = load_run(uow, record.run_id)
         diff: list[DriverDiff] = []
-        stale = False
+        stale = None
         if record.proposal is not None:
             base = record.proposal["base_version"]
-            stale = run.current_version != base and record.open
+            if record.open:
+                covered, absences = _covered_by(uow, run, record)
+                freeze = current_config(uow).freeze_window_hours
+                stale = _stale(uow, run, covered, record.proposal, absences, freeze)
             version = load_version(uow, run, base)
             week_input = uow.runs.week_input(run, base)
             standby = standby_drivers(record.proposal)
@@ -753,6 +766,8 @@ class ApplyResult:
     covered: list[str]  # every request the proposal covered, now APPLIED
     left_open: list[str]  # what each request still open means for the new version
     in_force: str | None = None  # the run's version still in force (`RUN-… v1 (published)`)
+    # the run was published to replace the week's locked plan (in_force names that plan)
+    successor: bool = False
 
 
 def apply_repair(uow: UnitOfWork, request_id: str, approval: ApprovalInput) -> ApplyResult:
@@ -780,16 +795,7 @@ def apply_repair(uow: UnitOfWork, request_id: str, approval: ApprovalInput) -> A
                 plan_version=run.current_version,
             ) from None
         proposal = record.proposal
-        covered = [record]
-        absences: tuple[Absence, ...] = ()
-        if proposal is not None:
-            covered += [
-                load_request(uow, other)
-                for other in covered_ids(proposal)
-                if other != record.request_id
-            ]
-            as_of = _parse_utc(proposal["as_of"])
-            absences = week_absences(uow, run.week, as_of={r.request_id: as_of for r in covered})
+        covered, absences = _covered_by(uow, run, record)
         facts = ApplyFacts(
             approval=approval,
             approver=approver,
@@ -802,8 +808,12 @@ def apply_repair(uow: UnitOfWork, request_id: str, approval: ApprovalInput) -> A
             run_locked=run.locked,
             amendment=is_amendment(record),
             has_proposal=proposal is not None,
-            stale=None if proposal is None else _stale(uow, run, covered, proposal, absences),
+            stale=None
+            if proposal is None
+            else _stale(uow, run, covered, proposal, absences, config.freeze_window_hours),
             uncovered=len(proposal["uncovered"]) if proposal else 0,
+            require_login=config.approvals_require_login,
+            login=uow.session_login(),
         )
         failure = first_failure(evaluate(APPLY_CHECKS, facts))
         name, message = (failure.name, failure.message) if failure else ("", "")
@@ -901,9 +911,10 @@ def apply_repair(uow: UnitOfWork, request_id: str, approval: ApprovalInput) -> A
                 applied_version=new_version,
             )
         left = _left_open_notes(uow, run, new_version, created.new.status, created.assessment)
-        plans = week_plans(run.week, uow.queries.list_runs(week=run.week, limit=10_000))
+        plans = plans_of_week(uow.queries, run.week)
         in_force = None
-        if plans.in_force is not None and plans.in_force.run_id == run.run_id:
+        successor = plans.successor is not None and plans.successor.run_id == run.run_id
+        if plans.in_force is not None and (plans.in_force.run_id == run.run_id or successor):
             in_force = plans.in_force_text()
         uow.decisions.add_approval(
             run_pk=run.pk,
@@ -929,6 +940,7 @@ def apply_repair(uow: UnitOfWork, request_id: str, approval: ApprovalInput) -> A
         requests,
         left,
         in_force,
+        successor,
     )
 
 
@@ -958,10 +970,14 @@ def _stale(
     covered: list[RepairRecord],
     proposal: Mapping[str, Any],
     absences: tuple[Absence, ...],
+    freeze_hours: int,
 ) -> str | None:
     """Why a proposal no longer fits the run (check `proposal_fresh`), or None."""
     if proposal["base_version"] != run.current_version:
         return STALE
+    late = _overtaken(uow, run, proposal, freeze_hours)
+    if late is not None:
+        return late
     hashed = digest(dict(proposal))
     for other in covered[1:]:
         if not other.open:
@@ -987,6 +1003,49 @@ def _stale(
             "Repair proposal is stale: the week's absences changed since it was computed; "
             "run run-repair again"
         )
+    return None
+
+
+def _covered_by(
+    uow: UnitOfWork, run: RunRecord, record: RepairRecord
+) -> tuple[list[RepairRecord], tuple[Absence, ...]]:
+    """The requests the record's proposal covers (it first), and the week's absences as the
+    proposal's as-of time binds them (empty without a proposal)."""
+    proposal = record.proposal
+    if proposal is None:
+        return [record], ()
+    covered = [record] + [
+        load_request(uow, other) for other in covered_ids(proposal) if other != record.request_id
+    ]
+    as_of = _parse_utc(proposal["as_of"])
+    return covered, week_absences(uow, run.week, as_of={r.request_id: as_of for r in covered})
+
+
+def _overtaken(
+    uow: UnitOfWork, run: RunRecord, proposal: Mapping[str, Any], freeze_hours: int
+) -> str | None:
+    """Time has overtaken the proposal: a tour it moves has started since it was computed, or
+    a tour it moves without having to now lies inside the freeze window."""
+    week_input = uow.runs.week_input(run, run.current_version)
+    instances = {i.instance_id: i for i in week_input.instances()}
+    now = uow.now()
+    affected = set(proposal.get("affected", ()))
+    since = _parse_utc(proposal["as_of"]).astimezone(VIENNA).strftime("%a %H:%M")
+    for instance_id, _, _ in proposal.get("changes", ()):
+        instance = instances.get(instance_id)
+        if instance is None:
+            continue
+        start = start_instant(week_input.week, instance)
+        if start <= now:
+            return (
+                f"Repair proposal is stale: {instance_id} it moves has started since it was "
+                f"computed ({since} Vienna); run run-repair again"
+            )
+        if instance_id not in affected and start <= now + timedelta(hours=freeze_hours):
+            return (
+                f"Repair proposal is stale: {instance_id} it moves is now inside the "
+                f"{freeze_hours} h freeze window; run run-repair again"
+            )
     return None
 
 
@@ -1068,7 +1127,15 @@ def reject_repair(
         failure = first_failure(
             evaluate(
                 REJECT_CHECKS,
-                RejectFacts(user, config.repair_roles, reason, config.min_reason_length),
+                RejectFacts(
+                    user,
+                    config.repair_roles,
+                    reason,
+                    config.min_reason_length,
+                    by,
+                    config.approvals_require_login,
+                    uow.session_login(),
+                ),
             )
         )
         if failure is not None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.errors import NotFound
 from dispatcher.domain.records import RunRecord, VersionRecord
-from dispatcher.domain.weeks import week_plans
 from dispatcher.services.evidence import verify_version
 from dispatcher.services.results import RunDetail
+from dispatcher.services.runs import plans_of_week
 
 
 def load_run(uow: UnitOfWork, run_id: str) -> RunRecord:
@@ -40,7 +40,7 @@ def show_run(uow: UnitOfWork, run_id: str, version: int | None = None) -> RunDet
         open_repairs = uow.queries.open_repairs(week=run.week)
         superseded_by = _superseded_by(uow, run)
         versions = uow.runs.versions(run)
-        plans = week_plans(run.week, uow.queries.list_runs(week=run.week, limit=10_000))
+        plans = plans_of_week(uow.queries, run.week)
         from dispatcher.services.decisions import readiness  # decisions imports this module
 
         ready = readiness(uow, run, record, verification)

@@ -206,7 +206,12 @@ ACTIVE_RUNS, ACTIVE_WEEKS = 20, 4  # status shows the weeks of the newest runs, 
 
 def plans_of(queries: ReadQueries, weeks: Iterable[str]) -> dict[str, WeekPlans]:
     """Each week's version in force and working run (domain/weeks.py)."""
-    return {week: week_plans(week, queries.list_runs(week=week, limit=10_000)) for week in weeks}
+    return {week: plans_of_week(queries, week) for week in weeks}
+
+
+def plans_of_week(queries: ReadQueries, week: str) -> WeekPlans:
+    """The week's version in force and working run, from all its runs and open repairs."""
+    return week_plans(week, queries.list_runs(week=week, limit=10_000), queries.repairing(week))
 
 
 def list_runs_with_plans(

@@ -40,7 +40,7 @@ def ensure_site(uow: UnitOfWork, for_action: Action = Action.SITE_CREATE) -> Sit
                 "runs `dispatcher site init` for it with the platform login first "
                 "(docs/deployment.md)"
             )
-        config = initial_site_config(uow.tenant, uow.site)
+        config = initial_config(uow)
         event = record_event(
             uow,
             EventDraft(
@@ -56,12 +56,25 @@ def current_config(uow: UnitOfWork) -> SiteConfig:
     otherwise), or what the site would start with."""
     from dispatcher.services.trail import bound_settings
 
-    return bound_settings(uow) or initial_site_config(uow.tenant, uow.site)
+    return bound_settings(uow) or initial_config(uow)
+
+
+def initial_config(uow: UnitOfWork) -> SiteConfig:
+    """What a new site starts with: on a PostgreSQL production database (not a demo or test
+    one, where one login plays every person) decisions are bound to per-person logins."""
+    production = uow.dialect == "postgresql" and not uow.clock_is_simulated()
+    return initial_site_config(uow.tenant, uow.site, require_login=production)
 
 
 # --- settings changes ---------------------------------------------------------------------------
 
-BOOL_SETTINGS = ("publish_enabled", "lock_enabled", "shadow_only", "lock_requires_other_person")
+BOOL_SETTINGS = (
+    "publish_enabled",
+    "lock_enabled",
+    "shadow_only",
+    "lock_requires_other_person",
+    "approvals_require_login",
+)
 ROLE_SETTINGS = ("publish_roles", "lock_roles", "repair_roles")
 INT_SETTINGS = {"min_reason_length": (1, 1000), "freeze_window_hours": (0, 168)}
 
@@ -176,7 +189,7 @@ def show_site(uow: UnitOfWork) -> tuple[bool, SiteConfig]:
 
     with uow:
         stored = bound_settings(uow)
-        return stored is not None, stored or initial_site_config(uow.tenant, uow.site)
+        return stored is not None, stored or initial_config(uow)
 
 
 def init_site(uow: UnitOfWork) -> tuple[bool, SiteConfig]:

@@ -130,7 +130,10 @@ def solve_run(
     stored_input = week_input
     week_input = replace(
         week_input,
-        availability=(*week_input.availability, *(replace(a, since=None) for a in recorded)),
+        availability=(
+            *week_input.availability,
+            *(replace(a, since=None) for a in week_input.spelled(recorded)),
+        ),
     )
 
     def solve(report: Progress | None) -> WeeklySolution:

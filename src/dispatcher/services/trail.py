@@ -81,6 +81,7 @@ def user_values(user: User) -> dict[str, Any]:
         "name": user.name,
         "roles": list(user.roles),
         "active": user.active,
+        "login": user.login,
     }
 
 

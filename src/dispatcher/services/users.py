@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 
 from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.errors import Conflict, InvalidInput, NotFound
@@ -119,7 +120,7 @@ def disable_user(uow: UnitOfWork, user_id: str, by: str, reason: str) -> UserCha
             raise NotFound(f"User {user_id} not found")
         if not user.active:
             raise Conflict(f"User {user.user_id} is already disabled")
-        disabled = User(user.user_id, user.name, user.roles, False)
+        disabled = replace(user, active=False)
         event = record_event(
             uow,
             EventDraft(
@@ -134,6 +135,60 @@ def disable_user(uow: UnitOfWork, user_id: str, by: str, reason: str) -> UserCha
         uow.users.set_active(user.user_id, False, event.seq)
         uow.commit()
     return UserChange(disabled, admin.user_id, event.seq)
+
+
+# A PostgreSQL role name or an operating-system account: no spaces, quotes or control bytes.
+LOGIN_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_.@$-]{0,62}")
+
+
+def link_user(uow: UnitOfWork, user_id: str, login: str | None, by: str, reason: str) -> UserChange:
+    """Map a user to the database login (PostgreSQL) or operating-system account (SQLite)
+    that is this person, or remove the mapping (`login` None). One login, one user."""
+    if login is not None:
+        login = login.strip()
+        if not LOGIN_PATTERN.fullmatch(login):
+            raise InvalidInput(
+                f"Invalid --login {login!r}: a database login or account name, letters, digits "
+                "and _ . @ $ - (at most 63, not starting with a digit)"
+            )
+    with uow:
+        config = _config(uow, Action.USER_UPDATE, by, reason)
+        admin = require_admin(
+            uow,
+            Action.USER_UPDATE,
+            by,
+            reason,
+            config.min_reason_length,
+            "change the user registry",
+            uow.tenant_log,
+        )
+        user = _bound(uow, Action.USER_UPDATE, user_id, admin.user_id, reason)
+        if user is None:
+            raise NotFound(f"User {user_id} not found")
+        if user.login == login:
+            state = f"linked to login {login}" if login else "not linked to a login"
+            raise Conflict(f"User {user.user_id} is already {state}")
+        holder = uow.users.by_login(login) if login else None
+        if holder is not None:
+            raise Conflict(
+                f"Login {login} is already linked to {holder.user_id}: one login is one person; "
+                f"unlink it first (`dispatcher users unlink {holder.user_id}`)"
+            )
+        linked = replace(user, login=login)
+        event = record_event(
+            uow,
+            EventDraft(
+                Action.USER_UPDATE,
+                actor_id=admin.user_id,
+                actor_role=ADMIN,
+                reason=reason.strip(),
+                detail={**user_values(linked), "changed": {"login": [user.login, login]}},
+            ),
+            uow.tenant_log,
+        )
+        uow.users.set_login(user.user_id, login, event.seq)
+        uow.commit()
+    return UserChange(linked, admin.user_id, event.seq)
 
 
 def _config(uow: UnitOfWork, action: Action, by: str | None, reason: str) -> SiteConfig:

@@ -230,6 +230,16 @@ class ReadQueries(Repository):
         """Rows whose parent is missing or in another scope (`audit verify --state`)."""
         return structure_problems(self._connection)
 
+    def repairing(self, week: str) -> set[str]:
+        """The runs of the week with an open repair request (being repaired)."""
+        rows = self._connection.execute(
+            select(r.run_id)
+            .select_from(repair_requests.join(runs, runs.c.id == q.run_pk))
+            .where(self._in_site(repair_requests), q.week == week, q.status.in_(OPEN))
+            .distinct()
+        )
+        return {row.run_id for row in rows}
+
     def open_repairs(self, *, week: str | None = None) -> list[RepairSummary]:
         statement = select(
             q.request_id, q.week, q.driver_id, q.absence_type, q.urgency, q.status, q.created_at

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, func, insert, select, update
 
 from dispatcher.db.repositories.base import Repository, json_or_none, required
 from dispatcher.db.tables import repair_request_ids, repair_requests, runs
@@ -113,6 +113,15 @@ class RepairRepository(Repository):
         rows = self._connection.execute(statement.order_by(q.created_at, q.id))
         return [_repair(row) for row in rows]
 
+    @property
+    def _by_function(self) -> bool:
+        return self._connection.dialect.name == "postgresql"
+
+    def _call(self, call: Any) -> None:
+        changed = self._connection.execute(select(call)).scalar()
+        if changed != 1:
+            raise AssertionError(f"a repair request update changed {changed} rows")
+
     def _set(self, request_id: str, **values: Any) -> None:
         self._connection.execute(
             update(repair_requests)
@@ -128,6 +137,13 @@ class RepairRepository(Repository):
         at: datetime,
         event_seq: int,
     ) -> None:
+        if self._by_function:  # PostgreSQL: no application login holds UPDATE (LOCK TABLE)
+            self._call(
+                func.dispatcher_propose_repair(
+                    request_id, event_seq, canonical_json(dict(proposal)), version, _utc(at)
+                )
+            )
+            return
         self._set(
             request_id,
             event_seq=event_seq,
@@ -148,6 +164,13 @@ class RepairRepository(Repository):
         event_seq: int,
         applied_version: int | None = None,
     ) -> None:
+        if self._by_function:
+            self._call(
+                func.dispatcher_resolve_repair(
+                    request_id, event_seq, status, by, reason, _utc(at), applied_version
+                )
+            )
+            return
         self._set(
             request_id,
             event_seq=event_seq,
@@ -157,3 +180,10 @@ class RepairRepository(Repository):
             resolved_at=at,
             applied_version=applied_version,
         )
+
+
+def _utc(at: datetime) -> datetime:
+    """A timestamp for the database's functions (timestamptz): aware, in UTC."""
+    if at.tzinfo is None:
+        raise ValueError("naive datetime refused: timestamps must carry a time zone")
+    return at.astimezone(UTC)

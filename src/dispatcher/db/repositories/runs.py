@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Row, func, insert, select
@@ -467,6 +467,11 @@ class RunRepository(Repository):
         """Cache the result of a re-verification (list-runs and status show it; no gate trusts
         it)."""
         values = {"status": status, "status_reason": reason, "checked_at": at}
+        if self._connection.dialect.name == "postgresql":  # no INSERT/UPDATE for applications
+            self._connection.execute(
+                select(func.dispatcher_record_check(version_pk, status, reason, at.astimezone(UTC)))
+            )
+            return
         self._connection.execute(
             self._dialect_insert(version_checks)
             .values(**self._scope, version_pk=version_pk, **values)

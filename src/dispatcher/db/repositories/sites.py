@@ -34,6 +34,7 @@ def _config(row: Row[Any]) -> SiteConfig:
         freeze_window_hours=row.freeze_window_hours,
         drift_baseline=row.drift_baseline,
         thresholds=DriftThresholds.from_document(json.loads(row.drift_thresholds)),
+        approvals_require_login=bool(row.approvals_require_login),
     )
 
 
@@ -50,6 +51,7 @@ def _settings(config: SiteConfig, now: datetime, event_seq: int) -> dict[str, An
         "freeze_window_hours": config.freeze_window_hours,
         "drift_baseline": config.drift_baseline,
         "drift_thresholds": canonical_json(config.thresholds.as_document()),
+        "approvals_require_login": config.approvals_require_login,
         "updated_at": now,
         "event_seq": event_seq,
     }

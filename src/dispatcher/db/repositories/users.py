@@ -16,7 +16,7 @@ u = users.c
 
 
 def _user(row: Row[Any]) -> User:
-    return User(row.user_id, row.name, roles_of(row.roles), bool(row.active))
+    return User(row.user_id, row.name, roles_of(row.roles), bool(row.active), row.login)
 
 
 def user_key(user_id: str) -> str:
@@ -57,6 +57,7 @@ class UserRepository(Repository):
                 active=user.active,
                 created_at=now,
                 user_key=user_key(user.user_id),
+                login=user.login,
                 event_seq=event_seq,
             )
         )
@@ -67,3 +68,17 @@ class UserRepository(Repository):
             .where(self._in_tenant(), u.user_key == user_key(user_id))
             .values(active=active, event_seq=event_seq)
         )
+
+    def set_login(self, user_id: str, login: str | None, event_seq: int) -> None:
+        self._connection.execute(
+            update(users)
+            .where(self._in_tenant(), u.user_key == user_key(user_id))
+            .values(login=login, event_seq=event_seq)
+        )
+
+    def by_login(self, login: str) -> User | None:
+        """The user of this tenant mapped to this login, if any."""
+        row = self._connection.execute(
+            select(users).where(self._in_tenant(), u.login == login)
+        ).first()
+        return None if row is None else _user(row)
