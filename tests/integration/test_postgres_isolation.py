@@ -209,12 +209,28 @@ def test_the_platform_login_reads_every_site_but_writes_only_its_own(
         assert con.execute("SELECT count(*) FROM runs").fetchone() == (1,)  # not asked: own only
         con.execute("SELECT set_config('app.all_sites', 'on', true)")
         assert con.execute("SELECT count(*) FROM runs").fetchone() == (3,)
+        with con.transaction(force_rollback=True):  # writes only through the owner's function
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                con.execute("UPDATE version_checks SET status_reason = 'x'")
         with con.transaction(force_rollback=True):
-            moved = con.execute("UPDATE version_checks SET status_reason = 'x'").rowcount
-        assert moved == 1
+            for (pk,) in con.execute("SELECT version_pk FROM version_checks").fetchall():
+                try:
+                    with con.transaction():
+                        con.execute("SELECT dispatcher_record_check(%s, 'PASS', 'x', now())", [pk])
+                except psycopg.errors.RestrictViolation:
+                    pass  # another site's version: the cache takes only its own site's
+            moved = con.execute("SELECT count(*) FROM version_checks WHERE status_reason = 'x'")
+            assert moved.fetchone() == (1,)
         refused = (psycopg.errors.InsufficientPrivilege, psycopg.errors.RestrictViolation)
         with pytest.raises(refused):
             con.execute("INSERT INTO sites VALUES ('OTHER', 'LINZ', now())")
+
+
+BY_OWNER_FUNCTIONS = {
+    "repair_requests_scope_update",
+    "version_checks_scope_insert",
+    "version_checks_scope_update",
+}
 
 
 @pytest.mark.parametrize(
@@ -240,13 +256,18 @@ def test_dropping_any_policy_lets_the_probe_find_a_leak(
     depot's has no write on tenant-wide tables at all), probe. The leak must name the policy's
     table (and the probe must find nothing else)."""
     table = policy.rsplit("_scope_", 1)[0]
+    # Writes no application login may make itself: the owner's functions make them (row-level
+    # security is forced on the owner too), so the probe acts as the owner for those.
+    actor = OWNER if policy in BY_OWNER_FUNCTIONS else PLATFORM_LOGIN
     with _connect(pg_server, SUPERUSER, seeded) as con, con.transaction(force_rollback=True):
         tables = scoped_tables(con)
         con.execute(f"DROP POLICY {policy} ON {table}".encode())
         con.execute("SET LOCAL session_replication_role = replica")
-        con.execute(f"SET LOCAL ROLE {PLATFORM_LOGIN}".encode())
+        con.execute(f"SET LOCAL ROLE {actor}".encode())
         _scope(con, *OWN)
         leaks = probe(con, tables, *OWN)
+    if actor == OWNER:  # the owner is held by the write policies of these tables alone
+        leaks = [leak for leak in leaks if leak.startswith(f"{table}:")]
     assert leaks, f"dropping {policy} went unnoticed"
     assert all(leak.startswith(f"{table}:") for leak in leaks), leaks
 
