@@ -209,9 +209,9 @@ def test_the_platform_login_reads_every_site_but_writes_only_its_own(
         assert con.execute("SELECT count(*) FROM runs").fetchone() == (1,)  # not asked: own only
         con.execute("SELECT set_config('app.all_sites', 'on', true)")
         assert con.execute("SELECT count(*) FROM runs").fetchone() == (3,)
-        with con.transaction(force_rollback=True):  # writes only through the owner's function
-            with pytest.raises(psycopg.errors.InsufficientPrivilege):
-                con.execute("UPDATE version_checks SET status_reason = 'x'")
+        denied = pytest.raises(psycopg.errors.InsufficientPrivilege)
+        with con.transaction(force_rollback=True), denied:  # only through the owner's function
+            con.execute("UPDATE version_checks SET status_reason = 'x'")
         with con.transaction(force_rollback=True):
             for (pk,) in con.execute("SELECT version_pk FROM version_checks").fetchall():
                 try:
