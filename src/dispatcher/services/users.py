@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from typing import Any
 
 from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.errors import Conflict, InvalidInput, NotFound
-from dispatcher.domain.events import Action, EventDraft
+from dispatcher.domain.events import Action, AuditEvent, EventDraft
 from dispatcher.domain.ids import ID_PATTERN
 from dispatcher.domain.model import ROLES, SiteConfig, User
 from dispatcher.domain.trail import USER_ACTIONS, StateMismatch
@@ -105,36 +106,51 @@ def add_user(
 
 def disable_user(uow: UnitOfWork, user_id: str, by: str, reason: str) -> UserChange:
     with uow:
-        config = _config(uow, Action.USER_DISABLE, by, reason)
-        admin = require_admin(
-            uow,
-            Action.USER_DISABLE,
-            by,
-            reason,
-            config.min_reason_length,
-            "change the user registry",
-            uow.tenant_log,
-        )
-        user = _bound(uow, Action.USER_DISABLE, user_id, admin.user_id, reason)
-        if user is None:
-            raise NotFound(f"User {user_id} not found")
+        admin, user = _admin_and_user(uow, Action.USER_DISABLE, user_id, by, reason)
         if not user.active:
             raise Conflict(f"User {user.user_id} is already disabled")
         disabled = replace(user, active=False)
-        event = record_event(
-            uow,
-            EventDraft(
-                Action.USER_DISABLE,
-                actor_id=admin.user_id,
-                actor_role=ADMIN,
-                reason=reason.strip(),
-                detail=user_values(disabled),
-            ),
-            uow.tenant_log,
-        )
+        event = _record_change(uow, Action.USER_DISABLE, admin, disabled, reason)
         uow.users.set_active(user.user_id, False, event.seq)
         uow.commit()
     return UserChange(disabled, admin.user_id, event.seq)
+
+
+def _admin_and_user(
+    uow: UnitOfWork, action: Action, user_id: str, by: str, reason: str
+) -> tuple[User, User]:
+    """(the acting platform admin, the registered user changed), each proven by the trail."""
+    config = _config(uow, action, by, reason)
+    admin = require_admin(
+        uow, action, by, reason, config.min_reason_length, "change the user registry",
+        uow.tenant_log,
+    )  # fmt: skip
+    user = _bound(uow, action, user_id, admin.user_id, reason)
+    if user is None:
+        raise NotFound(f"User {user_id} not found")
+    return admin, user
+
+
+def _record_change(
+    uow: UnitOfWork,
+    action: Action,
+    admin: User,
+    changed: User,
+    reason: str,
+    extra: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """The registry event for a change of a user (its values after the change)."""
+    return record_event(
+        uow,
+        EventDraft(
+            action,
+            actor_id=admin.user_id,
+            actor_role=ADMIN,
+            reason=reason.strip(),
+            detail={**user_values(changed), **(extra or {})},
+        ),
+        uow.tenant_log,
+    )
 
 
 # A PostgreSQL role name or an operating-system account: no spaces, quotes or control bytes.
@@ -152,19 +168,7 @@ def link_user(uow: UnitOfWork, user_id: str, login: str | None, by: str, reason:
                 "and _ . @ $ - (at most 63, not starting with a digit)"
             )
     with uow:
-        config = _config(uow, Action.USER_UPDATE, by, reason)
-        admin = require_admin(
-            uow,
-            Action.USER_UPDATE,
-            by,
-            reason,
-            config.min_reason_length,
-            "change the user registry",
-            uow.tenant_log,
-        )
-        user = _bound(uow, Action.USER_UPDATE, user_id, admin.user_id, reason)
-        if user is None:
-            raise NotFound(f"User {user_id} not found")
+        admin, user = _admin_and_user(uow, Action.USER_UPDATE, user_id, by, reason)
         if user.login == login:
             state = f"linked to login {login}" if login else "not linked to a login"
             raise Conflict(f"User {user.user_id} is already {state}")
@@ -175,17 +179,8 @@ def link_user(uow: UnitOfWork, user_id: str, login: str | None, by: str, reason:
                 f"unlink it first (`dispatcher users unlink {holder.user_id}`)"
             )
         linked = replace(user, login=login)
-        event = record_event(
-            uow,
-            EventDraft(
-                Action.USER_UPDATE,
-                actor_id=admin.user_id,
-                actor_role=ADMIN,
-                reason=reason.strip(),
-                detail={**user_values(linked), "changed": {"login": [user.login, login]}},
-            ),
-            uow.tenant_log,
-        )
+        changed = {"changed": {"login": [user.login, login]}}
+        event = _record_change(uow, Action.USER_UPDATE, admin, linked, reason, changed)
         uow.users.set_login(user.user_id, login, event.seq)
         uow.commit()
     return UserChange(linked, admin.user_id, event.seq)
