@@ -125,6 +125,50 @@ def test_the_grants_are_exactly_the_documented_ones(pg_server: PgServer, pg_data
 
 
 def test_a_depot_login_runs_its_week(depot: dict[str, Any]) -> None:
+    _run_the_week(depot)
+
+
+def test_ids_past_32_bits_run_the_whole_week(depot: dict[str, Any]) -> None:
+    """Every site draws ids from the same sequences, and a depot may call nextval() on them: one
+    depot must not be able to use them up for everyone. Past 2^31 the week still runs."""
+    start = 2**31 + 1_000
+    with _connect(depot["server"], SUPERUSER, depot["database"]) as con:
+        for sequence in SEQUENCES:
+            con.execute(f"SELECT setval('{sequence}_id_seq', {start})")
+    _run_the_week(depot)
+    assert _run(depot["url"], "show-run", RUN).exit_code == 0  # records its verification
+    with _connect(depot["server"], SUPERUSER, depot["database"]) as con:
+        for table in ("runs", "plan_versions", "repair_requests", "approvals"):
+            (low,) = con.execute(f"SELECT min(id) FROM {table}").fetchone() or (None,)
+            assert low is not None and low > start, table
+        (checked,) = con.execute("SELECT min(version_pk) FROM version_checks").fetchone() or (0,)
+        assert checked > start
+
+
+def test_id_sequences_cannot_be_used_up_or_reset_by_a_depot(depot: dict[str, Any]) -> None:
+    with _connect(depot["server"], SUPERUSER, depot["database"]) as con:
+        widths = con.execute(
+            "SELECT sequencename, data_type, max_value FROM pg_sequences "
+            "WHERE schemaname = 'public'"
+        ).fetchall()
+        columns = con.execute(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'public' AND column_name IN ('id', 'run_pk', 'version_pk')"
+        ).fetchall()
+    assert sorted(widths) == sorted((f"{t}_id_seq", "bigint", 2**63 - 1) for t in SEQUENCES)
+    assert {kind for _, _, kind in columns} == {"bigint"}, columns
+    assert len(columns) == 15
+    with _connect(depot["server"], SITE_LOGIN, depot["database"]) as con:
+        for statement in (
+            "SELECT setval('runs_id_seq', 9223372036854775806)",
+            "ALTER SEQUENCE runs_id_seq MAXVALUE 10",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                con.execute(statement)
+            con.rollback()
+
+
+def _run_the_week(depot: dict[str, Any]) -> None:
     url, out = depot["url"], depot["tmp"] / "w03.csv"
     steps = [
         ("import-run", str(depot["run"])),

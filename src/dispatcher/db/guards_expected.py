@@ -28,7 +28,7 @@ EXPECTED: dict[str, dict[str, str]] = {
         "function dispatcher_lock_chains(p_registry_alone boolean, p_platform_alone boolean)": "22ad8f167e28a0e6",
         "function dispatcher_platform_login()": "e534f522a5a10257",
         "function dispatcher_propose_repair(p_request_id text, p_event_seq integer, p_proposal text, p_proposal_version integer, p_proposed_at timestamp with time zone)": "3c2b5c985052764e",
-        "function dispatcher_record_check(p_version_pk integer, p_status text, p_reason text, p_checked_at timestamp with time zone)": "d20d28289d65301d",
+        "function dispatcher_record_check(p_version_pk bigint, p_status text, p_reason text, p_checked_at timestamp with time zone)": "d20d28289d65301d",
         "function dispatcher_resolve_repair(p_request_id text, p_event_seq integer, p_status text, p_by text, p_reason text, p_at timestamp with time zone, p_applied_version integer)": "df2360035df71131",
         "function dispatcher_scope_granted()": "d319f44bf72b1c72",
         "grant alembic_version to dispatcher_app": "SELECT",

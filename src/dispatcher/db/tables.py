@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -82,8 +83,19 @@ def _event_seq() -> Column[int]:
     return Column("event_seq", Integer, nullable=True)
 
 
+# 64-bit ids: every site draws from one sequence per table, and a login that may insert can
+# also call nextval(); 32 bits could be used up by one depot (migration e2b8c4f0a011). On
+# SQLite an INTEGER PRIMARY KEY is the 64-bit row id already (and BIGINT would not be one).
+ROW_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
 def _pk_id() -> Column[int]:
-    return Column("id", Integer, primary_key=True, autoincrement=True)
+    return Column("id", ROW_ID, primary_key=True, autoincrement=True)
+
+
+def _row_ref(name: str) -> Column[int]:
+    """A column holding another table's 64-bit id (run_pk, version_pk)."""
+    return Column(name, ROW_ID, nullable=False)
 
 
 tenants = Table(
@@ -171,7 +183,7 @@ tour_instances = Table(
     "tour_instances",
     metadata,
     *_scope(),
-    Column("run_pk", Integer, nullable=False),
+    _row_ref("run_pk"),
     Column("instance_id", String(50), nullable=False),
     _id("tour_id"),
     Column("n", Integer, nullable=False),
@@ -189,7 +201,7 @@ drivers = Table(
     "drivers",
     metadata,
     *_scope(),
-    Column("run_pk", Integer, nullable=False),
+    _row_ref("run_pk"),
     _id("driver_id"),
     Column("name", String(200), nullable=False),
     Column("skills", String(400), nullable=False),
@@ -205,7 +217,7 @@ availability = Table(
     "availability",
     metadata,
     *_scope(),
-    Column("run_pk", Integer, nullable=False),
+    _row_ref("run_pk"),
     _id("driver_id"),
     Column("date", String(10), nullable=False),
     Column("status", String(20), nullable=False),
@@ -219,7 +231,7 @@ plan_versions = Table(
     metadata,
     _pk_id(),
     *_scope(),
-    Column("run_pk", Integer, nullable=False),
+    _row_ref("run_pk"),
     Column("version", Integer, nullable=False),
     Column("parent_version", Integer, nullable=True),
     _timestamp("created_at"),
@@ -247,7 +259,7 @@ assignments = Table(
     "assignments",
     metadata,
     *_scope(),
-    Column("version_pk", Integer, nullable=False),
+    _row_ref("version_pk"),
     Column("instance_id", String(50), nullable=False),
     _id("driver_id"),
     PrimaryKeyConstraint("version_pk", "instance_id"),
@@ -258,7 +270,7 @@ audit_results = Table(
     "audit_results",
     metadata,
     *_scope(),
-    Column("version_pk", Integer, nullable=False),
+    _row_ref("version_pk"),
     _id("audit"),
     Column("position", Integer, nullable=False),
     Column("passed", Boolean, nullable=False),
@@ -273,7 +285,7 @@ evidence_records = Table(
     "evidence_records",
     metadata,
     *_scope(),
-    Column("version_pk", Integer, nullable=False),
+    _row_ref("version_pk"),
     Column("evidence_hash", String(HASH), nullable=False),
     _timestamp("created_at"),
     PrimaryKeyConstraint("version_pk"),
@@ -308,7 +320,7 @@ repair_requests = Table(
     _pk_id(),
     *_scope(),
     _id("request_id"),
-    Column("run_pk", Integer, nullable=False),
+    _row_ref("run_pk"),
     Column("base_version", Integer, nullable=False),
     Column("week", String(8), nullable=False),
     _id("driver_id"),
@@ -339,7 +351,7 @@ approvals = Table(
     metadata,
     _pk_id(),
     *_scope(),
-    Column("run_pk", Integer, nullable=False),
+    _row_ref("run_pk"),
     Column("version", Integer, nullable=False),
     Column("action", String(20), nullable=False),
     _id("approver_id"),
@@ -407,7 +419,7 @@ version_checks = Table(
     "version_checks",
     metadata,
     *_scope(),
-    Column("version_pk", Integer, nullable=False),
+    _row_ref("version_pk"),
     Column("status", String(10), nullable=False),
     Column("status_reason", Text, nullable=False),
     _timestamp("checked_at"),
