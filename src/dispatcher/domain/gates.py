@@ -7,7 +7,13 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from dispatcher.domain.model import User
-from dispatcher.domain.text import escape_undecodable, is_encodable, not_utf8, reason_problem
+from dispatcher.domain.text import (
+    escape_undecodable,
+    given,
+    is_encodable,
+    not_utf8,
+    reason_problem,
+)
 
 PUBLISH, LOCK = "publish", "lock"
 
@@ -26,6 +32,13 @@ class ApprovalInput:
         """The approver id to look up: trimmed; None when blank or not text (not UTF-8)."""
         approver = _trimmed(self.approver_id)
         return approver if approver and is_encodable(approver) else None
+
+    def trimmed(self) -> ApprovalInput:
+        """The fields as an event records them: stripped, None where nothing was typed."""
+        return ApprovalInput(
+            given(self.approver_id), given(self.role), given(self.reason),
+            given(self.override_reason),
+        )  # fmt: skip
 
     def not_text(self) -> str | None:
         """The refusal for the first field holding bytes that were not UTF-8, or None."""

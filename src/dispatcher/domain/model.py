@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from dispatcher.domain.errors import InvalidInput
 from dispatcher.domain.ids import id_key
@@ -17,6 +18,8 @@ MINUTES_PER_DAY = 1440
 MINUTES_PER_WEEK = 7 * MINUTES_PER_DAY
 WEEK_PATTERN = re.compile(r"(\d{4})-W(\d{2})")
 ROLES = ("dispatcher", "ops_lead", "platform_admin")
+# The wall clock of every tour time, week and local date the tool shows (domain.md §1).
+VIENNA = ZoneInfo("Europe/Vienna")
 
 
 # --- weeks -------------------------------------------------------------------------------------
@@ -215,13 +218,9 @@ class Absence:
 
 def start_instant(week: Week, instance: Instance) -> datetime:
     """The real UTC instant an instance starts (its times are Europe/Vienna wall clock)."""
-    from zoneinfo import ZoneInfo
-
     day = week.date_of(instance.day)
     minute = instance.tour.start
-    local = datetime(
-        day.year, day.month, day.day, minute // 60, minute % 60, tzinfo=ZoneInfo("Europe/Vienna")
-    )
+    local = datetime(day.year, day.month, day.day, minute // 60, minute % 60, tzinfo=VIENNA)
     return local.astimezone(UTC)
 
 

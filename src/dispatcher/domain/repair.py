@@ -6,7 +6,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from dispatcher.domain.audits import RULES, BoundaryDay, Rules, schedule_breaks
 from dispatcher.domain.errors import InvalidInput
@@ -25,7 +24,6 @@ from dispatcher.domain.model import (
 from dispatcher.domain.parsing import DAY_ALIASES
 from dispatcher.domain.records import RepairRecord
 
-VIENNA = ZoneInfo("Europe/Vienna")
 ABSENCE_TYPES = {
     "sick": AvailabilityStatus.SICK,
     "vacation": AvailabilityStatus.VACATION,

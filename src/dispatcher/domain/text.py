@@ -93,6 +93,11 @@ def _escaped(char: str) -> str:
     return char
 
 
+def given(text: str | None) -> str | None:
+    """What a person typed, as it is recorded: stripped, and None when nothing is left."""
+    return (text or "").strip() or None
+
+
 def reason_problem(text: str | None, minimum: int, label: str = "Reason") -> str | None:
     """Why `text` is not an acceptable reason of at least `minimum` characters, or None.
 

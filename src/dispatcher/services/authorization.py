@@ -10,7 +10,7 @@ from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.errors import GateBlocked
 from dispatcher.domain.events import Action, EventDraft, Outcome
 from dispatcher.domain.model import User
-from dispatcher.domain.text import not_utf8, reason_problem
+from dispatcher.domain.text import given, not_utf8, reason_problem
 from dispatcher.domain.trail import StateMismatch
 from dispatcher.services.audit import record_event
 
@@ -170,7 +170,7 @@ def require_tenant_allowed(uow: UnitOfWork, action: Action, actor_id: str | None
         "single_tenant",
         f"This database holds tenant {holder}; tenant {uow.tenant} needs its own database, "
         "or one created with `dispatcher db init --multi-tenant`",
-        actor_id=(actor_id or "").strip() or None,
+        actor_id=given(actor_id),
         actor_role=None,
         reason=None,
         log=uow.platform_log,
@@ -190,9 +190,9 @@ def require_platform_login(
         "platform_login_required",
         f"This database login may not {what}: on PostgreSQL that needs the platform login, "
         "a member of dispatcher_platform (docs/deployment.md)",
-        actor_id=(actor_id or "").strip() or None,
+        actor_id=given(actor_id),
         actor_role=None,
-        reason=(reason or "").strip() or None,
+        reason=given(reason),
         log=uow.audit_log,
     )
 

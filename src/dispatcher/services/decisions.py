@@ -35,6 +35,7 @@ from dispatcher.domain.model import (
     instance_sort_key,
 )
 from dispatcher.domain.records import RunRecord, VersionRecord
+from dispatcher.domain.text import given
 from dispatcher.domain.trail import StateMismatch, approval_said
 from dispatcher.services.audit import record_event
 from dispatcher.services.authorization import TRAIL_CHECK, refuse
@@ -244,13 +245,12 @@ def decide(uow: UnitOfWork, run_id: str, action: str, approval: ApprovalInput) -
         uow.runs.record_verification(
             version.pk, verification.decision.status, verification.decision.reason, uow.now()
         )
-        approver = (approval.approver_id or "").strip() or None
         gathered = _gather(uow, run, version, approval.approver_key or "")
         facts = _facts(gathered, run, version, verification, action, approval)
         failure = first_failure(evaluate(CHECKS[action], facts))
-        role = (approval.role or "").strip() or None
-        reason = (approval.reason or "").strip() or None
-        override = (approval.override_reason or "").strip() or None
+        typed = approval.trimmed()
+        approver, role, reason = typed.approver_id, typed.role, typed.reason
+        override = typed.override_reason
         if failure is not None:
             raise refuse(
                 uow,
@@ -387,7 +387,7 @@ def export_run(
     check_new_file(manifest_path)
     with uow:
         run = load_run(uow, run_id)
-        actor = (by or "").strip() or None
+        actor = given(by)
 
         def blocked(check: str, message: str, version: VersionRecord | None = None) -> GateBlocked:
             return refuse(

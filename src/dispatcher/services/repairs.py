@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.audits import ReproCheck, Roster
@@ -28,6 +27,7 @@ from dispatcher.domain.hashing import digest
 from dispatcher.domain.ids import id_key
 from dispatcher.domain.model import (
     DAY_NAMES,
+    VIENNA,
     Absence,
     DriftThresholds,
     Driver,
@@ -54,6 +54,7 @@ from dispatcher.domain.repair import (
     uncovered_reason,
 )
 from dispatcher.domain.solver import Progress
+from dispatcher.domain.text import given
 from dispatcher.domain.trail import StateMismatch
 from dispatcher.domain.weeks import default_target
 from dispatcher.services.audit import record_event
@@ -75,7 +76,6 @@ from dispatcher.services.site import current_config, ensure_site
 from dispatcher.services.solving import check_time_limit
 from dispatcher.services.trail import bound_open_repairs, bound_run, bound_user
 
-VIENNA = ZoneInfo("Europe/Vienna")
 STALE = STALE_PROPOSAL
 
 
@@ -248,7 +248,7 @@ def request_repair(
             },
             requester=user.user_id,
             urgency=urgency,
-            notes=(notes or "").strip() or None,
+            notes=given(notes),
             status=PENDING,
             created_at=uow.now(),
             proposal=None,
@@ -775,9 +775,8 @@ def apply_repair(uow: UnitOfWork, request_id: str, approval: ApprovalInput) -> A
     with uow:
         record = load_request(uow, request_id)
         run = load_run(uow, record.run_id)
-        approver_id = (approval.approver_id or "").strip()
-        role = (approval.role or "").strip() or None
-        reason = (approval.reason or "").strip() or None
+        typed = approval.trimmed()
+        approver_id, role, reason = typed.approver_id, typed.role, typed.reason
         try:
             config = ensure_site(uow)
             approver = bound_user(uow, key) if (key := approval.approver_key) else None
@@ -788,7 +787,7 @@ def apply_repair(uow: UnitOfWork, request_id: str, approval: ApprovalInput) -> A
                 uow,
                 Action.REPAIR_APPLY,
                 mismatch,
-                actor_id=approver_id or None,
+                actor_id=approver_id,
                 actor_role=role,
                 reason=reason,
                 run_id=run.run_id,
@@ -823,7 +822,7 @@ def apply_repair(uow: UnitOfWork, request_id: str, approval: ApprovalInput) -> A
                 Action.REPAIR_APPLY,
                 name,
                 message,
-                actor_id=approver_id or None,
+                actor_id=approver_id,
                 actor_role=role,
                 reason=reason,
                 run_id=run.run_id,

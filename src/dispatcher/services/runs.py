@@ -5,14 +5,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from dispatcher.db.repositories import ReadQueries
 from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.errors import InvalidInput
 from dispatcher.domain.events import Action, AuditEvent, EventDraft
 from dispatcher.domain.evidence import output_hash
-from dispatcher.domain.model import Week, WeekInput
+from dispatcher.domain.model import VIENNA, Week, WeekInput
 from dispatcher.domain.parsing import parse_run_file
 from dispatcher.domain.records import NewVersion, RunRecord, VersionRecord
 from dispatcher.domain.status import STATUSES
@@ -26,8 +25,6 @@ from dispatcher.services.evidence import (
 )
 from dispatcher.services.results import ImportResult
 from dispatcher.services.site import ensure_site
-
-VIENNA = ZoneInfo("Europe/Vienna")
 
 
 def parse_week(text: str | None) -> Week | None:

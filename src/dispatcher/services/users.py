@@ -11,6 +11,7 @@ from dispatcher.domain.errors import Conflict, InvalidInput, NotFound
 from dispatcher.domain.events import Action, AuditEvent, EventDraft
 from dispatcher.domain.ids import ID_PATTERN
 from dispatcher.domain.model import ROLES, SiteConfig, User
+from dispatcher.domain.text import given
 from dispatcher.domain.trail import USER_ACTIONS, StateMismatch
 from dispatcher.services.audit import record_event
 from dispatcher.services.authorization import (
@@ -62,7 +63,7 @@ def add_user(
             uow,
             Action.USER_ADD,
             {"User id": by, "Reason": reason, "Name": name},
-            actor_id=(by or "").strip() or None,
+            actor_id=given(by),
             reason=reason.strip() or None,
             log=uow.tenant_log,
         )
@@ -79,7 +80,7 @@ def add_user(
         elif ADMIN not in user.roles:
             raise InvalidInput("The first user of a tenant must hold the platform_admin role")
         else:
-            actor = (by or "").strip() or "system"
+            actor = given(by) or "system"
         existing = _bound(uow, Action.USER_ADD, user_id, actor, reason)
         if existing is not None:
             if existing.user_id == user_id:
@@ -196,7 +197,7 @@ def _config(uow: UnitOfWork, action: Action, by: str | None, reason: str) -> Sit
             uow,
             action,
             mismatch,
-            actor_id=(by or "").strip() or None,
+            actor_id=given(by),
             reason=reason.strip() or None,
             log=uow.tenant_log,
         ) from None
