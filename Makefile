@@ -38,7 +38,7 @@ typecheck: $(STAMP) ## mypy --strict over src and tests
 	$(BIN)/mypy
 
 pytest: $(STAMP) postgres ## The whole pytest suite (SQLite and a throwaway PostgreSQL server)
-	$(BIN)/pytest -q --basetemp=$(CURDIR)/.pytest-tmp  # one per checkout: concurrent runs never share files
+	$(BIN)/pytest -q -n auto --basetemp=$(CURDIR)/.pytest-tmp  # a worker per core; one folder per checkout
 
 # The tests start their own PostgreSQL server from Debian's package; install it when missing.
 postgres: ## Install the PostgreSQL server binaries the tests use (apt), if missing

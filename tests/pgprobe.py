@@ -153,7 +153,16 @@ def _try_append(con: psycopg.Connection[Any], values: dict[str, Any]) -> list[st
     body.update(tenant=STRANGER[0], site=STRANGER[1], seq=1, prev_hash="sha256:" + "0" * 64)
     login = con.execute("SELECT session_user").fetchone()
     assert login is not None  # the event names the login appending it, as the tool's do
-    body["detail"] = {**body["detail"], "session_login": login[0]}
+    # the tips it read, as the function finds them from here: only the policy may refuse it
+    tips = [
+        con.execute(
+            "SELECT coalesce(max(seq), 0) FROM audit_events WHERE tenant_id = %s AND site_id = '*'",
+            [tenant],
+        ).fetchone()
+        for tenant in (STRANGER[0], "*")
+    ]
+    seen = {"registry": tips[0][0] if tips[0] else 0, "platform": tips[1][0] if tips[1] else 0}
+    body["detail"] = {**body["detail"], "session_login": login[0], "seen": seen}
     text, detail = canonical(body), canonical(body["detail"])
     try:
         with con.transaction(force_rollback=True):

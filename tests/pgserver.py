@@ -17,6 +17,8 @@ APP_LOGIN = "dispatcher"  # the tests' application login, for any site (dispatch
 PLATFORM_LOGIN = "dispatcher_admin"  # a platform admin (dispatcher_app and dispatcher_platform)
 SITE_LOGIN = "wien"  # a depot's login, bound to its sites by rows in site_logins
 SUPERUSER = "postgres"
+# Logins of their own for people (docs/deployment.md, per-person logins), bound to no site yet.
+PEOPLE = ("maria", "otto", "someone_else")
 
 # What the unit of work does at the start of a transaction for LTS/WIEN (hand-written SQL too).
 SCOPE = "SELECT set_config('app.tenant', 'LTS', true), set_config('app.site', 'WIEN', true)"
@@ -30,6 +32,7 @@ CREATE ROLE {APP_LOGIN} LOGIN NOSUPERUSER NOBYPASSRLS IN ROLE dispatcher_app, di
 CREATE ROLE {PLATFORM_LOGIN} LOGIN NOSUPERUSER NOBYPASSRLS
     IN ROLE dispatcher_app, dispatcher_platform, dispatcher_any_site;
 CREATE ROLE {SITE_LOGIN} LOGIN NOSUPERUSER NOBYPASSRLS IN ROLE dispatcher_app;
+{"".join(f"CREATE ROLE {p} LOGIN NOSUPERUSER NOBYPASSRLS IN ROLE dispatcher_app;" for p in PEOPLE)}
 """
 
 

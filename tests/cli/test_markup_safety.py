@@ -59,3 +59,41 @@ def test_bracketed_text_is_shown_as_typed_everywhere(cli: Cli, tmp_path: Path) -
     assert REASON in shown["kill"]
     assert "[bold]planner" in shown["run"]
     assert "[red]Berger" in shown["roster"] or "Maria" in shown["roster"]
+
+
+CONTROL = "flu\x1b[31m red\nsecond line\u202eenil"
+
+
+def test_control_characters_are_written_out_in_every_view(cli: Cli, tmp_path: Path) -> None:
+    """A name, a note or a file's text holding ESC, a line break or a bidirectional override
+    must not move the cursor, colour the terminal or break a table's line: each view shows it
+    written out (\\x1b, \\n, \\u202e)."""
+    doc = run_doc()
+    drivers = doc["drivers"]
+    assert isinstance(drivers, list)
+    drivers[0]["name"] = f"Maria {CONTROL}"
+    assert cli("users", "add", "admin01", "--name", f"Admin {CONTROL}",
+               "--role", "platform_admin").exit_code == 0  # fmt: skip
+    assert cli("users", "add", "disp001", "--name", "Disp", "--role", "dispatcher",
+               "--by", "admin01", "--reason", "Dispatcher for Wien").exit_code == 0  # fmt: skip
+    assert cli("import-run", str(write_run(tmp_path / "run.json", doc))).exit_code == 0
+    requested = cli("request-repair", "--week", "2026-W03", "--driver", "D001", "--type", "sick",
+                    "--days", "Tue", "--requester", "disp001", "--notes", CONTROL)  # fmt: skip
+    assert requested.exit_code == 0, requested.output
+    views = {
+        "users": cli("users", "list").stdout,
+        "log": cli("audit", "log", "--limit", "50").stdout,
+        "run": cli("show-run", RUN, "--details").stdout,
+        "roster": cli("roster", RUN).stdout,
+        "repair": cli("repairs", "show", json_id(cli)).stdout,
+    }
+    for name, text in views.items():
+        assert "\x1b" not in text and "\u202e" not in text, name
+        assert "second line" not in text.replace("\\nsecond line", ""), (name, text)
+    assert "\\x1b[31m" in views["users"] and "\\x1b[31m" in views["repair"]
+
+
+def json_id(cli: Cli) -> str:
+    import json
+
+    return str(json.loads(cli("repairs", "list", "--json").stdout)[0]["request_id"])

@@ -6,7 +6,6 @@ login that ran the command (and on SQLite the host)."""
 
 from __future__ import annotations
 
-import getpass
 import json
 import socket
 from pathlib import Path
@@ -14,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from dispatcher.db.unit_of_work import os_account
+from dispatcher.domain.events import Action, EventDraft
 from tests.conftest import Cli, Insider
 from tests.forge import forge
 from tests.pgserver import PLATFORM_LOGIN
@@ -25,7 +26,7 @@ ADMIN = ("--by", "admin01", "--reason", "Per-person logins for Wien")
 def _me(backend: str) -> str:
     """The login the tests' commands run as: the platform login on PostgreSQL (see the `db`
     fixture), this process's account on SQLite."""
-    return PLATFORM_LOGIN if backend == "postgres" else getpass.getuser()
+    return PLATFORM_LOGIN if backend == "postgres" else os_account()
 
 
 def _events(cli: Cli, chain: str = "site") -> list[dict[str, Any]]:
@@ -218,6 +219,12 @@ def test_every_decision_of_an_unlinked_user_is_refused_and_recorded(
     assert json.loads(site("status", "--json").stdout)["pending_repairs"][0]["status"] == (
         "PROPOSED"
     )
+    # A settings change that changes nothing is still only the linked admin's to make.
+    unchanged = site("site", "set", "min_reason_length=10", *ADMIN)
+    assert (unchanged.exit_code, unchanged.stderr) == (
+        2,
+        f"Blocked: User admin01 is not the logged-in user ({me})\n",
+    )
     assert site("audit", "verify", "--state").exit_code == 0
 
 
@@ -287,3 +294,65 @@ def _require_by_linked_admin(site: Cli, me: str) -> None:
     setting on."""
     assert site("users", "link", "admin01", "--login", me, *ADMIN).exit_code == 0
     _require(site)
+
+
+@pytest.mark.sqlite_only
+def test_the_environment_does_not_choose_the_recorded_account_on_sqlite(
+    site: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LOGNAME and USER are whatever the person starting the process typed: the account the
+    event records is the process's own (its effective user id)."""
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.setenv(name, "otto")
+    assert site("publish", RUN, *PUBLISH_OK, *OVERRIDE).exit_code == 0
+    last = _events(site)[-1]
+    assert last["action"] == "publish"
+    assert last["detail"]["session_login"] == os_account() != "otto"
+
+
+def test_the_tool_s_own_id_cannot_be_registered(site: Cli) -> None:
+    """`system` is the actor of the tool's own events, which no login check binds: a person
+    registered as `system` would decide unbound (and look like the tool in the trail)."""
+    for spelling in ("system", "SYSTEM", "System"):
+        added = site("users", "add", spelling, "--name", "Night Shift Lead", "--role", "ops_lead",
+                     *ADMIN)  # fmt: skip
+        assert (added.exit_code, added.stderr) == (
+            1,
+            f"Error: User id {spelling} is reserved: the trail names the tool itself so\n",
+        )
+    users = json.loads(site("users", "list", "--json").stdout)
+    assert "system" not in {u["user_id"].lower() for u in users}
+
+
+def test_a_user_system_planted_in_the_registry_is_named_by_the_replay(
+    site: Cli, insider: Insider
+) -> None:
+    """Written by hand with a well-formed user.add event: `audit verify --state` names it."""
+    assert site("audit", "verify", "--state").exit_code == 0
+    planted = {"user": "system", "name": "Night Shift Lead", "roles": ["ops_lead"], "active": True}
+    sql, _ = forge(
+        site,
+        "tenant",
+        EventDraft(Action.USER_ADD, actor_id="admin01", reason="Night shift cover", detail=planted),
+    )
+    insider.tamper(sql, restore=True)
+    checked = site("audit", "verify", "--state")
+    assert checked.exit_code == 1, checked.output
+    assert (
+        "registry #5: user.add allowed although user id system is reserved for the tool's own "
+        "events" in checked.stdout
+    )
+
+
+@pytest.mark.postgres
+def test_a_login_the_server_does_not_have_is_refused_on_postgres(site: Cli) -> None:
+    """PostgreSQL keeps a login's case (`CREATE ROLE Maria` makes `maria`): a link to `MARIA`
+    would never match anyone, so it is refused, naming why."""
+    for login in ("MARIA", "nobody_here"):
+        refused = site("users", "link", "disp001", "--login", login, *ADMIN)
+        assert (refused.exit_code, refused.stderr) == (
+            1,
+            f"Error: Login {login} is not a login of this database server: the DBA creates it "
+            "first (docs/deployment.md); PostgreSQL keeps a login's case\n",
+        )
+    assert site("users", "link", "disp001", "--login", "maria", *ADMIN).exit_code == 0

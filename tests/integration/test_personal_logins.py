@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -198,3 +199,122 @@ def test_the_database_refuses_a_decision_in_another_person_s_name(
         con.execute("SELECT dispatcher_append_event(%s, %s)", [body, text])
     assert refusal in str(caught.value)
     assert _last(production["platform"])["action"] == "run.import"
+
+
+def _linked(production: dict[str, Any]) -> str:
+    """Everyone linked to their own login, drift relaxed, the sample run imported and published
+    by Maria; the run's id."""
+    platform = production["platform"]
+    for user, login in (("admin01", PLATFORM_LOGIN), *((u, lg) for lg, u in PEOPLE.items())):
+        assert _run(platform, "users", "link", user, "--login", login, *ADMIN).exit_code == 0
+    relaxed = _run(platform, "site", "set", "fte_warn_bp=0", "fte_block_bp=0", "pt_warn_bp=10000",
+                   "pt_block_bp=10000", *ADMIN)  # fmt: skip
+    assert relaxed.exit_code == 0, relaxed.output
+    run = _import(production)
+    assert _run(production["maria"], "publish", run, *PUBLISH_OK, *OVERRIDE).exit_code == 0
+    return run
+
+
+def _tips(production: dict[str, Any]) -> dict[str, int]:
+    """The registry's and the platform's tips now: what a decision made now reads."""
+    with _connect(production["server"], SUPERUSER, production["name"]) as con:
+        found = {
+            name: con.execute(
+                "SELECT coalesce(max(seq), 0) FROM audit_events WHERE tenant_id = %s "
+                "AND site_id = '*'",
+                [tenant],
+            ).fetchone()
+            for name, tenant in (("registry", "LTS"), ("platform", "*"))
+        }
+    return {name: int(row[0]) if row else 0 for name, row in found.items()}
+
+
+def _append_as(production: dict[str, Any], login: str, draft: EventDraft) -> str:
+    """`login` appends `draft` at WIEN's tip through the database's function, naming itself as
+    the tool does; the refusal's text (the test fails if the database accepts it)."""
+    draft = replace(draft, detail={**draft.detail, "session_login": login})
+    with _connect(production["server"], SUPERUSER, production["name"]) as con:
+        body, text = _forged_at_tip(con, draft)
+    refused = pytest.raises(psycopg.errors.RestrictViolation)
+    with (
+        _connect(production["server"], login, production["name"]) as con,
+        refused as caught,
+        con.transaction(),
+    ):
+        con.execute(SCOPE)
+        con.execute("SELECT dispatcher_append_event(%s, %s)", [body, text])
+    return str(caught.value)
+
+
+def _lock_by(actor: str, run: str, seen: dict[str, int]) -> EventDraft:
+    return EventDraft(Action.LOCK, actor_id=actor, actor_role="ops_lead",
+                      reason="Approved for export", run_id=run, plan_version=1,
+                      detail={"override_reason": OVERRIDE[1], "seen": seen})  # fmt: skip
+
+
+@pytest.mark.parametrize("change", ["disable", "unlink"])
+def test_a_decision_cannot_claim_it_read_the_registry_before_a_change(
+    production: dict[str, Any], change: str
+) -> None:
+    """Otto is disabled (or unlinked); at once his login appends a lock in his name that says it
+    read the registry before that. The database knows the registry's tip: refused. Named with
+    the true tip, the decision is refused for what the change did."""
+    run = _linked(production)
+    before = _tips(production)
+    changed = _run(production["platform"], "users", change, "ops001", *ADMIN)
+    assert changed.exit_code == 0, changed.output
+    stale = _append_as(production, "otto", _lock_by("ops001", run, before))
+    registry = before["registry"]
+    assert (
+        f"the event says it read registry event #{registry}, but the tip is #{registry + 1}"
+        in stale
+    )
+    true = _append_as(production, "otto", _lock_by("ops001", run, _tips(production)))
+    if change == "disable":
+        assert "Blocked: User ops001 is disabled" in true
+    else:
+        assert "Blocked: ops001 is not the logged-in user (otto)" in true
+    assert _run(production["platform"], "audit", "verify", "--state").exit_code == 0
+
+
+def test_a_decision_cannot_claim_it_read_the_platform_before_the_kill_switch(
+    production: dict[str, Any],
+) -> None:
+    run = _linked(production)
+    before = _tips(production)
+    pulled = _run(production["platform"], "kill-switch", "activate", *ADMIN)
+    assert pulled.exit_code == 0, pulled.output
+    platform = before["platform"]
+    refusal = _append_as(production, "otto", _lock_by("ops001", run, before))
+    assert (
+        f"the event says it read platform event #{platform}, but the tip is #{platform + 1}"
+        in refusal
+    )
+
+
+@pytest.mark.parametrize("actor", ["ops001 ", " ops001", "ops001\t", "ops001\n", "ops001\u00a0"])
+def test_an_actor_the_registry_would_not_find_is_refused(
+    production: dict[str, Any], actor: str
+) -> None:
+    """Maria's login, with a lock by Otto's id and a space: the registry lookup would miss it,
+    so the login check would too. The database takes only user ids."""
+    run = _linked(production)
+    refusal = _append_as(production, "maria", _lock_by(actor, run, _tips(production)))
+    assert "is not a user id" in refusal
+
+
+def test_a_user_named_system_planted_by_hand_is_bound_like_anyone(
+    production: dict[str, Any],
+) -> None:
+    """The CLI refuses to register `system`; a row planted with the guards off is still a
+    registered person to the database, and Maria's login cannot decide in its name."""
+    run = _linked(production)
+    with _connect(production["server"], SUPERUSER, production["name"]) as con:
+        con.execute("SET session_replication_role = replica")
+        con.execute(
+            "INSERT INTO users (tenant_id, user_id, user_key, name, roles, active, created_at, "
+            "event_seq) SELECT tenant_id, 'system', 'system', 'Night Shift Lead', roles, true, "
+            "created_at, event_seq FROM users WHERE tenant_id = 'LTS' AND user_id = 'ops001'"
+        )
+    refusal = _append_as(production, "maria", _lock_by("system", run, _tips(production)))
+    assert "Blocked: system is not the logged-in user (maria)" in refusal

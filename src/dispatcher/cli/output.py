@@ -21,15 +21,27 @@ STATUS_STYLE = {
 LEVEL_STYLE = {"OK": "green", "WARN": "yellow", "BLOCK": "red", "UNKNOWN": "cyan"}
 
 
+# Control characters (C0, DEL, C1) and the bidirectional overrides written out, so a name or
+# reason cannot move the cursor, colour the terminal, break a table's line or reorder the text
+# around it: ESC shows as \x1b, a line break as \n.
+_VISIBLE = {
+    **{c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))},
+    0x0A: "\\n",
+    0x09: "\\t",
+    0x0D: "\\r",
+    **{c: f"\\u{c:04x}" for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))},
+}
+
+
 def esc(value: object) -> str:
     """`value` as text that Rich prints as typed: a reason like "[urgent] sick call" or a name
-    with "[/]" is data, not markup, and bytes that were not UTF-8 show as \\xff. Every user- or
-    file-supplied text goes through this."""
+    with "[/]" is data, not markup, bytes that were not UTF-8 show as \\xff and control
+    characters as \\x1b. Every user- or file-supplied text goes through this."""
     from rich.markup import escape
 
     from dispatcher.domain.text import escape_undecodable
 
-    return escape(escape_undecodable(str(value)))
+    return escape(escape_undecodable(str(value)).translate(_VISIBLE))
 
 
 def error_line(text: str) -> None:

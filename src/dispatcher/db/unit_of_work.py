@@ -82,6 +82,22 @@ def translate_database_error(exc: DBAPIError) -> DispatcherError:
     )
 
 
+def os_account() -> str:
+    """The operating-system account running this process, by its effective user id: not the
+    LOGNAME or USER of the environment, which whoever starts the process sets to any name. Where
+    there is no passwd database (Windows), the environment's name is all there is."""
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except (ImportError, KeyError):  # no pwd module, or a uid without a passwd entry
+        pass
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
 class UnitOfWork:
     """The repositories of one tenant/site over one connection and transaction."""
 
@@ -315,11 +331,7 @@ class UnitOfWork:
                 login = self._connection.execute(text("SELECT session_user")).scalar()
                 self._login = {"session_login": str(login)}
             else:
-                try:
-                    account = getpass.getuser()
-                except (OSError, KeyError):  # no name in the environment or the passwd file
-                    account = f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
-                self._login = {"session_login": account, "session_host": socket.gethostname()}
+                self._login = {"session_login": os_account(), "session_host": socket.gethostname()}
         return dict(self._login)
 
     def session_login(self) -> str:

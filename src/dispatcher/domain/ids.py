@@ -11,6 +11,7 @@ import re
 from dispatcher.domain.errors import InvalidInput
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
+SYSTEM = "system"  # the actor of the tool's own events: no registered user may hold this id
 
 
 def normalize_scope(value: str, what: str) -> str:

@@ -47,6 +47,7 @@ from dispatcher.domain.gates import (
     first_failure,
     login_problem,
 )
+from dispatcher.domain.ids import SYSTEM, id_key
 from dispatcher.domain.model import User
 from dispatcher.domain.text import reason_problem
 
@@ -170,7 +171,9 @@ class _Registry:
             if event.action not in USER_ACTIONS:
                 continue
             problem = None
-            if event.action == "user.add" and not anyone:
+            if event.action == "user.add" and id_key(_user(event.detail).user_id) == SYSTEM:
+                problem = f"user id {SYSTEM} is reserved for the tool's own events"
+            elif event.action == "user.add" and not anyone:
                 if ADMIN not in _user(event.detail).roles:
                     problem = "the first user of a tenant must be a platform_admin"
             else:
@@ -563,7 +566,7 @@ class Replay:
         """With approvals_require_login on at the time, a registered user decided only from
         the login linked to them then (the login the event records)."""
         actor = str(event.get("actor_id") or "").strip()
-        if not actor or actor == "system" or not self.settings.get("approvals_require_login"):
+        if not actor or not self.settings.get("approvals_require_login"):
             return
         user = self.registry.user(actor, registry_seq)
         if user is None:

@@ -32,7 +32,7 @@ def record_event(uow: UnitOfWork, draft: EventDraft, log: AuditLog | None = None
     chain = uow.audit_log if log is None else log
     uow.check_append(chain)
     if draft.outcome == Outcome.ALLOWED:
-        _require_login(uow, draft, chain)
+        require_login(uow, draft, chain)
     tip = chain.tip()
     if tip is None and chain.chain == uow.audit_log.chain and draft.action != Action.SITE_CREATE:
         # A site's chain opens with its site.create (a trigger insists): create the site first.
@@ -57,7 +57,7 @@ def record_event(uow: UnitOfWork, draft: EventDraft, log: AuditLog | None = None
     return event
 
 
-def _require_login(uow: UnitOfWork, draft: EventDraft, chain: AuditLog) -> None:
+def require_login(uow: UnitOfWork, draft: EventDraft, chain: AuditLog) -> None:
     """With the site's approvals_require_login on, a decision in the site's chain is recorded
     as allowed only for the registered user linked to the login running the command (`users
     link`); any other is refused here, recorded, whatever command made it. The gates of
@@ -70,7 +70,7 @@ def _require_login(uow: UnitOfWork, draft: EventDraft, chain: AuditLog) -> None:
     from dispatcher.services.trail import bound_user
 
     actor = (draft.actor_id or "").strip()
-    if not actor or actor == "system" or chain.chain[1] == ANY:
+    if not actor or chain.chain[1] == ANY:
         return  # the registry's and the platform's chains: the platform login alone writes them
     try:
         if not current_config(uow).approvals_require_login:
@@ -79,7 +79,7 @@ def _require_login(uow: UnitOfWork, draft: EventDraft, chain: AuditLog) -> None:
     except StateMismatch as mismatch:
         _refuse(uow, draft, chain, "state_matches_trail", mismatch.message)
     if user is None:
-        return  # not a person of the registry: the gates refuse who is not registered
+        return  # not a person of the registry (the tool itself is `system`, an id no one holds)
     problem = login_problem(True, user, actor, uow.session_login(), WHO.get(draft.action, "User"))
     if problem is not None:
         check = "approver_is_logged_in" if draft.action in WHO else "user_is_logged_in"

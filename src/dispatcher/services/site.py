@@ -17,7 +17,7 @@ from dispatcher.domain.model import (
 )
 from dispatcher.domain.parsing import FieldProblem, parse_bool
 from dispatcher.domain.trail import StateMismatch
-from dispatcher.services.audit import record_event
+from dispatcher.services.audit import record_event, require_login
 from dispatcher.services.authorization import (
     refuse_mismatch,
     require_admin,
@@ -166,18 +166,17 @@ def set_site(uow: UnitOfWork, changes: dict[str, str], by: str, reason: str) -> 
         )
         before, after = config_as_dict(config), config_as_dict(updated)
         changed = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
-        if not changed:
-            return SettingsChange({}, config, None)
-        event = record_event(
-            uow,
-            EventDraft(
-                Action.SITE_UPDATE,
-                actor_id=admin.user_id,
-                actor_role="platform_admin",
-                reason=reason.strip(),
-                detail={"changed": changed, "settings": after},
-            ),
+        draft = EventDraft(
+            Action.SITE_UPDATE,
+            actor_id=admin.user_id,
+            actor_role="platform_admin",
+            reason=reason.strip(),
+            detail={"changed": changed, "settings": after},
         )
+        if not changed:  # nothing to record; still only from the admin's own login
+            require_login(uow, draft, uow.audit_log)
+            return SettingsChange({}, config, None)
+        event = record_event(uow, draft)
         uow.sites.save_config(updated, uow.now(), event.seq)
         uow.commit()
     return SettingsChange(changed, updated, event.seq)

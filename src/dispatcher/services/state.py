@@ -234,8 +234,10 @@ def verify_state(uow: UnitOfWork) -> StateReport:
     return report
 
 
-# PostgreSQL stamps events with each client's clock (until the database stamps them itself):
-# a registry change and a decision from two machines may disagree by this much.
+# PostgreSQL events carry each client's clock (the database takes one within a minute of its
+# own): a registry change and a decision from two machines may disagree by this much. Since
+# f3c9d5a1b012 the database also checks the tips an event says it read, so the tolerance only
+# matters for events appended before.
 CLOCK_TOLERANCE = {"sqlite": timedelta(0), "postgresql": timedelta(minutes=2)}
 
 

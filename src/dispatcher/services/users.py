@@ -9,7 +9,7 @@ from typing import Any
 from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.errors import Conflict, InvalidInput, NotFound
 from dispatcher.domain.events import Action, AuditEvent, EventDraft
-from dispatcher.domain.ids import ID_PATTERN
+from dispatcher.domain.ids import ID_PATTERN, SYSTEM, id_key
 from dispatcher.domain.model import ROLES, SiteConfig, User
 from dispatcher.domain.text import given
 from dispatcher.domain.trail import USER_ACTIONS, StateMismatch
@@ -54,6 +54,8 @@ def add_user(
     user_id = user_id.strip()
     if not ID_PATTERN.fullmatch(user_id):
         raise InvalidInput(f"Invalid user id {user_id!r}")
+    if id_key(user_id) == SYSTEM:
+        raise InvalidInput(f"User id {user_id} is reserved: the trail names the tool itself so")
     if not name.strip():
         raise InvalidInput("Give the user's --name")
     user = User(user_id, name.strip(), _roles(roles))
@@ -173,6 +175,11 @@ def link_user(uow: UnitOfWork, user_id: str, login: str | None, by: str, reason:
         if user.login == login:
             state = f"linked to login {login}" if login else "not linked to a login"
             raise Conflict(f"User {user.user_id} is already {state}")
+        if login and uow.users.login_exists(login) is False:
+            raise InvalidInput(
+                f"Login {login} is not a login of this database server: the DBA creates it "
+                "first (docs/deployment.md); PostgreSQL keeps a login's case"
+            )
         holder = uow.users.by_login(login) if login else None
         if holder is not None:
             raise Conflict(

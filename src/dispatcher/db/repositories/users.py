@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, insert, select, text, update
 
 from dispatcher.db.repositories.base import Repository
 from dispatcher.db.repositories.sites import roles_of
@@ -82,3 +82,15 @@ class UserRepository(Repository):
             select(users).where(self._in_tenant(), u.login == login)
         ).first()
         return None if row is None else _user(row)
+
+    def login_exists(self, login: str) -> bool | None:
+        """Whether the database server has a login of this exact name (PostgreSQL keeps a
+        login's case: `CREATE ROLE Maria` makes `maria`); None on SQLite, which has none."""
+        if self._connection.dialect.name != "postgresql":
+            return None
+        # pg_roles has no Core table of ours: it is the server's catalog
+        found = self._connection.execute(
+            text("SELECT 1 FROM pg_roles WHERE rolname = :login AND rolcanlogin"),
+            {"login": login},
+        ).first()
+        return found is not None
