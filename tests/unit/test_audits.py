@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from dispatcher.domain.audits import (
-    AUDIT_NAMES,
     NO_BOUNDARY_NOTE,
     NO_PRODUCER_HASH_NOTE,
     Boundary,
@@ -14,6 +13,7 @@ from dispatcher.domain.audits import (
     classify_block,
 )
 from dispatcher.domain.model import Absence, AvailabilityStatus, Tour
+from dispatcher.domain.vocabulary import AUDIT_NAMES
 from tests.builders import all_kinds, audit, driver, kinds, minutes, tour
 
 

@@ -174,7 +174,7 @@ def repair(record: RepairRecord) -> dict[str, Any]:
         "status": record.status,
         "created_at": _ts(record.created_at),
         "proposed_at": _ts(record.proposed_at),
-        "proposal": None if record.proposal is None else dict(record.proposal),
+        "proposal": None if record.proposal_document is None else dict(record.proposal_document),
         "resolved_at": _ts(record.resolved_at),
         "resolved_by": record.resolved_by,
         "resolution_reason": record.resolution_reason,

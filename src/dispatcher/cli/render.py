@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.table import Table
 
 from dispatcher.cli.output import error_line, esc, level_text, percent, status_text, stdout
-from dispatcher.domain.names import AUDIT_NAMES, DAY_NAMES, format_hours
+from dispatcher.domain.vocabulary import AUDIT_NAMES, DAY_NAMES, format_hours
 
 if TYPE_CHECKING:  # annotations only: importing services here would load the ORM
     from collections.abc import Mapping
@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # annotations only: importing services here would load the OR
     from dispatcher.config import Settings
     from dispatcher.domain.events import ChainReport
     from dispatcher.domain.model import User
+    from dispatcher.domain.proposal import RepairProposal
     from dispatcher.domain.records import RepairRecord
     from dispatcher.domain.views import EventRow, RunSummary, StatusOverview
     from dispatcher.domain.weeks import WeekPlans
@@ -658,54 +659,50 @@ def _hm(minutes: int) -> str:
     return f"{format_hours(minutes)} h"
 
 
-def proposal_summary(proposal: dict[str, Any], *, review_hint: bool = True) -> None:
+def proposal_summary(proposal: RepairProposal, *, review_hint: bool = True) -> None:
     console = stdout()
-    objective, solver = proposal["objective"], proposal["solver"]
-    complete = not proposal["uncovered"]
-    state = "[green]complete[/green]" if complete else "[red]partial[/red]"
-    if not proposal["affected"]:
+    objective, solver = proposal.objective, proposal.solver
+    state = "[green]complete[/green]" if proposal.complete else "[red]partial[/red]"
+    if not proposal.affected:
         state = "[yellow]nothing to reassign[/yellow]"
     console.print(
-        f"Proposal for {proposal['request_id']} on {proposal['run_id']} "
-        f"v{proposal['base_version']} "
-        f"(as of {proposal['as_of']}): {state}"
+        f"Proposal for {proposal.request_id} on {proposal.run_id} v{proposal.base_version} "
+        f"(as of {proposal.as_of}): {state}"
     )
-    requests = proposal.get("requests", [])
-    if len(requests) > 1:
-        console.print(f"Covers {len(requests)} open requests of the run:")
-        for item in requests:
+    if len(proposal.requests) > 1:
+        console.print(f"Covers {len(proposal.requests)} open requests of the run:")
+        for item in proposal.requests:
             console.print(
-                esc(f"  {item['request_id']}  {item['driver_id']} {item['type']}, {item['scope']}")
+                esc(f"  {item.request_id}  {item.driver_id} {item.absence_type}, {item.scope}")
             )
-    for left in proposal.get("left_open", []):
+    for left in proposal.left_open:
         console.print(
             f"[yellow]Left open (--only):[/yellow] {esc(left)}; its absence counts in the "
             "proposal's audits"
         )
     console.print(
-        f"Covered {objective['covered']}/{objective['affected']} affected tours; "
-        f"{objective['drivers_changed']} drivers changed, {objective['moved']} tours moved, "
-        f"highest weekly work among them {_hm(objective['max_weekly_minutes'])}"
+        f"Covered {objective.covered}/{objective.affected} affected tours; "
+        f"{objective.drivers_changed} drivers changed, {objective.moved} tours moved, "
+        f"highest weekly work among them {_hm(objective.max_weekly_minutes)}"
     )
-    proven = "optimal (proven)" if solver["proven_optimal"] else "best found, optimality not proven"
-    console.print(f"Solver: {solver['name']}, {solver['runtime_ms']} ms, {proven}")
-    greedy = proposal["greedy"]
+    proven = "optimal (proven)" if solver.proven_optimal else "best found, optimality not proven"
+    console.print(f"Solver: {solver.name}, {solver.runtime_ms} ms, {proven}")
     console.print(
-        f"(greedy for comparison: {greedy['covered']} covered, {greedy['drivers_changed']} drivers "
-        f"changed)"
+        f"(greedy for comparison: {proposal.greedy_covered} covered, "
+        f"{proposal.greedy_drivers_changed} drivers changed)"
     )
-    if not proposal["affected"]:
+    if not proposal.affected:
         console.print(
             "Nothing to reassign: no tour of the absent driver in this scope starts after now."
         )
-    if proposal["frozen"]:
-        console.print(f"Frozen (start within the freeze window): {len(proposal['frozen'])} tours")
-    for item in proposal["uncovered"]:
-        console.print(f"[red]Uncovered[/red] {esc(item['instance_id'])}: {esc(item['reason'])}")
-    if not complete:
-        console.print(f"Extra drivers needed to cover the rest: {proposal['extra_drivers_needed']}")
+    if proposal.frozen:
+        console.print(f"Frozen (start within the freeze window): {len(proposal.frozen)} tours")
+    for tour in proposal.uncovered:
+        console.print(f"[red]Uncovered[/red] {esc(tour.instance_id)}: {esc(tour.reason)}")
+    if not proposal.complete:
+        console.print(f"Extra drivers needed to cover the rest: {proposal.extra_drivers_needed}")
     if review_hint:
-        console.print(f"Review: dispatcher repairs show {proposal['request_id']}")
+        console.print(f"Review: dispatcher repairs show {proposal.request_id}")
 
 
 def repair_list(records: list[RepairRecord], settings: Settings) -> None:
@@ -760,10 +757,11 @@ def repair_detail(detail: RepairDetail) -> None:
         console.print(
             esc(f"Resolved:  {_ts(r.resolved_at)} by {r.resolved_by}: {r.resolution_reason}")
         )
-    if r.proposal is None:
+    proposal = r.proposal
+    if proposal is None:
         console.print("No proposal yet: dispatcher run-repair --request " + r.request_id)
         return
-    proposal_summary(dict(r.proposal), review_hint=False)
+    proposal_summary(proposal, review_hint=False)
     if detail.stale:
         console.print(f"[red]{esc(detail.stale)}[/red]")
     for driver in detail.diff:
@@ -782,14 +780,14 @@ def repair_detail(detail: RepairDetail) -> None:
     compare.add_column("")
     compare.add_column("Current", justify="right")
     compare.add_column("Proposal", justify="right")
-    current, proposed = r.proposal["current"], r.proposal["proposed"]
+    current, proposed = proposal.current, proposal.proposed
     for audit in AUDIT_NAMES:
-        if audit in current["audits"]:
-            before, after = current["audits"][audit], proposed["audits"][audit]
-            compare.add_row(f"{audit} violations", str(before), str(after))
+        if audit in current.audits:
+            found, left = current.audits[audit], proposed.audits[audit]
+            compare.add_row(f"{audit} violations", str(found), str(left))
     for kpi in ("coverage_bp", "drivers_used", "max_minutes", "fte_ratio_bp"):
-        compare.add_row(kpi, _kpi(kpi, current["kpis"][kpi]), _kpi(kpi, proposed["kpis"][kpi]))
-    churn = proposed["kpis"].get("churn")
+        compare.add_row(kpi, _kpi(kpi, current.kpis[kpi]), _kpi(kpi, proposed.kpis[kpi]))
+    churn = proposed.kpis.get("churn")
     if churn:
         compare.add_row(
             "churn",

@@ -193,7 +193,7 @@ def run_repair(
     if as_json:
         from dispatcher.cli.output import emit_json
 
-        emit_json(result.proposal)
+        emit_json(dict(result.proposal.document))
         return
     from dispatcher.cli import render
 

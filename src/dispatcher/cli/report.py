@@ -79,7 +79,7 @@ def render_report(data: ReportData, tenant: str, site: str) -> str:
 
 
 def _hours(minutes: int) -> str:
-    from dispatcher.domain.audits import format_hours
+    from dispatcher.domain.vocabulary import format_hours
 
     return f"{format_hours(minutes)} h"
 

@@ -10,7 +10,6 @@ from itertools import pairwise
 from typing import Any
 
 from dispatcher.domain.model import (
-    DAY_NAMES,
     DEFAULT_WEEKLY_CAP,
     MINUTES_PER_WEEK,
     Absence,
@@ -23,15 +22,17 @@ from dispatcher.domain.model import (
     instance_sort_key,
     start_instant,
 )
-from dispatcher.domain.names import AUDIT_NAMES as AUDIT_NAMES
-from dispatcher.domain.names import COVERAGE as COVERAGE
-from dispatcher.domain.names import FATIGUE as FATIGUE
-from dispatcher.domain.names import OVERLAP as OVERLAP
-from dispatcher.domain.names import REPRODUCIBILITY as REPRODUCIBILITY
-from dispatcher.domain.names import REST as REST
-from dispatcher.domain.names import SPAN_REGULAR as SPAN_REGULAR
-from dispatcher.domain.names import SPAN_SPLIT as SPAN_SPLIT
-from dispatcher.domain.names import format_hours as format_hours
+from dispatcher.domain.vocabulary import (
+    COVERAGE,
+    DAY_NAMES,
+    FATIGUE,
+    OVERLAP,
+    REPRODUCIBILITY,
+    REST,
+    SPAN_REGULAR,
+    SPAN_SPLIT,
+    format_hours,
+)
 
 NO_BOUNDARY_NOTE = "previous week: none locked"
 NO_PRODUCER_HASH_NOTE = "no producer hash; recorded hash is the reference"

@@ -20,6 +20,7 @@ from dispatcher.domain.model import (
     WeekInput,
     format_clock,
 )
+from dispatcher.domain.vocabulary import AUDIT_COUNT
 
 FIRST_NAMES = (
     "Maria",
@@ -233,7 +234,7 @@ def _valid(
     week_input = WeekInput(week, tours, (driver,))
     plan = {f"X{i}#1": driver.driver_id for i in range(len(shifts))}
     report = run_audits(week_input, plan, ReproCheck("-", "-"), rules=rules)
-    return report.passed_count == 7
+    return report.passed_count == AUDIT_COUNT
 
 
 def make_week(

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from dispatcher.domain.kpis import Kpis
-from dispatcher.domain.levels import BLOCK, OK, UNKNOWN, WARN
 from dispatcher.domain.model import DriftThresholds
+from dispatcher.domain.vocabulary import BLOCK, OK, UNKNOWN, WARN
 
 __all__ = ["BLOCK", "OK", "UNKNOWN", "WARN"]
 

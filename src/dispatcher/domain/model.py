@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 
 from dispatcher.domain.errors import InvalidInput
 from dispatcher.domain.ids import id_key
-from dispatcher.domain.names import DAY_NAMES as DAY_NAMES
 
 MINUTES_PER_DAY = 1440
 MINUTES_PER_WEEK = 7 * MINUTES_PER_DAY

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from dispatcher.domain.audits import Boundary
 from dispatcher.domain.drift import Drift
 from dispatcher.domain.kpis import Kpis
 from dispatcher.domain.model import Absence
+from dispatcher.domain.proposal import RepairProposal
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,7 @@ class RepairRecord:
     notes: str | None
     status: str
     created_at: datetime
-    proposal: Mapping[str, Any] | None
+    proposal_document: Mapping[str, Any] | None  # as stored: what the events' digests name
     proposed_at: datetime | None
     proposal_version: int | None
     resolved_at: datetime | None
@@ -161,3 +163,9 @@ class RepairRecord:
     @property
     def open(self) -> bool:
         return self.status in ("PENDING", "PROPOSED")
+
+    @cached_property
+    def proposal(self) -> RepairProposal | None:
+        """The stored proposal, typed (read once)."""
+        doc = self.proposal_document
+        return None if doc is None else RepairProposal.from_document(doc)

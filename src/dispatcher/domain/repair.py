@@ -10,7 +10,6 @@ from typing import Any
 from dispatcher.domain.audits import RULES, BoundaryDay, Rules, schedule_breaks
 from dispatcher.domain.errors import InvalidInput
 from dispatcher.domain.model import (
-    DAY_NAMES,
     Absence,
     AvailabilityStatus,
     Driver,
@@ -23,6 +22,7 @@ from dispatcher.domain.model import (
 )
 from dispatcher.domain.parsing import DAY_ALIASES
 from dispatcher.domain.records import RepairRecord
+from dispatcher.domain.vocabulary import DAY_NAMES
 
 ABSENCE_TYPES = {
     "sick": AvailabilityStatus.SICK,
@@ -145,7 +145,7 @@ def request_absences(
     status = ABSENCE_TYPES[record.absence_type]
     moment = as_of
     if moment is None and record.status == APPLIED and record.proposal is not None:
-        moment = datetime.fromisoformat(str(record.proposal["as_of"]))
+        moment = record.proposal.moment
     if moment is None:
         moment = record.created_at
     since = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -153,14 +153,6 @@ def request_absences(
         Absence(record.driver_id, week.date_of(day).isoformat(), status, record.request_id, since)
         for day in record.scope["absence_days"]
     )
-
-
-def covered_ids(proposal: Mapping[str, Any]) -> list[str]:
-    """The requests a proposal covers (proposals before joint repairs cover their own)."""
-    listed = proposal.get("requests")
-    if isinstance(listed, list):
-        return [str(r["request_id"]) for r in listed]
-    return [str(proposal["request_id"])]
 
 
 # --- the problem handed to a solver ------------------------------------------------------------

@@ -6,13 +6,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from dispatcher.domain.levels import BLOCK, UNKNOWN, WARN
+from dispatcher.domain.vocabulary import (
+    BLOCK,
+    BLOCKED,
+    FAIL,
+    PASS,
+    PENDING,
+    STATUS_WARN,
+    UNKNOWN,
+    WARN,
+)
 
 if TYPE_CHECKING:
     from dispatcher.domain.audits import AuditResult
-
-PASS, STATUS_WARN, FAIL, BLOCKED, PENDING = "PASS", "WARN", "FAIL", "BLOCKED", "PENDING"
-STATUSES = (PASS, STATUS_WARN, FAIL, BLOCKED, PENDING)
 
 
 @dataclass(frozen=True)

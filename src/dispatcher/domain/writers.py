@@ -8,9 +8,9 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from dispatcher.domain.audits import format_hours
 from dispatcher.domain.model import Absence, Driver, Plan, Tour, WeekInput, format_clock, plan_pairs
 from dispatcher.domain.parsing import RUN_FORMAT
+from dispatcher.domain.vocabulary import format_hours
 
 
 def _csv(header: list[str], rows: Iterable[list[str]]) -> str:

@@ -27,7 +27,6 @@ from dispatcher.domain.gates import (
     first_failure,
 )
 from dispatcher.domain.model import (
-    DAY_NAMES,
     SiteConfig,
     User,
     format_clock,
@@ -37,6 +36,7 @@ from dispatcher.domain.model import (
 from dispatcher.domain.records import RunRecord, VersionRecord
 from dispatcher.domain.text import given
 from dispatcher.domain.trail import StateMismatch, approval_said
+from dispatcher.domain.vocabulary import DAY_NAMES
 from dispatcher.services.audit import record_event
 from dispatcher.services.authorization import TRAIL_CHECK, refuse
 from dispatcher.services.evidence import Verification, verify_version, week_absences

@@ -11,7 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from dispatcher.db.unit_of_work import UnitOfWork
-from dispatcher.domain.audits import Boundary, DutyDay, ReproCheck, Roster, format_hours
+from dispatcher.domain.audits import (
+    Boundary,
+    DutyDay,
+    ReproCheck,
+    Roster,
+)
 from dispatcher.domain.drift import Baseline
 from dispatcher.domain.errors import IntegrityDamage
 from dispatcher.domain.events import AuditEvent
@@ -26,7 +31,6 @@ from dispatcher.domain.evidence import (
 )
 from dispatcher.domain.hashing import canonical_json, digest, digest_text
 from dispatcher.domain.model import (
-    DAY_NAMES,
     Absence,
     DriftThresholds,
     Plan,
@@ -38,6 +42,7 @@ from dispatcher.domain.model import (
 )
 from dispatcher.domain.records import NewVersion, RunRecord, VersionRecord
 from dispatcher.domain.status import StatusDecision, derive_status
+from dispatcher.domain.vocabulary import DAY_NAMES, format_hours
 from dispatcher.services.files import check_new_folder, write_new_folder
 from dispatcher.services.results import EvidenceCheck, EvidenceExport
 

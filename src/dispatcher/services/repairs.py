@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,7 +26,6 @@ from dispatcher.domain.gates import (
 from dispatcher.domain.hashing import digest
 from dispatcher.domain.ids import id_key
 from dispatcher.domain.model import (
-    DAY_NAMES,
     VIENNA,
     Absence,
     DriftThresholds,
@@ -37,7 +36,8 @@ from dispatcher.domain.model import (
     start_instant,
 )
 from dispatcher.domain.parsing import parse_drivers_csv
-from dispatcher.domain.records import NewVersion, RepairRecord, RunRecord
+from dispatcher.domain.proposal import RepairProposal
+from dispatcher.domain.records import NewVersion, RepairRecord, RunRecord, VersionRecord
 from dispatcher.domain.repair import (
     ABSENCE_TYPES,
     APPLIED,
@@ -45,9 +45,10 @@ from dispatcher.domain.repair import (
     PENDING,
     REJECTED,
     URGENCIES,
+    RepairProblem,
     RepairScope,
+    RepairSolution,
     build_problem,
-    covered_ids,
     parse_days,
     resolve_tours,
     same_name,
@@ -56,6 +57,7 @@ from dispatcher.domain.repair import (
 from dispatcher.domain.solver import Progress
 from dispatcher.domain.text import given
 from dispatcher.domain.trail import StateMismatch
+from dispatcher.domain.vocabulary import DAY_NAMES
 from dispatcher.domain.weeks import default_target
 from dispatcher.services.audit import record_event
 from dispatcher.services.authorization import (
@@ -251,7 +253,7 @@ def request_repair(
             notes=given(notes),
             status=PENDING,
             created_at=uow.now(),
-            proposal=None,
+            proposal_document=None,
             proposed_at=None,
             proposal_version=None,
             resolved_at=None,
@@ -349,7 +351,7 @@ def list_repairs(
 @dataclass(frozen=True)
 class ProposalResult:
     request_id: str
-    proposal: dict[str, Any]
+    proposal: RepairProposal
     event_seq: int
 
 
@@ -427,25 +429,20 @@ def run_repair(
     extra_needed = extra_drivers_needed(problem, solution.uncovered) if solution.uncovered else 0
     if progress:
         progress(f"done in {time.perf_counter() - started:.1f} s")
-    proposal = _proposal_document(
+    solved = _Solved(problem, frozen, solution, second.plan, greedy, extra_needed, time_limit)
+    document = _proposal_document(
         record,
-        run.run_id,
-        version.version,
-        now,
-        problem,
-        frozen,
-        solution,
-        second.plan,
-        greedy,
-        extra_needed,
-        extra,
-        version.config,
-        time_limit,
+        run,
+        version,
         plan,
+        now,
+        solved,
+        extra,
         covered=covered,
         left_open=left_open,
         absences=judged,
     )
+    proposal = RepairProposal.from_document(document)
     requests = [r.request_id for r in covered]
     with write_uow as uow:
         record = load_request(uow, request_id)
@@ -470,16 +467,18 @@ def run_repair(
                 detail={
                     "request_id": record.request_id,
                     "request_ids": requests,
-                    "left_open": proposal["left_open"],
-                    "proposal_hash": digest(proposal),
-                    **proposal["objective"],
-                    "proven_optimal": proposal["solver"]["proven_optimal"],
-                    "uncovered": [u["instance_id"] for u in proposal["uncovered"]],
+                    "left_open": list(proposal.left_open),
+                    "proposal_hash": proposal.digest,
+                    **asdict(proposal.objective),
+                    "proven_optimal": proposal.solver.proven_optimal,
+                    "uncovered": [u.instance_id for u in proposal.uncovered],
                 },
             ),
         )
         for each in requests:  # one proposal for all it covers
-            uow.repairs.save_proposal(each, proposal, version.version, uow.now(), event.seq)
+            uow.repairs.save_proposal(
+                each, proposal.document, version.version, uow.now(), event.seq
+            )
         uow.commit()
     return ProposalResult(record.request_id, proposal, event.seq)
 
@@ -534,29 +533,38 @@ def _standby(data: bytes, name: str, existing: dict[str, Driver]) -> tuple[Drive
     return drivers
 
 
+@dataclass(frozen=True)
+class _Solved:
+    """What run-repair computed: the problem, its frozen tours, the solution, the second solve's
+    plan (reproducibility), the greedy comparison and the extra drivers still needed."""
+
+    problem: RepairProblem
+    frozen: tuple[str, ...]
+    solution: RepairSolution
+    second_plan: dict[str, str]
+    greedy: RepairSolution
+    extra_needed: int
+    time_limit: float
+
+
 def _proposal_document(
     record: RepairRecord,
-    run_id: str,
-    base_version: int,
-    now: datetime,
-    problem: Any,
-    frozen: tuple[str, ...],
-    solution: Any,
-    second_plan: dict[str, str],
-    greedy: Any,
-    extra_needed: int,
-    standby: tuple[Driver, ...],
-    config: Any,
-    time_limit: float,
+    run: RunRecord,
+    version: VersionRecord,
     base_plan: dict[str, str],
+    now: datetime,
+    solved: _Solved,
+    standby: tuple[Driver, ...],
     *,
     covered: list[RepairRecord],
     left_open: list[RepairRecord],
     absences: tuple[Absence, ...],
 ) -> dict[str, Any]:
+    """The proposal as it is stored, printed and hashed (read back by RepairProposal)."""
+    problem, solution, greedy = solved.problem, solved.solution, solved.greedy
     changes = [[i, base_plan.get(i), solution.plan.get(i)] for i in solution.moved]
     used = {d for _, _, d in changes if d is not None}
-    thresholds = DriftThresholds.from_document(config["drift_thresholds"])
+    thresholds = DriftThresholds.from_document(version.config["drift_thresholds"])
     current = assess(
         problem.week_input,
         base_plan,
@@ -579,25 +587,25 @@ def _proposal_document(
         "request_id": record.request_id,
         "requests": [_covered(r) for r in covered],
         "left_open": [r.request_id for r in left_open],
-        "run_id": run_id,
-        "base_version": base_version,
+        "run_id": run.run_id,
+        "base_version": version.version,
         "as_of": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "solver": {
             "name": solution.solver,
             "proven_optimal": solution.proven_optimal,
-            "time_limit_ms": int(time_limit * 1000),
+            "time_limit_ms": int(solved.time_limit * 1000),
             "runtime_ms": solution.runtime_ms,
             "notes": list(solution.notes),
             "output_hash": output_hash(solution.plan),
-            "second_solve_hash": output_hash(second_plan),
+            "second_solve_hash": output_hash(solved.second_plan),
         },
         "affected": list(problem.affected),
-        "frozen": list(frozen),
+        "frozen": list(solved.frozen),
         "uncovered": [
             {"instance_id": i, "reason": uncovered_reason(problem, solution.plan, i)}
             for i in solution.uncovered
         ],
-        "extra_drivers_needed": extra_needed,
+        "extra_drivers_needed": solved.extra_needed,
         "changes": changes,
         "standby": [d.as_document() for d in standby if d.driver_id in used],
         "objective": {
@@ -632,32 +640,6 @@ def _summary(assessment: Any) -> dict[str, Any]:
     }
 
 
-def standby_drivers(proposal: Mapping[str, Any]) -> tuple[Driver, ...]:
-    """The standby drivers a proposal uses, as drivers."""
-    return tuple(
-        Driver(
-            d["driver_id"],
-            d["name"],
-            tuple(d["skills"]),
-            d["active"],
-            d["max_weekly_minutes"],
-            d["depot"],
-        )
-        for d in proposal["standby"]
-    )
-
-
-def with_changes(plan: dict[str, str], proposal: Mapping[str, Any]) -> dict[str, str]:
-    """The plan after a proposal's changes (a change to None leaves the instance uncovered)."""
-    result = dict(plan)
-    for instance_id, _, driver in proposal["changes"]:
-        if driver is None:
-            result.pop(instance_id, None)
-        else:
-            result[instance_id] = driver
-    return result
-
-
 # --- review -------------------------------------------------------------------------------------
 
 
@@ -684,18 +666,17 @@ def show_repair(uow: UnitOfWork, request_id: str) -> RepairDetail:
         run = load_run(uow, record.run_id)
         diff: list[DriverDiff] = []
         stale = None
-        if record.proposal is not None:
-            base = record.proposal["base_version"]
+        proposal = record.proposal
+        if proposal is not None:
+            base = proposal.base_version
             if record.open:
                 covered, absences = _covered_by(uow, run, record)
                 freeze = current_config(uow).freeze_window_hours
-                stale = _stale(uow, run, covered, record.proposal, absences, freeze)
+                stale = _stale(uow, run, covered, proposal, absences, freeze)
             version = load_version(uow, run, base)
-            week_input = uow.runs.week_input(run, base)
-            standby = standby_drivers(record.proposal)
-            week_input = week_input.with_drivers(standby)
+            week_input = uow.runs.week_input(run, base).with_drivers(proposal.standby)
             before = uow.runs.plan(version.pk)
-            after = with_changes(before, record.proposal)
+            after = proposal.plan_after(before)
             diff = _diff(week_input, before, after)
     return RepairDetail(record, diff, stale)
 
@@ -810,7 +791,7 @@ def apply_repair(uow: UnitOfWork, request_id: str, approval: ApprovalInput) -> A
             stale=None
             if proposal is None
             else _stale(uow, run, covered, proposal, absences, config.freeze_window_hours),
-            uncovered=len(proposal["uncovered"]) if proposal else 0,
+            uncovered=len(proposal.uncovered) if proposal else 0,
             require_login=config.approvals_require_login,
             login=uow.session_login(),
         )
@@ -831,33 +812,33 @@ def apply_repair(uow: UnitOfWork, request_id: str, approval: ApprovalInput) -> A
         assert proposal is not None and role is not None and reason is not None
         assert approver is not None
         approver_id = approver.user_id  # as registered, whatever case was typed
-        base = load_version(uow, run, proposal["base_version"])
+        base = load_version(uow, run, proposal.base_version)
         base_plan = uow.runs.plan(base.pk)
-        new_plan = with_changes(base_plan, proposal)
-        standby = standby_drivers(proposal)
+        new_plan = proposal.plan_after(base_plan)
+        standby = proposal.standby
         new_version = base.version + 1
         origin = "amendment" if run.locked else "repair"  # a locked plan stays as it was
         if standby:
             uow.runs.add_drivers(run.pk, standby, new_version)
         week_input = uow.runs.week_input(run, new_version)
         solver = {
-            "name": proposal["solver"]["name"],
+            "name": proposal.solver.name,
             "version": None,
             "seed": 0,
-            "declared_output_hash": proposal["solver"]["second_solve_hash"],
+            "declared_output_hash": proposal.solver.second_solve_hash,
             "recorded_output_hash": output_hash(new_plan),
             "origin": origin,
-            "proven_optimal": proposal["solver"]["proven_optimal"],
-            "time_limit_ms": proposal["solver"]["time_limit_ms"],
+            "proven_optimal": proposal.solver.proven_optimal,
+            "time_limit_ms": proposal.solver.time_limit_ms,
         }
         context = creation_context(uow, Week.parse(run.week), config, absences=absences)
         requests = [r.request_id for r in covered]
         repair_doc = {
             "request_id": record.request_id,
             "request_ids": requests,
-            "as_of": proposal["as_of"],
-            "frozen": proposal["frozen"],
-            "changes": proposal["changes"],
+            "as_of": proposal.as_of,
+            "frozen": list(proposal.frozen),
+            "changes": [list(change) for change in proposal.changes],
         }
 
         def record_apply(new: NewVersion) -> tuple[AuditEvent, int]:
@@ -874,7 +855,7 @@ def apply_repair(uow: UnitOfWork, request_id: str, approval: ApprovalInput) -> A
                     detail={
                         "request_id": record.request_id,
                         "request_ids": requests,
-                        "proposal_hash": digest(dict(proposal)),
+                        "proposal_hash": proposal.digest,
                         "parent": base.version,
                         "origin": origin,
                         "status": new.status,
@@ -959,44 +940,40 @@ def is_amendment(record: RepairRecord) -> bool:
     return record.scope.get("amend") is True
 
 
-def _parse_utc(text: str) -> datetime:
-    return datetime.fromisoformat(text)  # Python 3.11 reads the Z
-
-
 def _stale(
     uow: UnitOfWork,
     run: RunRecord,
     covered: list[RepairRecord],
-    proposal: Mapping[str, Any],
+    proposal: RepairProposal,
     absences: tuple[Absence, ...],
     freeze_hours: int,
 ) -> str | None:
     """Why a proposal no longer fits the run (check `proposal_fresh`), or None."""
-    if proposal["base_version"] != run.current_version:
+    if proposal.base_version != run.current_version:
         return STALE
     late = _overtaken(uow, run, proposal, freeze_hours)
     if late is not None:
         return late
-    hashed = digest(dict(proposal))
     for other in covered[1:]:
         if not other.open:
             return (
                 f"Repair proposal is stale: {other.request_id} it covers is {other.status}; "
                 "run run-repair again"
             )
-        if other.proposal is None or digest(dict(other.proposal)) != hashed:
+        theirs = other.proposal_document
+        if theirs is None or digest(dict(theirs)) != proposal.digest:
             return (
                 f"Repair proposal is stale: {other.request_id} has a newer proposal; "
                 "run run-repair again"
             )
-    known = {r.request_id for r in covered} | set(proposal.get("left_open", ()))
+    known = {r.request_id for r in covered} | set(proposal.left_open)
     newer = [r.request_id for r in _open_of_run(uow, run, "") if r.request_id not in known]
     if newer:
         return (
             f"Repair proposal is stale: {newer[0]} was requested since it was computed; "
             "run run-repair again"
         )
-    if proposal.get("absences_hash") != absences_digest(absences):
+    if proposal.absences_hash != absences_digest(absences):
         # a sick call on another run of the week, or a reject that withdrew an absence
         return (
             "Repair proposal is stale: the week's absences changed since it was computed; "
@@ -1014,23 +991,23 @@ def _covered_by(
     if proposal is None:
         return [record], ()
     covered = [record] + [
-        load_request(uow, other) for other in covered_ids(proposal) if other != record.request_id
+        load_request(uow, other) for other in proposal.covered_ids if other != record.request_id
     ]
-    as_of = _parse_utc(proposal["as_of"])
+    as_of = proposal.moment
     return covered, week_absences(uow, run.week, as_of={r.request_id: as_of for r in covered})
 
 
 def _overtaken(
-    uow: UnitOfWork, run: RunRecord, proposal: Mapping[str, Any], freeze_hours: int
+    uow: UnitOfWork, run: RunRecord, proposal: RepairProposal, freeze_hours: int
 ) -> str | None:
     """Time has overtaken the proposal: a tour it moves has started since it was computed, or
     a tour it moves without having to now lies inside the freeze window."""
     week_input = uow.runs.week_input(run, run.current_version)
     instances = {i.instance_id: i for i in week_input.instances()}
     now = uow.now()
-    affected = set(proposal.get("affected", ()))
-    since = _parse_utc(proposal["as_of"]).astimezone(VIENNA).strftime("%a %H:%M")
-    for instance_id, _, _ in proposal.get("changes", ()):
+    affected = set(proposal.affected)
+    since = proposal.moment.astimezone(VIENNA).strftime("%a %H:%M")
+    for instance_id, _, _ in proposal.changes:
         instance = instances.get(instance_id)
         if instance is None:
             continue

@@ -14,8 +14,8 @@ from dispatcher.domain.evidence import output_hash
 from dispatcher.domain.model import VIENNA, Week, WeekInput
 from dispatcher.domain.parsing import parse_run_file
 from dispatcher.domain.records import NewVersion, RunRecord, VersionRecord
-from dispatcher.domain.status import STATUSES
 from dispatcher.domain.views import RunSummary, SiteFlags, StatusOverview
+from dispatcher.domain.vocabulary import STATUSES
 from dispatcher.domain.weeks import WeekPlans, week_plans
 from dispatcher.services.audit import record_event
 from dispatcher.services.evidence import (

@@ -17,9 +17,9 @@ from typing import Any
 from dispatcher.db.guards import check as check_guards
 from dispatcher.db.guards import expected_count as guard_count
 from dispatcher.db.unit_of_work import UnitOfWork
+from dispatcher.domain.errors import InvalidInput
 from dispatcher.domain.events import ChainEvent
 from dispatcher.domain.records import RepairRecord, RunRecord, VersionRecord
-from dispatcher.domain.repair import covered_ids
 from dispatcher.domain.status import derive_status
 from dispatcher.domain.trail import (
     ADOPT,
@@ -606,10 +606,14 @@ def _requests(uow: UnitOfWork, report: StateReport, fold: _Fold) -> None:
     for record in records.values():
         _request_fields(report, record, fold.requested.get(record.request_id))
         newest = fold.requests.get(record.request_id)
-        proposal = record.proposal
+        try:
+            proposal = record.proposal
+        except InvalidInput as malformed:
+            report.problem("repair_requests", record.request_id, malformed.message)
+            proposal = None
         if proposal is not None and (
-            record.request_id not in covered_ids(proposal)
-            or proposal.get("base_version") != record.proposal_version
+            record.request_id not in proposal.covered_ids
+            or proposal.base_version != record.proposal_version
         ):
             report.problem(
                 "repair_requests", record.request_id, "proposal differs from its request"

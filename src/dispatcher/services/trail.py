@@ -222,9 +222,9 @@ def request_values(record: RepairRecord) -> dict[str, Any]:
         "resolved_by": record.resolved_by,
         "reason": record.resolution_reason,
     }
-    if record.proposal is not None:
+    if record.proposal_document is not None:
         values["base_version"] = record.proposal_version
-        values["proposal_hash"] = digest(dict(record.proposal))
+        values["proposal_hash"] = digest(dict(record.proposal_document))
     return values
 
 

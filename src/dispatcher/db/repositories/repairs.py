@@ -36,7 +36,7 @@ def _repair(row: Row[Any]) -> RepairRecord:
         notes=row.notes,
         status=row.status,
         created_at=required(row.created_at),
-        proposal=json_or_none(row.proposal),
+        proposal_document=json_or_none(row.proposal),
         proposed_at=row.proposed_at,
         proposal_version=row.proposal_version,
         resolved_at=row.resolved_at,
