@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from dispatcher.cli.render import timeline_bar
+from dispatcher.cli.views.roster import timeline_bar
 from dispatcher.services.roster import Tour
 from tests.conftest import Cli
 from tests.samples import VALID_ASSIGNMENTS, run_doc, write_run

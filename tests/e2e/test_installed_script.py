@@ -249,7 +249,8 @@ def test_a_sick_call_on_the_demo_site(tmp_path: Path) -> None:
 
 
 def test_read_commands_load_core_only_and_agree_with_the_services(tmp_path: Path) -> None:
-    from dispatcher.cli import data
+    from dispatcher.cli.views import runs as runs_view
+    from dispatcher.cli.views import status as status_view
     from dispatcher.config import Settings
     from dispatcher.db.engine import make_engine
     from dispatcher.db.unit_of_work import UnitOfWork
@@ -276,6 +277,8 @@ def test_read_commands_load_core_only_and_agree_with_the_services(tmp_path: Path
 
     listed = json.loads(_run(["list-runs", "--json"], env).stdout)
     runs, plans = list_runs_with_plans(uow())
-    assert listed == [data.run_summary(r, plans.get(r.week)) for r in runs]
-    assert json.loads(_run(["status", "--json"], env).stdout) == data.status(status_overview(uow()))
+    assert listed == [runs_view.run_summary_json(r, plans.get(r.week)) for r in runs]
+    assert json.loads(_run(["status", "--json"], env).stdout) == status_view.status_json(
+        status_overview(uow())
+    )
     engine.dispose()

@@ -41,7 +41,8 @@ def log(
 
     Example: dispatcher audit log --action publish --limit 10
     """
-    from dispatcher.cli import render, wiring
+    from dispatcher.cli import wiring
+    from dispatcher.cli.views import audit as audit_view
     from dispatcher.services.audit import list_events
 
     settings = settings_of(ctx)
@@ -58,7 +59,7 @@ def log(
 
         emit_json([asdict(event) for event in events])
         return
-    render.audit_log(events, settings)
+    audit_view.audit_log(events, settings)
 
 
 KeyOpt = Annotated[
@@ -106,7 +107,8 @@ def verify(
     extends it; with --state, also compare every state row with what the trail authorized.
     Example: dispatcher audit verify --state --checkpoint wien-2026-w03.json --public-key audit.pub
     """
-    from dispatcher.cli import render, wiring
+    from dispatcher.cli import wiring
+    from dispatcher.cli.views import audit as audit_view
     from dispatcher.services.audit import verify_chains
 
     settings = settings_of(ctx)
@@ -143,11 +145,11 @@ def verify(
             }
         emit_json(document)
     else:
-        render.chain_reports(chains, settings)
+        audit_view.chain_reports(chains, settings)
         if checkpoint is not None:
-            render.checkpoint_result(str(checkpoint), problem)
+            audit_view.checkpoint_result(str(checkpoint), problem)
         if folded is not None:
-            render.state_report(folded)
+            audit_view.state_report(folded)
     if broken or not report.ok or problem is not None or (folded is not None and not folded.ok):
         raise typer.Exit(EXIT_FAILED)
 

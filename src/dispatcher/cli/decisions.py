@@ -45,9 +45,9 @@ def _decide(
 
         emit_json(asdict(result))
         return
-    from dispatcher.cli import render
+    from dispatcher.cli.views import admin as admin_view
 
-    render.decision(result)
+    admin_view.decision(result)
 
 
 @decisions_app.command("publish")
@@ -122,9 +122,9 @@ def check(
 
         emit_json({**asdict(report), "allowed": report.allowed})
     else:
-        from dispatcher.cli import render
+        from dispatcher.cli.views import admin as admin_view
 
-        render.check_report(report)
+        admin_view.check_report(report)
     if not report.allowed:
         raise typer.Exit(EXIT_BLOCKED)
 

@@ -74,6 +74,6 @@ def status(ctx: typer.Context, limit: LimitOpt = 20, as_json: JsonFlag = False) 
 
         emit_json(asdict(report))
         return
-    from dispatcher.cli import render
+    from dispatcher.cli.views import admin as admin_view
 
-    render.kill_switch(report, settings_of(ctx))
+    admin_view.kill_switch(report, settings_of(ctx))

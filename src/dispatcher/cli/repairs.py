@@ -195,9 +195,9 @@ def run_repair(
 
         emit_json(dict(result.proposal.document))
         return
-    from dispatcher.cli import render
+    from dispatcher.cli.views import repairs as repairs_view
 
-    render.proposal_summary(result.proposal)
+    repairs_view.proposal_summary(result.proposal)
 
 
 @repair_app.command("apply-repair")
@@ -318,14 +318,14 @@ def list_(
 
     records = list_repairs(wiring.unit_of_work(settings_of(ctx)), week=week, status=status)
     if as_json:
-        from dispatcher.cli import data
         from dispatcher.cli.output import emit_json
+        from dispatcher.cli.views import repairs as repairs_view
 
-        emit_json([data.repair(r) for r in records])
+        emit_json([repairs_view.repair_json(r) for r in records])
         return
-    from dispatcher.cli import render
+    from dispatcher.cli.views import repairs as repairs_view
 
-    render.repair_list(records, settings_of(ctx))
+    repairs_view.repair_list(records, settings_of(ctx))
 
 
 @repairs_app.command("show")
@@ -347,20 +347,20 @@ def show(
 
     detail = show_repair(wiring.unit_of_work(settings_of(ctx)), request)
     if as_json:
-        from dispatcher.cli import data
         from dispatcher.cli.output import emit_json
+        from dispatcher.cli.views import repairs as repairs_view
 
         emit_json(
             {
-                **data.repair(detail.record),
+                **repairs_view.repair_json(detail.record),
                 "stale": detail.stale,
                 "diff": [asdict(d) for d in detail.diff],
             }
         )
         return
-    from dispatcher.cli import render
+    from dispatcher.cli.views import repairs as repairs_view
 
     if roster:
-        render.repair_roster(detail)
+        repairs_view.repair_roster(detail)
     else:
-        render.repair_detail(detail)
+        repairs_view.repair_detail(detail)

@@ -58,9 +58,9 @@ def roster(
 
         emit_json(asdict(view))
         return
-    from dispatcher.cli import render
+    from dispatcher.cli.views import roster as screen
 
     if timeline:
-        render.roster_timeline(view, day or "")
+        screen.roster_timeline(view, day or "")
     else:
-        render.roster_matrix(view)
+        screen.roster_matrix(view)

@@ -36,7 +36,8 @@ def import_run(
     The whole import is one transaction: any error stores nothing. Example:
     dispatcher import-run roster-2026-W03.json --week 2026-W03
     """
-    from dispatcher.cli import render, wiring
+    from dispatcher.cli import wiring
+    from dispatcher.cli.views import runs as runs_view
     from dispatcher.services.runs import import_run as run_import
 
     settings = settings_of(ctx)
@@ -49,7 +50,7 @@ def import_run(
 
         emit_json(asdict(result))
         return
-    render.import_result(result)
+    runs_view.import_result(result)
 
 
 @runs_app.command("list-runs")
@@ -73,14 +74,14 @@ def list_runs(
     settings = settings_of(ctx)
     runs, plans = query(wiring.unit_of_work(settings), week=week, status=status, limit=limit)
     if as_json:
-        from dispatcher.cli import data
         from dispatcher.cli.output import emit_json
+        from dispatcher.cli.views import runs as runs_view
 
-        emit_json([data.run_summary(r, plans.get(r.week)) for r in runs])
+        emit_json([runs_view.run_summary_json(r, plans.get(r.week)) for r in runs])
         return
-    from dispatcher.cli import render
+    from dispatcher.cli.views import runs as runs_view
 
-    render.run_list(runs, settings, plans)
+    runs_view.run_list(runs, settings, plans)
 
 
 @runs_app.command("show-run")
@@ -104,14 +105,14 @@ def show_run(
     settings = settings_of(ctx)
     detail = gather(wiring.unit_of_work(settings, write=True), run_id, version)
     if as_json:
-        from dispatcher.cli import data
         from dispatcher.cli.output import emit_json
+        from dispatcher.cli.views import runs as runs_view
 
-        emit_json(data.run_detail(detail))
+        emit_json(runs_view.run_detail_json(detail))
         return
-    from dispatcher.cli import render
+    from dispatcher.cli.views import runs as runs_view
 
-    render.run_detail(detail, details=details)
+    runs_view.run_detail(detail, details=details)
 
 
 @runs_app.command("solve")
@@ -184,6 +185,6 @@ def solve(
 
         emit_json(asdict(result))
         return
-    from dispatcher.cli import render
+    from dispatcher.cli.views import runs as runs_view
 
-    render.solve_result(result)
+    runs_view.solve_result(result)

@@ -33,9 +33,9 @@ def _show(ctx: typer.Context, as_json: bool, initialised: bool, config: object) 
             }
         )
         return
-    from dispatcher.cli import render
+    from dispatcher.cli.views import admin as admin_view
 
-    render.site_settings(values, settings, initialised)
+    admin_view.site_settings(values, settings, initialised)
 
 
 @site_app.command("show")

@@ -52,14 +52,14 @@ def status(
         return
     overview = status_overview(wiring.unit_of_work(settings_of(ctx)))
     if as_json:
-        from dispatcher.cli import data
         from dispatcher.cli.output import emit_json
+        from dispatcher.cli.views import status as status_view
 
-        emit_json(data.status(overview))
+        emit_json(status_view.status_json(overview))
         return
-    from dispatcher.cli import render
+    from dispatcher.cli.views import status as status_view
 
-    render.status(overview)
+    status_view.status(overview)
 
 
 def _all_sites(
@@ -76,11 +76,11 @@ def _all_sites(
     uow = wiring.unit_of_work(settings_of(ctx), write=True)
     result = all_sites_overview(uow, by=by, reason=reason)
     if as_json:
-        from dispatcher.cli import data
         from dispatcher.cli.output import emit_json
+        from dispatcher.cli.views import status as status_view
 
-        emit_json(data.all_sites(result))
+        emit_json(status_view.all_sites_json(result))
         return
-    from dispatcher.cli import render
+    from dispatcher.cli.views import status as status_view
 
-    render.all_sites(result)
+    status_view.all_sites(result)

@@ -148,6 +148,6 @@ def list_(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 
         emit_json([asdict(u) for u in users])
         return
-    from dispatcher.cli import render
+    from dispatcher.cli.views import admin as admin_view
 
-    render.user_list(users, settings_of(ctx))
+    admin_view.user_list(users, settings_of(ctx))

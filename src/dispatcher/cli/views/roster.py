@@ -1,0 +1,118 @@
+"""The roster: the matrix and the one-day timeline."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.table import Table
+
+from dispatcher.cli.output import esc, stdout
+from dispatcher.cli.views.common import hm
+from dispatcher.domain.vocabulary import DAY_NAMES
+
+if TYPE_CHECKING:  # annotations only: importing services here would load the ORM
+    from dispatcher.services.roster import Cell as RosterCell
+    from dispatcher.services.roster import RosterView
+    from dispatcher.services.roster import Tour as RosterTour
+
+
+BLOCK_STYLE = {
+    "1er": "cyan",
+    "2er-reg": "green",
+    "2er-split": "blue",
+    "3er": "magenta",
+    "invalid": "red",
+}
+
+
+AXIS_HOURS = 30  # 00:00 to 06:00 next day, so tours crossing midnight stay visible
+
+
+SLOT = 30  # minutes per character
+
+
+def _cell(cell: RosterCell | None) -> str:
+    if cell is None:
+        return "[dim]-[/dim]"
+    colour = BLOCK_STYLE.get(cell.block_type, "white")
+    text = f"[{colour}]{cell.start}-{cell.end} {cell.block_type}[/{colour}]"
+    if cell.violations:
+        text += "\n[red]! " + ", ".join(cell.violations) + "[/red]"
+    return text
+
+
+def _pages(view: RosterView) -> str:
+    if view.pages == 1:
+        return f"{view.total_rows} drivers"
+    return f"{view.total_rows} drivers, page {view.page} of {view.pages} (--page N)"
+
+
+def roster_matrix(view: RosterView) -> None:
+    console = stdout()
+    table = Table(
+        title=f"{view.run_id} v{view.version} - {view.week} - {_pages(view)}",
+        title_justify="left",
+        show_lines=True,
+    )
+    table.add_column("Driver", no_wrap=True)
+    days = [d for d in range(1, 8) if any(d in r.cells for r in view.rows)] or list(range(1, 7))
+    for day in days:
+        table.add_column(f"{DAY_NAMES[day - 1]} {view.dates[day][5:]}")
+    table.add_column("Hours", justify="right")
+    for row in view.rows:
+        hours = hm(row.minutes)
+        if row.violations:
+            hours += "\n[red]! " + ", ".join(row.violations) + "[/red]"
+        table.add_row(
+            esc(f"{row.driver_id}\n{row.name}"), *[_cell(row.cells.get(d)) for d in days], hours
+        )
+    console.print(table)
+    _uncovered(view)
+
+
+def _uncovered(view: RosterView) -> None:
+    console = stdout()
+    if not view.uncovered:
+        console.print("Every tour has a driver.")
+        return
+    console.print(f"[red]Not covered ({len(view.uncovered)}):[/red]")
+    for day, tour in view.uncovered:
+        console.print(f"  {DAY_NAMES[day - 1]} {tour.instance_id} {tour.start}-{tour.end}")
+
+
+def timeline_bar(tours: list[RosterTour]) -> str:
+    """One character per 30 minutes from 00:00 to 06:00 next day: '#' driving, '.' between."""
+    width = AXIS_HOURS * 60 // SLOT
+    line = [" "] * width
+    if tours:
+        first = max(0, min(t.start_minute for t in tours) // SLOT)
+        last = min(width, -(-max(t.end_minute for t in tours) // SLOT))
+        for position in range(first, last):
+            line[position] = "."
+    for tour in tours:
+        for position in range(
+            max(0, tour.start_minute // SLOT), min(width, -(-tour.end_minute // SLOT))
+        ):
+            line[position] = "#"
+    return "".join(line)
+
+
+def roster_timeline(view: RosterView, day_text: str) -> None:
+    from dispatcher.services.roster import parse_day
+
+    console = stdout()
+    day = parse_day(day_text) or 1
+    console.print(
+        f"{view.run_id} v{view.version} - {DAY_NAMES[day - 1]} {view.dates[day]} - {_pages(view)}"
+    )
+    axis = "".join(f"{h:02d}".ljust(6) for h in range(0, AXIS_HOURS, 3))
+    console.print(f"{'':<9}|{axis}", highlight=False)
+    for row in view.rows:
+        cell = row.cells.get(day)
+        tours = cell.tours if cell else []
+        bar = timeline_bar(tours)
+        note = f" {cell.block_type}" if cell else ""
+        if cell and cell.violations:
+            note += " [red]! " + ", ".join(cell.violations) + "[/red]"
+        console.print(f"{row.driver_id:<9}|{bar}|{note}", highlight=False)
+    _uncovered(view)
