@@ -181,7 +181,7 @@ def test_show_run_lists_audits_by_name_kpis_drift_and_checklist(cli: Cli, run_fi
     assert "Baseline:  none (no locked earlier week): headcount drift UNKNOWN" in out
     assert "Published: no" in out and "Locked:    no" in out
     assert "Not ready to publish" in out
-    assert "Evidence:  sha256:" in out and "(verified)" in out
+    assert "Evidence:  verified\n  sha256:" in out
 
 
 def test_show_run_json_has_the_decision_fields(cli: Cli, run_file: Path) -> None:

@@ -310,7 +310,8 @@ def run_detail(detail: RunDetail, *, details: bool) -> None:
         )
     )
     verified = "[green]verified[/green]" if detail.evidence_ok else "[red]MISMATCH[/red]"
-    console.print(f"Evidence:  {version.evidence_hash} ({verified})")
+    # the hash on a line of its own: 71 characters, never split, within 80 columns
+    console.print(f"Evidence:  {verified}\n  {version.evidence_hash}")
     for problem in detail.evidence_problems:
         console.print(f"           [red]{esc(problem)}[/red]")
     console.print(
