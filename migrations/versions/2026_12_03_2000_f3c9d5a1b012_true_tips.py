@@ -73,8 +73,8 @@ BEGIN
   END IF;
   -- What the decision read of the other chains is what they hold now.
   seen := b -> 'detail' -> 'seen';
-  IF b ->> 'site' <> '*' AND NOT (jsonb_typeof(seen) = 'object' AND seen ? 'registry'
-                                  AND seen ? 'platform') THEN
+  IF b ->> 'site' <> '*' AND NOT coalesce(jsonb_typeof(seen) = 'object' AND seen ? 'registry'
+                                           AND seen ? 'platform', false) THEN
     RAISE EXCEPTION 'audit_events: a site''s event names the registry''s and the platform''s '
       'tips it read (detail.seen)' USING ERRCODE = 'restrict_violation';
   END IF;

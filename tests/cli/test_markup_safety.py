@@ -61,7 +61,7 @@ def test_bracketed_text_is_shown_as_typed_everywhere(cli: Cli, tmp_path: Path) -
     assert "[red]Berger" in shown["roster"] or "Maria" in shown["roster"]
 
 
-CONTROL = "flu\x1b[31m red\nsecond line\u202eenil"
+CONTROL = "flu\x1b[31m red\nsecond line\u202eenil\u2028sep\x07"
 
 
 def test_control_characters_are_written_out_in_every_view(cli: Cli, tmp_path: Path) -> None:
@@ -72,8 +72,8 @@ def test_control_characters_are_written_out_in_every_view(cli: Cli, tmp_path: Pa
     drivers = doc["drivers"]
     assert isinstance(drivers, list)
     drivers[0]["name"] = f"Maria {CONTROL}"
-    assert cli("users", "add", "admin01", "--name", f"Admin {CONTROL}",
-               "--role", "platform_admin").exit_code == 0  # fmt: skip
+    added = cli("users", "add", "admin01", "--name", f"Admin {CONTROL}", "--role", "platform_admin")
+    assert added.exit_code == 0, added.output
     assert cli("users", "add", "disp001", "--name", "Disp", "--role", "dispatcher",
                "--by", "admin01", "--reason", "Dispatcher for Wien").exit_code == 0  # fmt: skip
     assert cli("import-run", str(write_run(tmp_path / "run.json", doc))).exit_code == 0
@@ -81,6 +81,7 @@ def test_control_characters_are_written_out_in_every_view(cli: Cli, tmp_path: Pa
                     "--days", "Tue", "--requester", "disp001", "--notes", CONTROL)  # fmt: skip
     assert requested.exit_code == 0, requested.output
     views = {
+        "added": added.stdout,
         "users": cli("users", "list").stdout,
         "log": cli("audit", "log", "--limit", "50").stdout,
         "run": cli("show-run", RUN, "--details").stdout,
@@ -88,7 +89,7 @@ def test_control_characters_are_written_out_in_every_view(cli: Cli, tmp_path: Pa
         "repair": cli("repairs", "show", json_id(cli)).stdout,
     }
     for name, text in views.items():
-        assert "\x1b" not in text and "\u202e" not in text, name
+        assert not set(text) & {"\x1b", "\u202e", "\u2028", "\x07"}, name
         assert "second line" not in text.replace("\\nsecond line", ""), (name, text)
     assert "\\x1b[31m" in views["users"] and "\\x1b[31m" in views["repair"]
 

@@ -356,3 +356,20 @@ def test_a_login_the_server_does_not_have_is_refused_on_postgres(site: Cli) -> N
             "first (docs/deployment.md); PostgreSQL keeps a login's case\n",
         )
     assert site("users", "link", "disp001", "--login", "maria", *ADMIN).exit_code == 0
+
+
+def test_a_uid_without_a_passwd_entry_is_recorded_as_the_uid(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A container started with `--user 4242` has no name for its uid: the account is the uid,
+    never the LOGNAME or USER that whoever started it chose."""
+    import os
+    import pwd
+
+    def no_entry(uid: int) -> Any:
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+    monkeypatch.setattr(pwd, "getpwuid", no_entry)
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.setenv(name, "maria")
+    assert os_account() == f"uid {os.geteuid()}"

@@ -351,9 +351,31 @@ def _event_through_the_database(
 
     from dispatcher.domain.hashing import canonical_json
 
-    draft = replace(draft, detail={**draft.detail, "session_login": login})
+    seen = draft.detail.get("seen") or _true_seen(con, tenant, site)
+    draft = replace(draft, detail={**draft.detail, "session_login": login, "seen": seen})
     event = _at_tip(con, tenant, site, draft, at)
     return event.body, canonical_json(event.detail), event.hash
+
+
+def _true_seen(con: psycopg.Connection[Any], tenant: str, site: str) -> dict[str, Any]:
+    """What a command scoped to LTS/WIEN reads of the chains other than (tenant, site), as the
+    append function checks it: their tips now."""
+
+    def tip(chain_tenant: str, chain_site: str) -> int:
+        row = con.execute(
+            "SELECT coalesce(max(seq), 0) FROM audit_events WHERE tenant_id = %s AND site_id = %s",
+            [chain_tenant, chain_site],
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    seen: dict[str, Any] = {}
+    if site != "WIEN":
+        seen["site"] = ["LTS", "WIEN", tip("LTS", "WIEN")]
+    if (tenant, site) != ("LTS", "*"):
+        seen["registry"] = tip("LTS", "*")
+    if (tenant, site) != ("*", "*"):
+        seen["platform"] = tip("*", "*")
+    return seen
 
 
 def test_the_database_appends_events_and_names_the_login(
@@ -581,3 +603,86 @@ def test_a_depot_login_cannot_lock_a_table_every_site_writes(
         pg_server, depot["database"], SCOPE, "UPDATE repair_requests SET status = 'REJECTED'"
     )
     assert refusal is not None and "permission denied" in refusal
+
+
+def test_the_chain_locks_are_rows_no_login_can_take_or_see(
+    pg_server: PgServer, depot: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Advisory locks showed their keys in pg_locks, and any login could take any key for its
+    whole session. While GRAZ's writer holds its chain locks, `wien` finds no key to take,
+    cannot reach the rows, and its own failed attempt to append to a shared chain holds
+    nothing: GRAZ's next writer is not held up."""
+    import dispatcher.db.unit_of_work as unit_of_work
+
+    monkeypatch.setattr(unit_of_work, "LOCK_TIMEOUT", "2s")
+    assert _run(depot["platform"], "site", "init", site="GRAZ").exit_code == 0
+    graz = "SELECT set_config('app.tenant', 'LTS', true), set_config('app.site', 'GRAZ', true)"
+    database = depot["database"]
+    with _connect(pg_server, PLATFORM_LOGIN, database) as writer, writer.transaction():
+        writer.execute(graz)
+        writer.execute("SELECT dispatcher_lock_chains(false, false)")  # GRAZ writing
+        with _connect(pg_server, SITE_LOGIN, database) as con:
+            keys = con.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+            assert keys.fetchone() == (0,)
+            for sql in (
+                "SELECT * FROM dispatcher_private.chain_heads FOR UPDATE",
+                "SELECT dispatcher_private.hold_chain('LTS', 'GRAZ', true)",
+            ):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege), con.transaction():
+                    con.execute(sql.encode())
+    draft = EventDraft(Action.USER_ADD, actor_id="admin01", reason="Needs it now",
+                       detail={"user": "mallory"})  # fmt: skip
+    with _connect(pg_server, SUPERUSER, database) as con:
+        body, detail, _ = _event_through_the_database(con, "LTS", "*", draft)
+    with _connect(pg_server, SITE_LOGIN, database) as con:
+        con.execute(SCOPE)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege) as refused:
+            con.execute("SELECT dispatcher_append_event(%s, %s)", [body, detail])
+        assert "only the platform login appends to what sites share" in str(refused.value)
+        # the aborted transaction stays open: it holds nothing GRAZ's writer needs
+        written = _run(depot["platform"], "site", "set", "min_reason_length=12", *ARGS_ADMIN,
+                       site="GRAZ")  # fmt: skip
+        assert written.exit_code == 0, written.stderr
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("actor_id", 123), ("actor_id", True), ("plan_version", "1"), ("run_id", 7),
+     ("reason", ["x"]), ("seq", "99")],
+)  # fmt: skip
+def test_a_body_field_of_another_json_type_is_refused(
+    pg_server: PgServer, depot: dict[str, Any], field: str, value: Any
+) -> None:
+    """An actor 123 passed as the text "123": the database took it and every `audit verify`
+    afterwards named the chain broken there, for good. Each field has its canonical type."""
+    database = depot["database"]
+    draft = EventDraft(Action.EXPORT, outcome=Outcome.BLOCKED, actor_id="disp001",
+                       run_id=RUN, detail={"check": "run_locked", "message": "not locked"})  # fmt: skip
+    with _connect(pg_server, SUPERUSER, database) as con:
+        body, detail, _ = _event_through_the_database(con, "LTS", "WIEN", draft)
+    document = json.loads(body)
+    document[field] = value if field != "seq" else str(document["seq"])
+    from dispatcher.domain.hashing import canonical_json
+
+    refusal = _as_wien(pg_server, database, SCOPE,
+                       f"SELECT dispatcher_append_event('{canonical_json(document)}', '{detail}')")  # fmt: skip
+    assert refusal is not None and "canonical JSON type" in refusal, refusal
+    assert _run(depot["url"], "audit", "verify").exit_code == 0
+
+
+def test_a_site_event_that_names_no_tips_is_refused(
+    pg_server: PgServer, depot: dict[str, Any]
+) -> None:
+    database = depot["database"]
+    draft = EventDraft(Action.EXPORT, outcome=Outcome.BLOCKED, actor_id="disp001",
+                       run_id=RUN, detail={"check": "run_locked", "message": "not locked"})  # fmt: skip
+    with _connect(pg_server, SUPERUSER, database) as con:
+        body, _, _ = _event_through_the_database(con, "LTS", "WIEN", draft)
+    document = json.loads(body)
+    del document["detail"]["seen"]
+    from dispatcher.domain.hashing import canonical_json
+
+    text = canonical_json(document["detail"])
+    refusal = _as_wien(pg_server, database, SCOPE,
+                       f"SELECT dispatcher_append_event('{canonical_json(document)}', '{text}')")  # fmt: skip
+    assert refusal is not None and "tips it read (detail.seen)" in refusal, refusal

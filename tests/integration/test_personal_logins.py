@@ -318,3 +318,66 @@ def test_a_user_named_system_planted_by_hand_is_bound_like_anyone(
         )
     refusal = _append_as(production, "maria", _lock_by("system", run, _tips(production)))
     assert "Blocked: system is not the logged-in user (maria)" in refusal
+
+
+def test_a_registry_change_waits_for_a_decision_appended_by_hand(
+    production: dict[str, Any],
+) -> None:
+    """Otto's login appends a lock in his own name by hand, in a transaction it keeps open (the
+    tool's writers never began it, so it took no locks itself). Meanwhile the platform disables
+    ops001: the change waits until the lock commits and comes after it in the trail, which the
+    disable's own record of WIEN's tip shows. Without the append function's own locks the
+    disable went through at once and the lock, committed later, claimed the older registry."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    run = _linked(production)
+    draft = replace(
+        _lock_by("ops001", run, _tips(production)),
+        detail={**_lock_by("ops001", run, _tips(production)).detail, "session_login": "otto"},
+    )
+    with _connect(production["server"], SUPERUSER, production["name"]) as con:
+        body, text = _forged_at_tip(con, draft)
+    env = {**os.environ, "DISPATCHER_DB": production["platform"], "DISPATCHER_TENANT": "LTS",
+           "DISPATCHER_SITE": "WIEN", "NO_COLOR": "1"}  # fmt: skip
+    env.pop("DISPATCHER_NOW", None)
+    with _connect(production["server"], "otto", production["name"]) as con:
+        con.execute(SCOPE)
+        con.execute("SELECT dispatcher_append_event(%s, %s)", [body, text])  # not committed
+        disable = subprocess.Popen(
+            [sys.executable, "-m", "dispatcher", "users", "disable", "ops001", *ADMIN],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        waiting = _waits_for_a_lock(production, PLATFORM_LOGIN, deadline=time.monotonic() + 15)
+        con.commit()
+    out, err = disable.communicate(timeout=60)
+    assert waiting, ("the disable never waited for the open lock", out, err)
+    assert disable.returncode == 0, err
+    registry = json.loads(
+        _run(
+            production["platform"], "audit", "log", "--chain", "tenant", "--json", "-n", "1"
+        ).stdout
+    )[0]
+    lock = _last(production["otto"])
+    assert (lock["action"], lock["actor_id"]) == ("lock", "ops001")
+    assert registry["action"] == "user.disable"
+    assert registry["detail"]["seen"]["site"][2] == lock["seq"]  # it read the lock's trail
+
+
+def _waits_for_a_lock(production: dict[str, Any], login: str, *, deadline: float) -> bool:
+    """Whether a session of `login` is seen waiting for a lock before `deadline`."""
+    import time
+
+    with _connect(production["server"], SUPERUSER, production["name"]) as con:
+        con.autocommit = True
+        while time.monotonic() < deadline:
+            found = con.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE usename = %s AND wait_event_type = 'Lock'",
+                [login],
+            ).fetchone()
+            if found:
+                return True
+            time.sleep(0.1)
+    return False

@@ -29,8 +29,16 @@ _VISIBLE = {
     0x0A: "\\n",
     0x09: "\\t",
     0x0D: "\\r",
-    **{c: f"\\u{c:04x}" for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))},
+    **{c: f"\\u{c:04x}" for c in (0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A))},
 }
+
+
+def visible(value: object) -> str:
+    """`value` with undecodable bytes and control characters written out, for plain output
+    (`typer.echo`); `esc` adds Rich's markup escaping to this."""
+    from dispatcher.domain.text import escape_undecodable
+
+    return escape_undecodable(str(value)).translate(_VISIBLE)
 
 
 def esc(value: object) -> str:
@@ -39,9 +47,7 @@ def esc(value: object) -> str:
     characters as \\x1b. Every user- or file-supplied text goes through this."""
     from rich.markup import escape
 
-    from dispatcher.domain.text import escape_undecodable
-
-    return escape(escape_undecodable(str(value)).translate(_VISIBLE))
+    return escape(visible(value))
 
 
 def error_line(text: str) -> None:

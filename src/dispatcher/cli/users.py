@@ -51,8 +51,10 @@ def add(
         by,
         reason,
     )
+    from dispatcher.cli.output import visible
+
     typer.echo(
-        f"Added {change.user.user_id} ({change.user.name}) with roles "
+        f"Added {change.user.user_id} ({visible(change.user.name)}) with roles "
         f"{', '.join(change.user.roles)}. Audit event #{change.event_seq}."
     )
 

@@ -88,14 +88,16 @@ def os_account() -> str:
     there is no passwd database (Windows), the environment's name is all there is."""
     try:
         import pwd
-
-        return pwd.getpwuid(os.geteuid()).pw_name
-    except (ImportError, KeyError):  # no pwd module, or a uid without a passwd entry
-        pass
+    except ImportError:  # Windows: the environment's name is all there is
+        try:
+            return getpass.getuser()
+        except (OSError, KeyError):
+            return "unknown"
+    uid = os.geteuid()
     try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:  # a uid without a passwd entry (a container's --user): the uid, not LOGNAME
+        return f"uid {uid}"
 
 
 class UnitOfWork:
