@@ -122,6 +122,26 @@ def test_the_grants_are_exactly_the_documented_ones(pg_server: PgServer, pg_data
         }
     assert relations == set(GRANTS), "every table and sequence needs a line in GRANTS"
     assert found == GRANTS
+    # The owner's private schema (chain locks): nobody else may use it or anything in it.
+    with _connect(pg_server, SUPERUSER, pg_database) as con:
+        private = con.execute(
+            "SELECT c.relname, c.relacl::text FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'dispatcher_private'"
+        ).fetchall()
+        schema = con.execute(
+            "SELECT nspacl::text FROM pg_namespace WHERE nspname = 'dispatcher_private'"
+        ).fetchone()
+    assert {name for name, _ in private} >= {"chain_heads"}
+    for name, acl in private:
+        assert acl is None or all(a.startswith(OWNER_ACL) for a in _acl_items(acl)), (name, acl)
+    assert schema is not None and all(a.startswith(OWNER_ACL) for a in _acl_items(schema[0]))
+
+
+OWNER_ACL = "dispatcher_owner="
+
+
+def _acl_items(acl: str | None) -> list[str]:
+    return [] if acl is None else acl.strip("{}").split(",")
 
 
 def test_a_depot_login_runs_its_week(depot: dict[str, Any]) -> None:
