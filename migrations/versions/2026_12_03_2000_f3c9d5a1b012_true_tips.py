@@ -12,9 +12,10 @@
 - an allowed event whose actor is not in the form of a user id (`ops001 ` with a space, or any
   other text the registry lookup would not find): the login check below could be walked around
   by an actor the registry does not know;
-- an allowed decision by a registered user with the literal id `system`, or by a disabled
-  user, where the site requires per-person logins: only the tool itself is `system` (the CLI
-  reserves the id), and a disabled user's login decides nothing.
+- an allowed decision by a registered user with the literal id `system`, by a disabled user,
+  or by no registered user but the tool itself, where the site requires per-person logins:
+  only the tool itself is `system` (the CLI reserves the id), and a disabled user's login
+  decides nothing.
 
 SQLite is unchanged (one writer at a time; `audit verify --state` judges its events).
 
@@ -83,7 +84,7 @@ BEGIN
       registry_of := CASE WHEN b ->> 'tenant' = '*' THEN scope_tenant ELSE b ->> 'tenant' END;
       SELECT coalesce(max(e.seq), 0) INTO tip FROM audit_events e
        WHERE e.tenant_id = registry_of AND e.site_id = '*';
-      IF seen -> 'registry' IS DISTINCT FROM to_jsonb(tip) THEN
+      IF seen ->> 'registry' IS DISTINCT FROM tip::text THEN  -- 8.0 is not the tool's 8
         RAISE EXCEPTION 'audit_events: the event says it read registry event #%, but the tip is #%',
           seen ->> 'registry', tip USING ERRCODE = 'restrict_violation';
       END IF;
@@ -91,7 +92,7 @@ BEGIN
     IF seen ? 'platform' THEN
       SELECT coalesce(max(e.seq), 0) INTO tip FROM audit_events e
        WHERE e.tenant_id = '*' AND e.site_id = '*';
-      IF seen -> 'platform' IS DISTINCT FROM to_jsonb(tip) THEN
+      IF seen ->> 'platform' IS DISTINCT FROM tip::text THEN  -- 8.0 is not the tool's 8
         RAISE EXCEPTION 'audit_events: the event says it read platform event #%, but the tip is #%',
           seen ->> 'platform', tip USING ERRCODE = 'restrict_violation';
       END IF;
@@ -106,7 +107,7 @@ BEGIN
       END IF;
       SELECT coalesce(max(e.seq), 0) INTO tip FROM audit_events e
        WHERE e.tenant_id = scope_tenant AND e.site_id = current_setting('app.site', true);
-      IF seen -> 'site' -> 2 IS DISTINCT FROM to_jsonb(tip) THEN
+      IF seen -> 'site' ->> 2 IS DISTINCT FROM tip::text THEN
         RAISE EXCEPTION 'audit_events: the event says it read site event #%, but the tip is #%',
           seen -> 'site' ->> 2, tip USING ERRCODE = 'restrict_violation';
       END IF;
@@ -129,6 +130,9 @@ BEGIN
           USING ERRCODE = 'restrict_violation';
       ELSIF FOUND AND NOT active THEN
         RAISE EXCEPTION 'Blocked: User % is disabled', b ->> 'actor_id'
+          USING ERRCODE = 'restrict_violation';
+      ELSIF NOT FOUND AND b ->> 'actor_id' <> 'system' THEN
+        RAISE EXCEPTION 'Blocked: % is not a registered user', b ->> 'actor_id'
           USING ERRCODE = 'restrict_violation';
       END IF;
     END IF;

@@ -27,7 +27,7 @@ from dispatcher.domain.events import (
 )
 from tests.conftest import FIXED_NOW_TEXT, CliResult
 from tests.forge import insert_sql
-from tests.pgserver import PLATFORM_LOGIN, SCOPE, SITE_LOGIN, SUPERUSER, PgServer
+from tests.pgserver import OWNER, PLATFORM_LOGIN, SCOPE, SITE_LOGIN, SUPERUSER, PgServer
 from tests.samples import LOCK_OK, OVERRIDE, PUBLISH_OK, RUN, write_run
 
 pytestmark = pytest.mark.postgres
@@ -706,3 +706,86 @@ def test_a_site_event_that_names_no_tips_is_refused(
     refusal = _as_wien(pg_server, database, SCOPE,
                        f"SELECT dispatcher_append_event('{canonical_json(document)}', '{text}')")  # fmt: skip
     assert refusal is not None and "tips it read (detail.seen)" in refusal, refusal
+
+
+def test_an_event_is_appended_only_at_read_committed(
+    pg_server: PgServer, depot: dict[str, Any]
+) -> None:
+    """Under REPEATABLE READ the function's reads used a snapshot older than the chain locks it
+    then took: a lock appended after its approver was disabled was judged against the registry
+    before. The function takes only READ COMMITTED, and the tool asks for it whatever the
+    login's default (a login may set its own)."""
+    database = depot["database"]
+    draft = EventDraft(Action.EXPORT, outcome=Outcome.BLOCKED, actor_id="disp001", run_id=RUN,
+                       detail={"check": "run_locked", "message": "not locked"})  # fmt: skip
+    with _connect(pg_server, SUPERUSER, database) as con:
+        body, detail, _ = _event_through_the_database(con, "LTS", "WIEN", draft)
+    for level in ("REPEATABLE READ", "SERIALIZABLE"):
+        refusal = _as_wien(pg_server, database, f"SET TRANSACTION ISOLATION LEVEL {level}",
+                           SCOPE, f"SELECT dispatcher_append_event('{body}', '{detail}')")  # fmt: skip
+        assert refusal is not None and "appended at READ COMMITTED" in refusal, refusal
+    with _connect(pg_server, SUPERUSER, database) as con:
+        con.execute(f"ALTER ROLE {SITE_LOGIN} IN DATABASE {database} "
+                    "SET default_transaction_isolation = 'repeatable read'")  # fmt: skip
+    try:
+        imported = _run(depot["url"], "import-run", str(depot["run"]))
+        assert imported.exit_code == 0, imported.stderr
+    finally:
+        with _connect(pg_server, SUPERUSER, database) as con:
+            con.execute(f"ALTER ROLE {SITE_LOGIN} IN DATABASE {database} RESET ALL")
+
+
+def test_a_depot_body_for_the_platform_s_chain_holds_nothing(
+    pg_server: PgServer, depot: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`tenant: "*"` with the depot's own site took the platform's row alone before row-level
+    security refused the insert: every site's writer waited while the body was checked. It is
+    refused first now, and an oversized body by its length, before it is parsed."""
+    import dispatcher.db.unit_of_work as unit_of_work
+
+    monkeypatch.setattr(unit_of_work, "LOCK_TIMEOUT", "2s")
+    database = depot["database"]
+    draft = EventDraft(Action.EXPORT, outcome=Outcome.BLOCKED, actor_id="disp001", run_id=RUN,
+                       detail={"check": "run_locked", "message": "not locked"})  # fmt: skip
+    with _connect(pg_server, SUPERUSER, database) as con:
+        body, detail, _ = _event_through_the_database(con, "LTS", "WIEN", draft)
+    document = json.loads(body)
+    document["tenant"] = "*"
+    from dispatcher.domain.hashing import canonical_json
+
+    with _connect(pg_server, SITE_LOGIN, database) as con:
+        con.execute(SCOPE)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege) as refused:
+            con.execute(
+                "SELECT dispatcher_append_event(%s, %s)", [canonical_json(document), detail]
+            )
+        assert "not for the chains of LTS/WIEN" in str(refused.value)
+        # its aborted transaction stays open: another site's writer does not wait for it
+        written = _run(depot["platform"], "site", "init", site="GRAZ")
+        assert written.exit_code == 0, written.stderr
+    huge = body.replace('"reason":null', '"reason":"' + "x" * 5_000_000 + '"')
+    with _connect(pg_server, SITE_LOGIN, database) as con:
+        con.execute(SCOPE)
+        with pytest.raises(psycopg.errors.RestrictViolation) as too_big:
+            con.execute("SELECT dispatcher_append_event(%s, %s)", [huge, detail])
+    assert "at most 1 MB" in str(too_big.value)
+
+
+def test_an_upgraded_database_has_a_lock_row_for_every_chain(
+    pg_server: PgServer, depot: dict[str, Any]
+) -> None:
+    """A missing row is inserted by the first writer, and every other writer of that chain
+    waits until it commits: the upgrade writes one for every chain that exists."""
+    from dispatcher.db.engine import make_engine
+    from dispatcher.db.migrate import downgrade_to, upgrade_to_head
+
+    assert _run(depot["platform"], "site", "init", site="GRAZ").exit_code == 0
+    engine = make_engine(pg_server.url(OWNER, depot["database"]))
+    try:
+        downgrade_to(engine, "f3c9d5a1b012")
+        upgrade_to_head(engine)
+    finally:
+        engine.dispose()
+    with _connect(pg_server, SUPERUSER, depot["database"]) as con:
+        rows = set(con.execute("SELECT tenant_id, site_id FROM dispatcher_private.chain_heads"))
+    assert rows >= {("LTS", "WIEN"), ("LTS", "GRAZ"), ("LTS", "*"), ("*", "*")}, rows

@@ -381,3 +381,32 @@ def _waits_for_a_lock(production: dict[str, Any], login: str, *, deadline: float
                 return True
             time.sleep(0.1)
     return False
+
+
+def test_a_decision_by_no_registered_user_is_refused_where_logins_are_required(
+    production: dict[str, Any],
+) -> None:
+    run = _linked(production)
+    refusal = _append_as(production, "otto", _lock_by("ghost", run, _tips(production)))
+    assert "Blocked: ghost is not a registered user" in refusal
+
+
+def test_a_tip_written_as_another_number_is_refused(production: dict[str, Any]) -> None:
+    """8.0 equals 8 to jsonb, but the tool writes 8 and the replay reads only integers."""
+    run = _linked(production)
+    tips = _tips(production)
+    draft = replace(_lock_by("ops001", run, tips), detail={
+        **_lock_by("ops001", run, tips).detail, "session_login": "otto"})  # fmt: skip
+    with _connect(production["server"], SUPERUSER, production["name"]) as con:
+        body, text = _forged_at_tip(con, draft)
+    registry = f'"registry":{tips["registry"]}'
+    assert body.count(registry) == 1
+    body, text = (t.replace(registry, registry + ".0") for t in (body, text))
+    with (
+        _connect(production["server"], "otto", production["name"]) as con,
+        pytest.raises(psycopg.errors.RestrictViolation) as caught,
+        con.transaction(),
+    ):
+        con.execute(SCOPE)
+        con.execute("SELECT dispatcher_append_event(%s, %s)", [body, text])
+    assert "the event says it read registry event" in str(caught.value)

@@ -22,6 +22,7 @@ from dispatcher.db.engine import make_engine
 from dispatcher.db.migrate import downgrade_to, upgrade_to_head
 from dispatcher.db.schema import SCHEMA_HEAD, stored_revision
 from dispatcher.db.tables import metadata
+from dispatcher.domain.hashing import canonical_json
 from tests.conftest import PG_TEMPLATE
 from tests.integration.test_migrations import EXPECTED_TRIGGERS
 from tests.pgprobe import STRANGER, probe, scoped_tables
@@ -244,8 +245,11 @@ BY_OWNER_FUNCTIONS = {
             "audit_events", "version_checks",
         )
         for command in ("read", "insert", "update")
-        if command != "update"
-        or table in ("site_settings", "users", "repair_requests", "version_checks")
+        if (command != "update"
+            or table in ("site_settings", "users", "repair_requests", "version_checks"))
+        # events go in through the append function alone, which checks the scope itself first
+        # (test_the_append_function_holds_the_scope_without_its_policy)
+        and f"{table}_scope_{command}" != "audit_events_scope_insert"
     ],
 )  # fmt: skip
 def test_dropping_any_policy_lets_the_probe_find_a_leak(
@@ -440,3 +444,36 @@ def test_a_depot_login_acts_only_for_the_sites_it_is_bound_to(
     finally:
         with _connect(pg_server, SUPERUSER, seeded) as con:
             con.execute("DELETE FROM site_logins")
+
+
+def test_the_append_function_holds_the_scope_without_its_policy(
+    pg_server: PgServer, seeded: str
+) -> None:
+    """With audit_events' insert policy dropped, an event of ours relabelled for the stranger
+    tenant is still refused: the append function checks the event's chain against the scope
+    before it takes a lock or writes."""
+    with _connect(pg_server, SUPERUSER, seeded) as con, con.transaction(force_rollback=True):
+        tables = scoped_tables(con)
+        con.execute(b"DROP POLICY audit_events_scope_insert ON audit_events")
+        con.execute("SET LOCAL session_replication_role = replica")
+        con.execute(f"SET LOCAL ROLE {PLATFORM_LOGIN}".encode())
+        _scope(con, *OWN)
+        leaks = probe(con, tables, *OWN)
+        assert leaks == []
+        row = con.execute(
+            "SELECT body FROM audit_events WHERE tenant_id = %s AND site_id = %s "
+            "ORDER BY seq DESC LIMIT 1",
+            list(OWN),
+        ).fetchone()
+        assert row is not None
+        body = json.loads(row[0])
+        login = con.execute("SELECT session_user").fetchone()
+        assert login is not None
+        body.update(tenant="EVIL", seq=1, prev_hash="sha256:" + "0" * 64)
+        body["detail"] = {**body["detail"], "session_login": login[0]}
+        with pytest.raises(psycopg.errors.InsufficientPrivilege) as refused:
+            con.execute(
+                "SELECT dispatcher_append_event(%s, %s)",
+                [canonical_json(body), canonical_json(body["detail"])],
+            )
+    assert "not for the chains of" in str(refused.value)

@@ -32,7 +32,9 @@ def make_engine(url: str | URL, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> En
     (DEFERRED, or IMMEDIATE for connections with the execution option begin_mode)."""
     url = make_url(url)
     if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        # READ COMMITTED whatever the login's default: the append function refuses any other
+        # level (a snapshot older than the chain locks would judge against state already gone)
+        return create_engine(url, pool_pre_ping=True, isolation_level="READ COMMITTED")
     path = url.database or ""
     if path and path != ":memory:":
         Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)

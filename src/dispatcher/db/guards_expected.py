@@ -24,7 +24,7 @@ EXPECTED: dict[str, dict[str, str]] = {
         "forced row security users": "on",
         "forced row security version_checks": "on",
         "function dispatcher_all_sites()": "f8f114a0c940ce40",
-        "function dispatcher_append_event(p_body text, p_detail text)": "ac4295607faf1157",
+        "function dispatcher_append_event(p_body text, p_detail text)": "87e7df122e5712cc",
         "function dispatcher_lock_chains(p_registry_alone boolean, p_platform_alone boolean)": "047812f30fb71b0f",
         "function dispatcher_platform_login()": "e534f522a5a10257",
         "function dispatcher_propose_repair(p_request_id text, p_event_seq integer, p_proposal text, p_proposal_version integer, p_proposed_at timestamp with time zone)": "3c2b5c985052764e",
