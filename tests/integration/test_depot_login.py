@@ -676,10 +676,7 @@ def test_a_body_field_of_another_json_type_is_refused(
     """An actor 123 passed as the text "123": the database took it and every `audit verify`
     afterwards named the chain broken there, for good. Each field has its canonical type."""
     database = depot["database"]
-    draft = EventDraft(Action.EXPORT, outcome=Outcome.BLOCKED, actor_id="disp001",
-                       run_id=RUN, detail={"check": "run_locked", "message": "not locked"})  # fmt: skip
-    with _connect(pg_server, SUPERUSER, database) as con:
-        body, detail, _ = _event_through_the_database(con, "LTS", "WIEN", draft)
+    body, detail = _refused_export(pg_server, database)
     document = json.loads(body)
     document[field] = value if field != "seq" else str(document["seq"])
     from dispatcher.domain.hashing import canonical_json
@@ -694,10 +691,7 @@ def test_a_site_event_that_names_no_tips_is_refused(
     pg_server: PgServer, depot: dict[str, Any]
 ) -> None:
     database = depot["database"]
-    draft = EventDraft(Action.EXPORT, outcome=Outcome.BLOCKED, actor_id="disp001",
-                       run_id=RUN, detail={"check": "run_locked", "message": "not locked"})  # fmt: skip
-    with _connect(pg_server, SUPERUSER, database) as con:
-        body, _, _ = _event_through_the_database(con, "LTS", "WIEN", draft)
+    body, _ = _refused_export(pg_server, database)
     document = json.loads(body)
     del document["detail"]["seen"]
     from dispatcher.domain.hashing import canonical_json
@@ -716,10 +710,7 @@ def test_an_event_is_appended_only_at_read_committed(
     before. The function takes only READ COMMITTED, and the tool asks for it whatever the
     login's default (a login may set its own)."""
     database = depot["database"]
-    draft = EventDraft(Action.EXPORT, outcome=Outcome.BLOCKED, actor_id="disp001", run_id=RUN,
-                       detail={"check": "run_locked", "message": "not locked"})  # fmt: skip
-    with _connect(pg_server, SUPERUSER, database) as con:
-        body, detail, _ = _event_through_the_database(con, "LTS", "WIEN", draft)
+    body, detail = _refused_export(pg_server, database)
     for level in ("REPEATABLE READ", "SERIALIZABLE"):
         refusal = _as_wien(pg_server, database, f"SET TRANSACTION ISOLATION LEVEL {level}",
                            SCOPE, f"SELECT dispatcher_append_event('{body}', '{detail}')")  # fmt: skip
@@ -745,10 +736,7 @@ def test_a_depot_body_for_the_platform_s_chain_holds_nothing(
 
     monkeypatch.setattr(unit_of_work, "LOCK_TIMEOUT", "2s")
     database = depot["database"]
-    draft = EventDraft(Action.EXPORT, outcome=Outcome.BLOCKED, actor_id="disp001", run_id=RUN,
-                       detail={"check": "run_locked", "message": "not locked"})  # fmt: skip
-    with _connect(pg_server, SUPERUSER, database) as con:
-        body, detail, _ = _event_through_the_database(con, "LTS", "WIEN", draft)
+    body, detail = _refused_export(pg_server, database)
     document = json.loads(body)
     document["tenant"] = "*"
     from dispatcher.domain.hashing import canonical_json
@@ -789,3 +777,13 @@ def test_an_upgraded_database_has_a_lock_row_for_every_chain(
     with _connect(pg_server, SUPERUSER, depot["database"]) as con:
         rows = set(con.execute("SELECT tenant_id, site_id FROM dispatcher_private.chain_heads"))
     assert rows >= {("LTS", "WIEN"), ("LTS", "GRAZ"), ("LTS", "*"), ("*", "*")}, rows
+
+
+def _refused_export(pg_server: PgServer, database: str) -> tuple[str, str]:
+    """(body, detail) of a blocked export at WIEN's tip, naming `wien` and the true tips: an
+    event the function accepts as it is, for the tests to spoil one thing of."""
+    draft = EventDraft(Action.EXPORT, outcome=Outcome.BLOCKED, actor_id="disp001", run_id=RUN,
+                       detail={"check": "run_locked", "message": "not locked"})  # fmt: skip
+    with _connect(pg_server, SUPERUSER, database) as con:
+        body, detail, _ = _event_through_the_database(con, "LTS", "WIEN", draft)
+    return body, detail
