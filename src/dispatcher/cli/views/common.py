@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from dispatcher.domain.vocabulary import format_hours
 
-if TYPE_CHECKING:  # annotations only: importing services here would load the ORM
-    pass
+
+def iso(value: datetime | None) -> str | None:
+    """A stored UTC moment as JSON shows it (None stays None)."""
+    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def ts(moment: datetime | None) -> str:
-    return "-" if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The same moment in a table: `-` where there is none."""
+    return iso(moment) or "-"
 
 
 def hm(minutes: int) -> str:
@@ -26,7 +28,3 @@ def yes(flag: bool, good: bool = True) -> str:
 
 def yes_no(value: bool) -> str:
     return "yes" if value else "[yellow]no[/yellow]"
-
-
-def iso(value: datetime | None) -> str | None:
-    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
