@@ -113,3 +113,25 @@ class PgServer:
             for statement in (s.strip() for s in sql.split(";")):
                 if statement:
                     con.execute(statement.encode())
+
+    def waits_for_a_lock(self, database: str, login: str, *, seconds: float) -> bool:
+        """Whether a session of `login` is seen waiting for a lock within `seconds`."""
+        import time
+
+        import psycopg
+
+        deadline = time.monotonic() + seconds
+        with psycopg.connect(
+            f"host=127.0.0.1 port={self.port} user={SUPERUSER} dbname={database}",
+            autocommit=True,
+        ) as con:
+            while time.monotonic() < deadline:
+                found = con.execute(
+                    "SELECT 1 FROM pg_stat_activity WHERE usename = %s "
+                    "AND wait_event_type = 'Lock'",
+                    [login],
+                ).fetchone()
+                if found:
+                    return True
+                time.sleep(0.1)
+        return False

@@ -61,6 +61,10 @@ GRANTS: dict[str, dict[str, str]] = {
     **{f"{t}_id_seq": {"dispatcher_app": "USAGE"} for t in SEQUENCES},
 }
 ARGS_ADMIN = ("--by", "admin01", "--reason", "Set up the Wien depot")
+BUSY_IDS = (
+    "Every request id tried for this second is held by another transaction not yet "
+    "committed; try again"
+)
 
 
 def _connect(server: PgServer, user: str, database: str) -> psycopg.Connection[Any]:
@@ -495,6 +499,118 @@ def test_a_depot_login_cannot_hold_up_another_site(
             con.execute("SELECT dispatcher_lock_chains(false, false)")
             written = _run(depot["platform"], "site", "init", site="GRAZ")
             assert written.exit_code == 0, written.stderr
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        ("users", "add", "disp009", "--name", "Gerda Nacht", "--role", "dispatcher"),
+        ("kill-switch", "activate"),
+    ],
+    ids=["registry", "platform"],
+)
+def test_a_change_waiting_for_what_sites_share_holds_up_no_site(
+    pg_server: PgServer,
+    depot: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    change: tuple[str, ...],
+) -> None:
+    """`wien` keeps a transaction open holding the registry and the platform shared (as a
+    decision appended by hand and left uncommitted does). The platform admin, working at GRAZ,
+    changes the registry (or pulls the global switch): that change must wait for `wien`, by
+    design. GRAZ's own writer must not wait behind it: the waiting change holds no site's lock
+    (before migration b6f2a8d4e015 it held GRAZ's, and GRAZ's import ended in "busy")."""
+    import os
+    import subprocess
+    import sys
+
+    import dispatcher.db.unit_of_work as unit_of_work
+
+    assert _run(depot["platform"], "site", "init", site="GRAZ").exit_code == 0
+    monkeypatch.setattr(unit_of_work, "LOCK_TIMEOUT", "3s")  # GRAZ's writer, in this process
+    env = {**os.environ, "DISPATCHER_DB": depot["platform"], "DISPATCHER_TENANT": "LTS",
+           "DISPATCHER_SITE": "GRAZ", "DISPATCHER_NOW": FIXED_NOW_TEXT, "NO_COLOR": "1"}  # fmt: skip
+    with _connect(pg_server, SITE_LOGIN, depot["database"]) as con:
+        con.execute(SCOPE)
+        con.execute("SELECT dispatcher_lock_chains(false, false)")  # held, not committed
+        waiting = subprocess.Popen(
+            [sys.executable, "-m", "dispatcher", *change, *ARGS_ADMIN],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert pg_server.waits_for_a_lock(depot["database"], PLATFORM_LOGIN, seconds=15)
+            written = _run(depot["platform"], "import-run", str(_graz_run(depot)), site="GRAZ")
+            still_waiting = waiting.poll() is None
+        finally:
+            con.commit()
+        out, err = waiting.communicate(timeout=60)
+    assert written.exit_code == 0, written.stderr
+    assert still_waiting, (out, err)  # GRAZ wrote while the change was still waiting
+    assert waiting.returncode == 0, err
+    checked = _run(depot["platform"], "audit", "verify", "--state", site="GRAZ")
+    assert checked.exit_code == 0, checked.stdout
+
+
+def test_request_ids_held_by_another_site_do_not_stop_a_request(
+    pg_server: PgServer, depot: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Request ids are unique per tenant and predictable (REP-<Vienna time>, -2, -3, ...).
+    `wien` files requests by hand under GRAZ's next ids and keeps the transaction open; GRAZ's
+    sick call must not wait for it (it waited for the lock timeout, then "Database is busy"):
+    it skips the held ids, and the trail of both sites stays whole."""
+    from datetime import datetime
+
+    from dispatcher.domain.model import VIENNA
+    from dispatcher.services import repairs
+
+    graz = _run(depot["platform"], "import-run", str(_graz_run(depot)), site="GRAZ")
+    assert graz.exit_code == 0, graz.stderr
+    assert _run(depot["url"], "import-run", str(depot["run"])).exit_code == 0
+    base = "REP-" + datetime.fromisoformat(FIXED_NOW_TEXT).astimezone(VIENNA).strftime(
+        "%Y%m%d%H%M%S"
+    )
+    squatted = [base, *(f"{base}-{n}" for n in range(2, 30))]
+    sick = ("request-repair", "--week", "2026-W03", "--driver", "D005", "--type", "sick",
+            "--days", "Wed", "--requester", "disp001")  # fmt: skip
+    with _connect(pg_server, SITE_LOGIN, depot["database"]) as con:
+        con.execute(SCOPE)
+        for request_id in squatted:
+            _file_by_hand(con, RUN, request_id)  # not committed
+        monkeypatch.setattr(repairs, "ID_ATTEMPTS", 2)  # both held: refused, nothing written
+        tip = _run(depot["platform"], "audit", "log", "--json", "-n", "1", site="GRAZ").stdout
+        busy = _run(depot["platform"], *sick, site="GRAZ")
+        after = _run(depot["platform"], "audit", "log", "--json", "-n", "1", site="GRAZ").stdout
+        monkeypatch.undo()
+        filed = _run(depot["platform"], *sick, site="GRAZ")
+        con.rollback()
+    assert (busy.exit_code, busy.stderr) == (1, f"Error: {BUSY_IDS}\n")
+    assert after == tip
+    assert filed.exit_code == 0, filed.stderr
+    ids = [r["request_id"] for r in json.loads(
+        _run(depot["platform"], "repairs", "list", "--json", site="GRAZ").stdout)]  # fmt: skip
+    assert len(ids) == 1 and ids[0].startswith(base + "-") and ids[0] not in squatted
+    for site in ("GRAZ", "WIEN"):
+        checked = _run(depot["platform"], "audit", "verify", "--state", site=site)
+        assert checked.exit_code == 0, checked.stdout
+
+
+def _file_by_hand(con: psycopg.Connection[Any], run_id: str, request_id: str) -> None:
+    """A pending request of LTS/WIEN written the way the tool writes one: its event through
+    the database's function, its row, its entry in the tenant's register of ids."""
+    draft = EventDraft(Action.REPAIR_REQUEST, actor_id="disp001", run_id=run_id, plan_version=1,
+                       detail={"request_id": request_id, "driver_id": "D005", "type": "sick",
+                               "urgency": "normal", "instances": []})  # fmt: skip
+    body, detail, _ = _event_through_the_database(con, "LTS", "WIEN", draft)
+    con.execute("SELECT dispatcher_append_event(%s, %s)", [body, detail])
+    con.execute(
+        "INSERT INTO repair_requests (tenant_id, site_id, request_id, run_pk, base_version, "
+        "week, driver_id, absence_type, scope, requester, urgency, status, created_at, "
+        "event_seq) SELECT 'LTS', 'WIEN', %s, id, 1, '2026-W03', 'D005', 'sick', '{}', "
+        "'disp001', 'normal', 'PENDING', now(), (SELECT max(seq) FROM audit_events "
+        "WHERE tenant_id = 'LTS' AND site_id = 'WIEN') FROM runs WHERE run_id = %s",
+        [request_id, run_id],
+    )
+    con.execute("INSERT INTO repair_request_ids VALUES ('LTS', %s, 'WIEN')", [request_id])
 
 
 def _as_wien(pg_server: PgServer, database: str, *statements: str) -> str | None:

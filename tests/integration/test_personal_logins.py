@@ -331,7 +331,6 @@ def test_a_registry_change_waits_for_a_decision_appended_by_hand(
     import os
     import subprocess
     import sys
-    import time
 
     run = _linked(production)
     draft = replace(
@@ -350,7 +349,9 @@ def test_a_registry_change_waits_for_a_decision_appended_by_hand(
             [sys.executable, "-m", "dispatcher", "users", "disable", "ops001", *ADMIN],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
-        waiting = _waits_for_a_lock(production, PLATFORM_LOGIN, deadline=time.monotonic() + 15)
+        waiting = production["server"].waits_for_a_lock(
+            production["name"], PLATFORM_LOGIN, seconds=15
+        )
         con.commit()
     out, err = disable.communicate(timeout=60)
     assert waiting, ("the disable never waited for the open lock", out, err)
@@ -364,23 +365,6 @@ def test_a_registry_change_waits_for_a_decision_appended_by_hand(
     assert (lock["action"], lock["actor_id"]) == ("lock", "ops001")
     assert registry["action"] == "user.disable"
     assert registry["detail"]["seen"]["site"][2] == lock["seq"]  # it read the lock's trail
-
-
-def _waits_for_a_lock(production: dict[str, Any], login: str, *, deadline: float) -> bool:
-    """Whether a session of `login` is seen waiting for a lock before `deadline`."""
-    import time
-
-    with _connect(production["server"], SUPERUSER, production["name"]) as con:
-        con.autocommit = True
-        while time.monotonic() < deadline:
-            found = con.execute(
-                "SELECT 1 FROM pg_stat_activity WHERE usename = %s AND wait_event_type = 'Lock'",
-                [login],
-            ).fetchone()
-            if found:
-                return True
-            time.sleep(0.1)
-    return False
 
 
 def test_a_decision_by_no_registered_user_is_refused_where_logins_are_required(

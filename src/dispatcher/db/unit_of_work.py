@@ -19,7 +19,8 @@ import os
 import random
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -258,6 +259,20 @@ class UnitOfWork:
             if (registry or platform) and not connection.execute(PLATFORM_LOGIN_SQL).scalar():
                 registry = platform = False
             connection.execute(select(func.dispatcher_lock_chains(registry, platform)))
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """What the block writes is undone if it raises (the rest of the transaction stays).
+        A block that commits the whole unit (a refusal recorded on the way) ends it there."""
+        nested = self._connection.begin_nested()
+        try:
+            yield
+        except BaseException:
+            if nested.is_active:
+                nested.rollback()
+            raise
+        if nested.is_active:
+            nested.commit()
 
     def commit(self) -> None:
         try:

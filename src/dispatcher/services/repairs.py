@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import secrets
 import time
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from dispatcher.db.repositories.repairs import RequestIdHeld
 from dispatcher.db.unit_of_work import UnitOfWork
 from dispatcher.domain.audits import ReproCheck, Roster
-from dispatcher.domain.errors import Conflict, GateBlocked, InvalidInput, NotFound
+from dispatcher.domain.errors import Conflict, DatabaseBusy, GateBlocked, InvalidInput, NotFound
 from dispatcher.domain.events import Action, AuditEvent, EventDraft
 from dispatcher.domain.evidence import assess, output_hash
 from dispatcher.domain.gates import (
@@ -79,6 +81,7 @@ from dispatcher.services.solving import check_time_limit
 from dispatcher.services.trail import bound_open_repairs, bound_run, bound_user
 
 STALE = STALE_PROPOSAL
+ID_ATTEMPTS = 8  # request ids tried before "busy" (each held one waits at most ID_WAIT)
 
 
 # --- request ------------------------------------------------------------------------------------
@@ -116,13 +119,21 @@ def _target_run(uow: UnitOfWork, week: str, wanted: str | None) -> tuple[RunReco
     return load_run(uow, chosen.run_id), why
 
 
-def _request_id(uow: UnitOfWork) -> str:
+def _request_ids(uow: UnitOfWork) -> Iterator[str]:
+    """REP-<Vienna time>, or with -2, -3, … where the tenant has it (domain.md §9). On
+    PostgreSQL the next one can also be held: written by another site's transaction, not yet
+    committed. Whoever holds the next numbers must not keep every site from filing a request,
+    so after two held ones the number is drawn at random (still unique, still `-N`), and the
+    attempts are few (each waits at most repositories/repairs.py ID_WAIT)."""
     base = "REP-" + uow.now().astimezone(VIENNA).strftime("%Y%m%d%H%M%S")
-    candidate, n = base, 1
-    while uow.repairs.id_taken(candidate):
+    n = 1
+    for attempt in range(ID_ATTEMPTS):
+        if attempt >= 2:
+            n = 100 + secrets.randbelow(900_000)
+        while uow.repairs.id_taken(base if n == 1 else f"{base}-{n}"):
+            n += 1
+        yield base if n == 1 else f"{base}-{n}"
         n += 1
-        candidate = f"{base}-{n}"
-    return candidate
 
 
 def _overlaps(a: RepairScope, a_days: set[int], b: RepairScope, b_days: set[int]) -> bool:
@@ -233,9 +244,8 @@ def request_repair(
             key=instance_sort_key,
         )
         _refuse_past(parsed_week, driver_id, scope, held, instances, uow.now())
-        request_id = _request_id(uow)
         record = RepairRecord(
-            request_id=request_id,
+            request_id="",  # chosen below
             run_pk=run.pk,
             run_id=run.run_id,
             base_version=version.version,
@@ -261,28 +271,20 @@ def request_repair(
             resolution_reason=None,
             applied_version=None,
         )
-        event = record_event(
-            uow,
-            EventDraft(
-                Action.REPAIR_REQUEST,
-                actor_id=user.user_id,
-                actor_role=None,
-                reason=record.notes,
-                run_id=run.run_id,
-                plan_version=version.version,
-                detail={
-                    "request_id": request_id,
-                    "driver_id": driver_id,
-                    "driver_name": driver.name,
-                    "type": absence_type,
-                    "scope": scope.describe(),
-                    "scope_document": dict(record.scope),
-                    "urgency": urgency,
-                    "instances": held,
-                },
-            ),
-        )
-        uow.repairs.add(record, event.seq)
+        for request_id in _request_ids(uow):
+            record = replace(record, request_id=request_id)
+            try:
+                with uow.savepoint():
+                    event = record_event(uow, _request_draft(record, scope, held))
+                    uow.repairs.add(record, event.seq)
+                break
+            except RequestIdHeld:
+                continue
+        else:
+            raise DatabaseBusy(
+                "Every request id tried for this second is held by another transaction not "
+                "yet committed; try again"
+            )
         uow.commit()
     return RequestResult(
         request_id,
@@ -295,6 +297,28 @@ def request_repair(
         event.seq,
         chosen_by,
         sum(1 for i in held if start_instant(parsed_week, instances[i]) <= record.created_at),
+    )
+
+
+def _request_draft(record: RepairRecord, scope: RepairScope, held: list[str]) -> EventDraft:
+    """The repair.request event of `record` (the driver's tours in the scope: `held`)."""
+    return EventDraft(
+        Action.REPAIR_REQUEST,
+        actor_id=record.requester,
+        actor_role=None,
+        reason=record.notes,
+        run_id=record.run_id,
+        plan_version=record.base_version,
+        detail={
+            "request_id": record.request_id,
+            "driver_id": record.driver_id,
+            "driver_name": record.driver_name,
+            "type": record.absence_type,
+            "scope": scope.describe(),
+            "scope_document": dict(record.scope),
+            "urgency": record.urgency,
+            "instances": held,
+        },
     )
 
 

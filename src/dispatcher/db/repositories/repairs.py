@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, func, insert, select, text, update
+from sqlalchemy.exc import DBAPIError
 
 from dispatcher.db.repositories.base import Repository, json_or_none, required
 from dispatcher.db.tables import repair_request_ids, repair_requests, runs
@@ -15,6 +16,17 @@ from dispatcher.domain.hashing import canonical_json
 from dispatcher.domain.records import RepairRecord
 
 q = repair_requests.c
+# PostgreSQL: how long a new request waits for a request id that another transaction has
+# written and not committed (ids are unique per tenant, so every site's request may collide).
+ID_WAIT = "200ms"
+SET_LOCK_TIMEOUT = text("SELECT set_config('lock_timeout', :t, true)")
+ID_HELD = {"55P03", "23505"}  # lock timeout; unique violation (the other one committed)
+
+
+class RequestIdHeld(Exception):
+    """The request id is written by another transaction: the caller takes another."""
+
+
 REPAIR_SELECT = select(repair_requests, runs.c.run_id).select_from(
     repair_requests.outerjoin(runs, runs.c.id == q.run_pk)
 )
@@ -72,7 +84,24 @@ class RepairRepository(Repository):
 
     def add(self, record: RepairRecord, event_seq: int) -> None:
         """The request, then its entry in the register (which the database accepts only for
-        a request that exists)."""
+        a request that exists). On PostgreSQL an id that another site's transaction holds
+        uncommitted raises RequestIdHeld after a short wait, not the lock timeout: whoever
+        holds the next ids must not keep every site from filing a request. The caller has
+        taken a savepoint (the failed insert aborts it)."""
+        if self._connection.dialect.name != "postgresql":
+            self._insert(record, event_seq)
+            return
+        wait = self._connection.execute(text("SELECT current_setting('lock_timeout')")).scalar()
+        self._connection.execute(SET_LOCK_TIMEOUT, {"t": ID_WAIT})
+        try:
+            self._insert(record, event_seq)
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) in ID_HELD:
+                raise RequestIdHeld(record.request_id) from None
+            raise
+        self._connection.execute(SET_LOCK_TIMEOUT, {"t": wait})
+
+    def _insert(self, record: RepairRecord, event_seq: int) -> None:
         self._connection.execute(
             insert(repair_requests).values(
                 **self._scope,
