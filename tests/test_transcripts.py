@@ -64,9 +64,9 @@ def test_only_wall_clock_figures_are_forgiven() -> None:
     tip = "Audit chain intact for LTS/WIEN: 16 events, tip sha256:" + "a" * 64
     assert comparable([tip]) == comparable([tip.replace("a" * 64, "b" * 64)])
     assert comparable([tip]) != comparable([tip.replace("16 events", "15 events")])
-    evidence = "Evidence: sha256:" + "a" * 64
+    evidence = "  sha256:" + "a" * 64  # an evidence hash, under its label
     assert comparable([evidence]) != comparable([evidence.replace("a" * 64, "b" * 64)])
-    listed = "  approvals.json  sha256:" + "a" * 64
+    listed = "a" * 64 + "  approvals.json"
     assert comparable([listed]) == comparable([listed.replace("a" * 64, "c" * 64)])
-    roster = "  roster.txt      sha256:" + "a" * 64
+    roster = "a" * 64 + "  roster.txt"
     assert comparable([roster]) != comparable([roster.replace("a" * 64, "c" * 64)])

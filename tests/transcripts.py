@@ -46,7 +46,7 @@ _UNNAMED = itertools.count(1)
 _VOLATILE = (
     (re.compile(r"\b\d+(?:\.\d+)? ?(?:ms|s)\b"), "<elapsed>"),
     (re.compile(r"tip sha256:[0-9a-f]{64}"), "tip <hash>"),
-    (re.compile(r"^(\s+(?:approvals|manifest)\.json\s+)sha256:[0-9a-f]{64}"), r"\1<hash>"),
+    (re.compile(r"^[0-9a-f]{64}(  (?:approvals|manifest)\.json)$"), r"<hash>\1"),
 )
 
 

@@ -249,7 +249,7 @@ def test_evidence_verify_export_and_tamper(
     cli("import-run", str(run_file))
     ok = cli("evidence", "verify", "RUN-20260113-001")
     assert ok.exit_code == 0 and ok.stdout.startswith(
-        "Evidence verified: RUN-20260113-001 v1 sha256:"
+        "Evidence verified: RUN-20260113-001 v1:\n  sha256:"
     )
     out = tmp_path / "ev"
     exported = cli("evidence", "export", "RUN-20260113-001", "--out", str(out))

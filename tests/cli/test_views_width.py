@@ -78,3 +78,34 @@ def test_each_section_is_a_renderable_within_the_width(
         text = console.export_text()
         assert text.strip(), section
         assert max(cell_len(line) for line in text.splitlines()) <= WIDTH, text
+
+
+def test_evidence_hashes_stand_whole_on_their_own_line(
+    demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """import-run, evidence verify and evidence export print a 71-column hash under its label:
+    beside it the line was 81 to 84 columns and wrapped in the middle of the hash."""
+    import hashlib
+    import shutil
+
+    from tests.samples import write_run
+
+    monkeypatch.chdir(tmp_path)  # the pack is written to ./pack
+    db = tmp_path / "copy.db"
+    shutil.copy(demo, db)
+    run_id = _run_id(db)
+    outputs = [
+        _run(db, "import-run", str(write_run(tmp_path / "run.json"))),
+        _run(db, "evidence", "verify", run_id),
+        _run(db, "evidence", "export", run_id, "--out", "pack"),
+    ]
+    for result in outputs:
+        assert result.exit_code == 0, result.output
+        lines = result.stdout.splitlines()
+        assert all(cell_len(line) <= WIDTH for line in lines), lines
+        hashes = [line for line in lines if re.fullmatch(r"  sha256:[0-9a-f]{64}", line)]
+        assert hashes, lines
+    files = outputs[2].stdout.splitlines()[-4:]  # what sha256sum -c reads, in the folder
+    for line in files:
+        digest, name = line.split("  ")
+        assert hashlib.sha256((tmp_path / "pack" / name).read_bytes()).hexdigest() == digest

@@ -18,6 +18,7 @@ from dispatcher.cli.options import (
     RoleOpt,
     RunIdArg,
 )
+from dispatcher.cli.views.common import hash_line
 
 if TYPE_CHECKING:
     from dispatcher.domain.gates import ApprovalInput
@@ -173,4 +174,4 @@ def export(
     what = "changed rows" if delta else "rows"
     typer.echo(f"Exported {result.run_id} v{result.version}: {result.rows} {what} to {result.path}")
     typer.echo(f"Manifest: {result.manifest} (sha256:{result.sha256})")
-    typer.echo(f"Evidence: {result.evidence_hash}")
+    typer.echo(hash_line("Evidence", result.evidence_hash))

@@ -11,6 +11,7 @@ import typer
 from dispatcher.cli.context import settings_of
 from dispatcher.cli.errors import EXIT_FAILED
 from dispatcher.cli.options import JsonFlag, RunIdArg, VersionOpt
+from dispatcher.cli.views.common import hash_line
 
 evidence_app = typer.Typer(
     help="Evidence packs: rebuild from stored rows, compare with the sealed hash, export.",
@@ -35,7 +36,9 @@ def verify(
 
         emit_json(asdict(result))
     elif result.ok:
-        typer.echo(f"Evidence verified: {result.run_id} v{result.version} {result.sealed_hash}")
+        typer.echo(
+            hash_line(f"Evidence verified: {result.run_id} v{result.version}", result.sealed_hash)
+        )
     if not result.ok:
         if not as_json:
             typer.echo(
@@ -69,6 +72,7 @@ def export(
         emit_json(asdict(result))
         return
     typer.echo(f"Exported evidence of {result.run_id} v{result.version} to {out}")
-    typer.echo(f"Evidence hash: {result.evidence_hash}")
+    typer.echo(hash_line("Evidence hash", result.evidence_hash))
+    typer.echo("Files (SHA-256, as `sha256sum -c` reads them in that folder):")
     for name, digest in result.files.items():
-        typer.echo(f"  {name:<15} sha256:{digest}")
+        typer.echo(f"{digest}  {name}")

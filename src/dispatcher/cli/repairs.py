@@ -19,6 +19,7 @@ from dispatcher.cli.options import (
     ReasonOpt,
     RoleOpt,
 )
+from dispatcher.cli.views.common import hash_line
 
 repair_app = typer.Typer()
 repairs_app = typer.Typer(help="Repair requests: list and review proposals.", no_args_is_help=True)
@@ -234,7 +235,7 @@ def apply_repair(
     if len(result.covered) > 1:
         console.print(f"Closed:      {', '.join(result.covered)} (one proposal covered them)")
     console.print(f"Status:      {status_text(result.status)}  ({esc(result.status_reason)})")
-    console.print(f"Evidence:    {result.evidence_hash}")
+    console.print(hash_line("Evidence", result.evidence_hash))
     console.print(f"Audit event: #{result.event_seq}")
     for note in result.left_open:
         console.print(f"[yellow]Open:[/yellow]        {esc(note)}")

@@ -81,6 +81,7 @@ from dispatcher.services.solving import check_time_limit
 from dispatcher.services.trail import bound_open_repairs, bound_run, bound_user
 
 STALE = STALE_PROPOSAL
+ID_PROBES = 50  # taken ids counted up one by one before the number is drawn at random
 ID_ATTEMPTS = 8  # request ids tried before "busy" (each held one waits at most ID_WAIT)
 
 
@@ -124,16 +125,23 @@ def _request_ids(uow: UnitOfWork) -> Iterator[str]:
     PostgreSQL the next one can also be held: written by another site's transaction, not yet
     committed. Whoever holds the next numbers must not keep every site from filing a request,
     so after two held ones the number is drawn at random (still unique, still `-N`), and the
-    attempts are few (each waits at most repositories/repairs.py ID_WAIT)."""
+    attempts are few (each waits at most repositories/repairs.py ID_WAIT). Committed ids are
+    counted past one by one only ID_PROBES times: a depot that filed thousands under one
+    second's ids must not make every other site's request scan them."""
     base = "REP-" + uow.now().astimezone(VIENNA).strftime("%Y%m%d%H%M%S")
-    n = 1
+    n, probes = 1, 0
     for attempt in range(ID_ATTEMPTS):
         if attempt >= 2:
-            n = 100 + secrets.randbelow(900_000)
+            n = _random_suffix()
         while uow.repairs.id_taken(base if n == 1 else f"{base}-{n}"):
-            n += 1
+            probes += 1  # thousands filed in one second: not a dispatcher's doing
+            n = n + 1 if probes < ID_PROBES else _random_suffix()
         yield base if n == 1 else f"{base}-{n}"
         n += 1
+
+
+def _random_suffix() -> int:
+    return 100 + secrets.randbelow(900_000)
 
 
 def _overlaps(a: RepairScope, a_days: set[int], b: RepairScope, b_days: set[int]) -> bool:

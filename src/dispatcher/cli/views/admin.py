@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from rich.table import Table
 
 from dispatcher.cli.output import esc, status_text, stdout
-from dispatcher.cli.views.common import ts
+from dispatcher.cli.views.common import hash_line, ts
 
 if TYPE_CHECKING:  # annotations only: importing services here would load the ORM
     from dispatcher.config import Settings
@@ -35,7 +35,7 @@ def decision(result: DecisionResult) -> None:
             f"{result.run_id} v{result.version} is locked."
         )
     console.print(f"Status:      {status_text(result.status)}")
-    console.print(f"Evidence:    {result.evidence_hash}")
+    console.print(hash_line("Evidence", result.evidence_hash))
     console.print(f"Audit event: #{result.event_seq}")
 
 

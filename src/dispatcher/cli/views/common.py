@@ -28,3 +28,9 @@ def yes(flag: bool, good: bool = True) -> str:
 
 def yes_no(value: bool) -> str:
     return "yes" if value else "[yellow]no[/yellow]"
+
+
+def hash_line(label: str, digest: str) -> str:
+    """`label:` and the hash indented on the next line: `sha256:` and 64 digits are 71 columns,
+    so beside a label they wrap in an 80-column terminal and no longer copy in one piece."""
+    return f"{label}:\n  {digest}"

@@ -10,7 +10,7 @@ from rich import box
 from rich.table import Table
 
 from dispatcher.cli.output import esc, level_text, percent, status_text, stdout
-from dispatcher.cli.views.common import iso, ts
+from dispatcher.cli.views.common import hash_line, iso, ts
 from dispatcher.domain.vocabulary import AUDIT_COUNT, format_hours
 
 if TYPE_CHECKING:  # annotations only: importing services here would load the ORM
@@ -45,7 +45,7 @@ def import_result(result: ImportResult) -> None:
         f"Audits:   {result.audits_passed}/7   Coverage: {percent(result.coverage_bp)}   "
         f"Drift: {level_text(result.drift_level)}"
     )
-    console.print(f"Evidence: {result.evidence_hash}")
+    console.print(hash_line("Evidence", result.evidence_hash))
     console.print(f"Next:     dispatcher show-run {result.run_id}")
 
 
@@ -375,7 +375,7 @@ def solve_result(result: SolveResult) -> None:
     console.print(
         f"Solve:    {result.runtime_ms / 1000:.1f} s; repeats with the same seed: {repeat}"
     )
-    console.print(f"Evidence: {result.evidence_hash}")
+    console.print(hash_line("Evidence", result.evidence_hash))
     console.print(f"Next:     dispatcher show-run {result.run_id}")
 
 
