@@ -509,46 +509,40 @@ def test_a_depot_login_cannot_hold_up_another_site(
     ],
     ids=["registry", "platform"],
 )
-def test_a_change_waiting_for_what_sites_share_holds_up_no_site(
+def test_a_depot_s_open_transaction_holds_off_no_change_of_what_sites_share(
     pg_server: PgServer,
     depot: dict[str, Any],
     monkeypatch: pytest.MonkeyPatch,
     change: tuple[str, ...],
 ) -> None:
-    """`wien` keeps a transaction open holding the registry and the platform shared (as a
-    decision appended by hand and left uncommitted does). The platform admin, working at GRAZ,
-    changes the registry (or pulls the global switch): that change must wait for `wien`, by
-    design. GRAZ's own writer must not wait behind it: the waiting change holds no site's lock
-    (before migration b6f2a8d4e015 it held GRAZ's, and GRAZ's import ended in "busy")."""
-    import os
-    import subprocess
-    import sys
-
+    """`wien` takes its locks and appends a decision by hand, then keeps the transaction open.
+    The platform admin, working at GRAZ, changes the registry (or pulls the global switch) and
+    GRAZ imports a run, each within a lock timeout of 3 s: neither waits for `wien` (before
+    migration c7a3b9e5f016 every writer held the shared chains for its whole transaction, and
+    both changes waited as long as `wien` liked). `wien`'s decision, which read the registry and
+    the platform before the change, is refused when it commits."""
     import dispatcher.db.unit_of_work as unit_of_work
 
     assert _run(depot["platform"], "site", "init", site="GRAZ").exit_code == 0
-    monkeypatch.setattr(unit_of_work, "LOCK_TIMEOUT", "3s")  # GRAZ's writer, in this process
-    env = {**os.environ, "DISPATCHER_DB": depot["platform"], "DISPATCHER_TENANT": "LTS",
-           "DISPATCHER_SITE": "GRAZ", "DISPATCHER_NOW": FIXED_NOW_TEXT, "NO_COLOR": "1"}  # fmt: skip
+    monkeypatch.setattr(unit_of_work, "LOCK_TIMEOUT", "3s")
+    draft = EventDraft(Action.KILL_SWITCH_ACTIVATE, outcome=Outcome.BLOCKED, actor_id="nobody",
+                       detail={"check": "x", "message": "y"})  # fmt: skip
+    with _connect(pg_server, SUPERUSER, depot["database"]) as con:
+        body, detail, _ = _event_through_the_database(con, "LTS", "WIEN", draft)
     with _connect(pg_server, SITE_LOGIN, depot["database"]) as con:
         con.execute(SCOPE)
-        con.execute("SELECT dispatcher_lock_chains(false, false)")  # held, not committed
-        waiting = subprocess.Popen(
-            [sys.executable, "-m", "dispatcher", *change, *ARGS_ADMIN],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        try:
-            assert pg_server.waits_for_a_lock(depot["database"], PLATFORM_LOGIN, seconds=15)
-            written = _run(depot["platform"], "import-run", str(_graz_run(depot)), site="GRAZ")
-            still_waiting = waiting.poll() is None
-        finally:
+        con.execute("SELECT dispatcher_lock_chains(false, false)")
+        con.execute("SELECT dispatcher_append_event(%s, %s)", [body, detail])  # not committed
+        changed = _run(depot["platform"], *change, *ARGS_ADMIN, site="GRAZ")
+        written = _run(depot["platform"], "import-run", str(_graz_run(depot)), site="GRAZ")
+        with pytest.raises(psycopg.errors.SerializationFailure) as refused:
             con.commit()
-        out, err = waiting.communicate(timeout=60)
+    assert changed.exit_code == 0, changed.stderr
     assert written.exit_code == 0, written.stderr
-    assert still_waiting, (out, err)  # GRAZ wrote while the change was still waiting
-    assert waiting.returncode == 0, err
-    checked = _run(depot["platform"], "audit", "verify", "--state", site="GRAZ")
-    assert checked.exit_code == 0, checked.stdout
+    assert "changed while this command ran" in str(refused.value)
+    for site in ("GRAZ", "WIEN"):
+        checked = _run(depot["platform"], "audit", "verify", "--state", site=site)
+        assert checked.exit_code == 0, checked.stdout
 
 
 def test_request_ids_held_by_another_site_do_not_stop_a_request(

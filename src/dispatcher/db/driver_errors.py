@@ -21,6 +21,10 @@ def database_error(
 ) -> DispatcherError:
     """A driver error as ours, with a sentence a dispatcher can act on."""
     lowered = text.lower()
+    if sqlstate == "40001" and "changed while this command ran" in text:
+        # the database's check at commit (migration c7a3b9e5f016): say what moved
+        said = text.removeprefix("audit_events: ")
+        return DatabaseBusy(said[0].upper() + said[1:] + ": try again")
     if sqlstate in PG_BUSY:
         return DatabaseBusy("Database is busy (another dispatcher command is writing); try again")
     if sqlstate in PG_OUT_OF_RANGE:

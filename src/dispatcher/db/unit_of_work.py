@@ -148,6 +148,10 @@ class UnitOfWork:
         self._platform = platform
         self._registry = registry or platform
         self._login: dict[str, str] | None = None
+        # PostgreSQL writers: the shared chains' tips when the transaction began, and which of
+        # them this unit holds alone (see shared_tip).
+        self._begin_tips: dict[str, int] | None = None
+        self._alone: dict[str, bool] = {}
 
     def now(self) -> datetime:
         """The command's clock: real time, or the pinned time on a simulated database."""
@@ -259,6 +263,32 @@ class UnitOfWork:
             if (registry or platform) and not connection.execute(PLATFORM_LOGIN_SQL).scalar():
                 registry = platform = False
             connection.execute(select(func.dispatcher_lock_chains(registry, platform)))
+            self._alone = {"registry": registry, "platform": platform}
+            self._begin_tips = {
+                name: 0 if tip is None else tip[0]
+                for name, tip in (
+                    ("registry", AuditLog(connection, *tenant_chain(self.tenant)).tip()),
+                    ("platform", AuditLog(connection, *PLATFORM_CHAIN).tip()),
+                )
+            }
+
+    def shared_tip(self, name: str, tip: int) -> int:
+        """The tip of a shared chain (`registry`, `platform`) that an event records as read:
+        `tip`, its tip now. On PostgreSQL nobody holds those chains for a transaction's length
+        (a depot's open transaction would hold off a kill switch): a writer's reads are as of
+        the tips when its transaction began, and the database checks at commit that they have
+        not moved since. A change in between makes the command stop here, before it writes on
+        a state it did not read. A chain this unit holds alone moves only by its own writes."""
+        if self._begin_tips is None or self._alone.get(name):
+            return tip
+        began = self._begin_tips[name]
+        if tip != began:
+            what = "user registry" if name == "registry" else "platform (kill switch)"
+            raise DatabaseBusy(
+                f"The {what} changed while this command ran (event #{began}, now #{tip}); "
+                "nothing was written: try again"
+            )
+        return tip
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:

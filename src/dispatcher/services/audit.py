@@ -110,7 +110,7 @@ def _seen(uow: UnitOfWork, chain: AuditLog) -> dict[str, Any]:
             continue
         tip = log.tip()
         seq = 0 if tip is None else tip[0]
-        seen[name] = [uow.tenant, uow.site, seq] if name == "site" else seq
+        seen[name] = [uow.tenant, uow.site, seq] if name == "site" else uow.shared_tip(name, seq)
     return seen
 
 
