@@ -37,23 +37,27 @@ down_revision = "a5e1f7c3d014"
 branch_labels = None
 depends_on = None
 
-SITE_FIRST = """  -- Always in this order (site, registry, platform), so two writers never deadlock.
+SITE_FIRST = """\
+  -- Always in this order (site, registry, platform), so two writers never deadlock.
   PERFORM dispatcher_private.hold_chain(t, s, true);
   PERFORM dispatcher_private.hold_chain(t, '*', p_registry_alone);
   PERFORM dispatcher_private.hold_chain('*', '*', p_platform_alone);
 """
-SHARED_FIRST = """  -- Always in this order (platform, registry, site), so two writers never deadlock, and
+SHARED_FIRST = """\
+  -- Always in this order (platform, registry, site), so two writers never deadlock, and
   -- one waiting for a shared chain alone holds no site's lock meanwhile.
   PERFORM dispatcher_private.hold_chain('*', '*', p_platform_alone);
   PERFORM dispatcher_private.hold_chain(t, '*', p_registry_alone);
   PERFORM dispatcher_private.hold_chain(t, s, true);
 """
-APPEND_SITE_FIRST = """  PERFORM dispatcher_private.hold_chain(scope_tenant, scope_site, b ->> 'site' <> '*');
+APPEND_SITE_FIRST = """\
+  PERFORM dispatcher_private.hold_chain(scope_tenant, scope_site, b ->> 'site' <> '*');
   PERFORM dispatcher_private.hold_chain(scope_tenant, '*',
                                         b ->> 'tenant' <> '*' AND b ->> 'site' = '*');
   PERFORM dispatcher_private.hold_chain('*', '*', b ->> 'tenant' = '*');
 """
-APPEND_SHARED_FIRST = """  PERFORM dispatcher_private.hold_chain('*', '*', b ->> 'tenant' = '*');
+APPEND_SHARED_FIRST = """\
+  PERFORM dispatcher_private.hold_chain('*', '*', b ->> 'tenant' = '*');
   PERFORM dispatcher_private.hold_chain(scope_tenant, '*',
                                         b ->> 'tenant' <> '*' AND b ->> 'site' = '*');
   PERFORM dispatcher_private.hold_chain(scope_tenant, scope_site, b ->> 'site' <> '*');

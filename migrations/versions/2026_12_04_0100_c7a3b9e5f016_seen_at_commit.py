@@ -10,9 +10,11 @@ Now nobody holds the shared chains for a transaction's length. A site's writer h
 chain alone, as before; a change of the registry or of the global switch holds that chain alone.
 A decision records the tips it read (`detail.seen`); a deferred trigger takes the shared chains
 shared for the moment of the commit and refuses it (`serialization_failure`: nothing is written,
-the tool says "try again") if either has moved since. So a change of them waits only for commits
-in progress, and a decision overtaken by one is undone instead of holding it off: whoever holds a
-transaction open holds off nobody but their own site.
+the tool says "try again") if either has moved since. It runs only for COMMIT itself: `SET
+CONSTRAINTS ... IMMEDIATE` (or an implicit transaction) would run it early and keep its shared
+locks until a commit the session could put off as long as it liked. So a change of them waits
+only for commits in progress, and a decision overtaken by one is undone instead of holding it
+off: whoever holds a transaction open holds off nobody but their own site.
 
 The locks are taken in one order by everyone: the site, then the platform, then the registry
 (writers take the last two at commit; a change of them takes them after its site's).
@@ -35,13 +37,15 @@ down_revision = "b6f2a8d4e015"
 branch_labels = None
 depends_on = None
 
-ORDERED = """  -- Always in this order (platform, registry, site), so two writers never deadlock, and
+ORDERED = """\
+  -- Always in this order (platform, registry, site), so two writers never deadlock, and
   -- one waiting for a shared chain alone holds no site's lock meanwhile.
   PERFORM dispatcher_private.hold_chain('*', '*', p_platform_alone);
   PERFORM dispatcher_private.hold_chain(t, '*', p_registry_alone);
   PERFORM dispatcher_private.hold_chain(t, s, true);
 """
-OWN_ONLY = """  -- The site's chain alone; a shared chain only when it is changed, and then alone. What a
+OWN_ONLY = """\
+  -- The site's chain alone; a shared chain only when it is changed, and then alone. What a
   -- decision read of the shared chains is checked at its commit (dispatcher_seen_at_commit).
   -- Everyone locks in the order site, platform, registry.
   PERFORM dispatcher_private.hold_chain(t, s, true);
@@ -52,12 +56,14 @@ OWN_ONLY = """  -- The site's chain alone; a shared chain only when it is change
     PERFORM dispatcher_private.hold_chain(t, '*', true);
   END IF;
 """
-APPEND_ORDERED = """  PERFORM dispatcher_private.hold_chain('*', '*', b ->> 'tenant' = '*');
+APPEND_ORDERED = """\
+  PERFORM dispatcher_private.hold_chain('*', '*', b ->> 'tenant' = '*');
   PERFORM dispatcher_private.hold_chain(scope_tenant, '*',
                                         b ->> 'tenant' <> '*' AND b ->> 'site' = '*');
   PERFORM dispatcher_private.hold_chain(scope_tenant, scope_site, b ->> 'site' <> '*');
 """
-APPEND_OWN_ONLY = """  -- The event's own chain alone; the others are checked again at commit. A transaction that
+APPEND_OWN_ONLY = """\
+  -- The event's own chain alone; the others are checked again at commit. A transaction that
   -- changes a shared chain (holding it alone) notes so: its own events move that chain's tip.
   IF b ->> 'site' <> '*' THEN
     PERFORM dispatcher_private.hold_chain(scope_tenant, scope_site, true);
@@ -74,7 +80,7 @@ APPEND_OWN_ONLY = """  -- The event's own chain alone; the others are checked ag
   END IF;
 """
 
-AT_COMMIT = """CREATE FUNCTION dispatcher_seen_at_commit() RETURNS trigger
+AT_COMMIT = r"""CREATE FUNCTION dispatcher_seen_at_commit() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   seen jsonb;
@@ -87,6 +93,14 @@ BEGIN
   END;
   IF seen IS NULL OR jsonb_typeof(seen) <> 'object' THEN
     RETURN NULL;
+  END IF;
+  -- Only at COMMIT: `SET CONSTRAINTS ... IMMEDIATE` would run this check early, and the shared
+  -- locks it takes would then be held until a commit the session delays as long as it likes.
+  IF coalesce(current_query(), '') !~* ('^\s*(commit|end)(\s+(work|transaction))?'
+                          '(\s+and\s+(no\s+)?chain)?\s*;?\s*$') THEN
+    RAISE EXCEPTION 'audit_events: an event is checked when its transaction commits, and only '
+      'by COMMIT itself (not by: %)', coalesce(left(current_query(), 60), 'an implicit commit')
+      USING ERRCODE = 'restrict_violation';
   END IF;
   IF NEW.tenant_id <> '*' AND seen ? 'platform' AND NOT EXISTS (
        SELECT 1 FROM dispatcher_private.shared_writes

@@ -545,6 +545,36 @@ def test_a_depot_s_open_transaction_holds_off_no_change_of_what_sites_share(
         assert checked.exit_code == 0, checked.stdout
 
 
+@pytest.mark.parametrize("early", ["SET CONSTRAINTS ALL IMMEDIATE", "autocommit"])
+def test_the_check_at_commit_cannot_be_run_early(
+    pg_server: PgServer, depot: dict[str, Any], early: str
+) -> None:
+    """Run early (by `SET CONSTRAINTS ... IMMEDIATE`, or in an implicit transaction), the check
+    of what a decision read would take the shared chains' locks and keep them until a commit
+    the session puts off: the kill switch would wait for it again. It runs only for COMMIT."""
+    draft = EventDraft(Action.KILL_SWITCH_ACTIVATE, outcome=Outcome.BLOCKED, actor_id="nobody",
+                       detail={"check": "x", "message": "y"})  # fmt: skip
+    with _connect(pg_server, SUPERUSER, depot["database"]) as con:
+        body, detail, _ = _event_through_the_database(con, "LTS", "WIEN", draft)
+    append = "SELECT dispatcher_append_event(%s, %s)"
+    refused = pytest.raises(psycopg.errors.RestrictViolation, match="only by COMMIT itself")
+    with _connect(pg_server, SITE_LOGIN, depot["database"]) as con:
+        if early == "autocommit":
+            con.autocommit = True
+            with refused:
+                con.execute(
+                    f"SELECT set_config('app.tenant', 'LTS', false), "
+                    f"set_config('app.site', 'WIEN', false), {append[7:]}".encode(),
+                    [body, detail],
+                )
+        else:
+            con.execute(SCOPE)
+            con.execute(append, [body, detail])
+            with refused:
+                con.execute(early)
+    assert _run(depot["url"], "audit", "verify").exit_code == 0
+
+
 def test_request_ids_held_by_another_site_do_not_stop_a_request(
     pg_server: PgServer, depot: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
