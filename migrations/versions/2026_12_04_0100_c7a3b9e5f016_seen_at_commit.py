@@ -12,9 +12,10 @@ A decision records the tips it read (`detail.seen`); a deferred trigger takes th
 shared for the moment of the commit and refuses it (`serialization_failure`: nothing is written,
 the tool says "try again") if either has moved since. It runs only for COMMIT itself: `SET
 CONSTRAINTS ... IMMEDIATE` (or an implicit transaction) would run it early and keep its shared
-locks until a commit the session could put off as long as it liked. So a change of them waits
-only for commits in progress, and a decision overtaken by one is undone instead of holding it
-off: whoever holds a transaction open holds off nobody but their own site.
+locks until a commit the session could put off as long as it liked; so would a WITH HOLD
+cursor, which COMMIT runs to its end after the deferred triggers (refused). So a change of them
+waits only for commits in progress, and a decision overtaken by one is undone instead of
+holding it off: whoever holds a transaction open holds off nobody but their own site.
 
 The locks are taken in one order by everyone: the site, then the platform, then the registry
 (writers take the last two at commit; a change of them takes them after its site's).
@@ -101,6 +102,12 @@ BEGIN
     RAISE EXCEPTION 'audit_events: an event is checked when its transaction commits, and only '
       'by COMMIT itself (not by: %)', coalesce(left(current_query(), 60), 'an implicit commit')
       USING ERRCODE = 'restrict_violation';
+  END IF;
+  -- After the deferred triggers COMMIT runs every open WITH HOLD cursor to its end, with the
+  -- shared locks taken below still held: a cursor's query would stretch the commit at will.
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_cursors WHERE is_holdable) THEN
+    RAISE EXCEPTION 'audit_events: a transaction that appends an event commits with no WITH '
+      'HOLD cursor open' USING ERRCODE = 'restrict_violation';
   END IF;
   IF NEW.tenant_id <> '*' AND seen ? 'platform' AND NOT EXISTS (
        SELECT 1 FROM dispatcher_private.shared_writes

@@ -545,6 +545,29 @@ def test_a_depot_s_open_transaction_holds_off_no_change_of_what_sites_share(
         assert checked.exit_code == 0, checked.stdout
 
 
+def test_a_commit_cannot_be_stretched_by_a_cursor_held_over_it(
+    pg_server: PgServer, depot: dict[str, Any]
+) -> None:
+    """COMMIT runs a WITH HOLD cursor's query to its end after the deferred triggers, with the
+    shared chains' locks the check at commit took: `pg_sleep` there held off the global kill
+    switch for as long as it slept. Refused at once."""
+    import time
+
+    draft = EventDraft(Action.KILL_SWITCH_ACTIVATE, outcome=Outcome.BLOCKED, actor_id="nobody",
+                       detail={"check": "x", "message": "y"})  # fmt: skip
+    with _connect(pg_server, SUPERUSER, depot["database"]) as con:
+        body, detail, _ = _event_through_the_database(con, "LTS", "WIEN", draft)
+    with _connect(pg_server, SITE_LOGIN, depot["database"]) as con:
+        con.execute(SCOPE)
+        con.execute("SELECT dispatcher_append_event(%s, %s)", [body, detail])
+        con.execute("DECLARE c CURSOR WITH HOLD FOR SELECT pg_sleep(30)")
+        started = time.monotonic()
+        with pytest.raises(psycopg.errors.RestrictViolation, match="no WITH HOLD cursor"):
+            con.commit()
+        assert time.monotonic() - started < 10  # refused before the cursor ran
+    assert _run(depot["url"], "audit", "verify").exit_code == 0
+
+
 @pytest.mark.parametrize("early", ["SET CONSTRAINTS ALL IMMEDIATE", "autocommit"])
 def test_the_check_at_commit_cannot_be_run_early(
     pg_server: PgServer, depot: dict[str, Any], early: str

@@ -149,7 +149,7 @@ EXPECTED: dict[str, dict[str, str]] = {
         "trigger audit_events_no_delete": "634084763dd93ceb",
         "trigger audit_events_no_truncate": "634084763dd93ceb",
         "trigger audit_events_no_update": "634084763dd93ceb",
-        "trigger audit_events_seen_at_commit": "2c6c5defc9a38f2d",
+        "trigger audit_events_seen_at_commit": "8291b7c6c6b166e7",
         "trigger audit_events_site_chain_opens": "7c482a02d85e89b0",
         "trigger audit_events_size": "85ad6fd169a9d7f2",
         "trigger audit_events_time_forward": "df6eaae31b4de5d6",
