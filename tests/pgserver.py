@@ -11,6 +11,7 @@ import socket
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 OWNER = "dispatcher_owner"  # owns the tables; runs `dispatcher db upgrade`
 APP_LOGIN = "dispatcher"  # the tests' application login, for any site (dispatcher_any_site)
@@ -135,3 +136,24 @@ class PgServer:
                     return True
                 time.sleep(0.1)
         return False
+
+
+def seen_from_wien(con: Any, tenant: str, site: str) -> dict[str, Any]:
+    """What a command scoped to LTS/WIEN reads of the chains other than (tenant, site), as the
+    append function checks it: their tips now."""
+
+    def tip(chain_tenant: str, chain_site: str) -> int:
+        row = con.execute(
+            "SELECT coalesce(max(seq), 0) FROM audit_events WHERE tenant_id = %s AND site_id = %s",
+            [chain_tenant, chain_site],
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    seen: dict[str, Any] = {}
+    if site != "WIEN":
+        seen["site"] = ["LTS", "WIEN", tip("LTS", "WIEN")]
+    if (tenant, site) != ("LTS", "*"):
+        seen["registry"] = tip("LTS", "*")
+    if (tenant, site) != ("*", "*"):
+        seen["platform"] = tip("*", "*")
+    return seen

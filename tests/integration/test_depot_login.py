@@ -27,7 +27,15 @@ from dispatcher.domain.events import (
 )
 from tests.conftest import FIXED_NOW_TEXT, CliResult
 from tests.forge import insert_sql
-from tests.pgserver import OWNER, PLATFORM_LOGIN, SCOPE, SITE_LOGIN, SUPERUSER, PgServer
+from tests.pgserver import (
+    OWNER,
+    PLATFORM_LOGIN,
+    SCOPE,
+    SITE_LOGIN,
+    SUPERUSER,
+    PgServer,
+    seen_from_wien,
+)
 from tests.samples import LOCK_OK, OVERRIDE, PUBLISH_OK, RUN, write_run
 
 pytestmark = pytest.mark.postgres
@@ -375,31 +383,19 @@ def _event_through_the_database(
 
     from dispatcher.domain.hashing import canonical_json
 
-    seen = draft.detail.get("seen") or _true_seen(con, tenant, site)
+    seen = draft.detail.get("seen") or seen_from_wien(con, tenant, site)
     draft = replace(draft, detail={**draft.detail, "session_login": login, "seen": seen})
     event = _at_tip(con, tenant, site, draft, at)
     return event.body, canonical_json(event.detail), event.hash
 
 
-def _true_seen(con: psycopg.Connection[Any], tenant: str, site: str) -> dict[str, Any]:
-    """What a command scoped to LTS/WIEN reads of the chains other than (tenant, site), as the
-    append function checks it: their tips now."""
-
-    def tip(chain_tenant: str, chain_site: str) -> int:
-        row = con.execute(
-            "SELECT coalesce(max(seq), 0) FROM audit_events WHERE tenant_id = %s AND site_id = %s",
-            [chain_tenant, chain_site],
-        ).fetchone()
-        return int(row[0]) if row else 0
-
-    seen: dict[str, Any] = {}
-    if site != "WIEN":
-        seen["site"] = ["LTS", "WIEN", tip("LTS", "WIEN")]
-    if (tenant, site) != ("LTS", "*"):
-        seen["registry"] = tip("LTS", "*")
-    if (tenant, site) != ("*", "*"):
-        seen["platform"] = tip("*", "*")
-    return seen
+def _a_wien_event(server: PgServer, database: str) -> tuple[str, str, str]:
+    """(body, detail, hash) of a blocked event at WIEN's tip, reading the true tips: an event
+    the append function takes from `wien`."""
+    draft = EventDraft(Action.KILL_SWITCH_ACTIVATE, outcome=Outcome.BLOCKED, actor_id="nobody",
+                       detail={"check": "x", "message": "y"})  # fmt: skip
+    with _connect(server, SUPERUSER, database) as con:
+        return _event_through_the_database(con, "LTS", "WIEN", draft)
 
 
 def test_the_database_appends_events_and_names_the_login(
@@ -409,10 +405,7 @@ def test_the_database_appends_events_and_names_the_login(
     it as the tool does, and records the login; a detail that is not the body's is refused."""
     database = depot["database"]
     assert _run(depot["url"], "import-run", str(depot["run"])).exit_code == 0
-    draft = EventDraft(Action.KILL_SWITCH_ACTIVATE, outcome=Outcome.BLOCKED, actor_id="nobody",
-                       detail={"check": "x", "message": "y"})  # fmt: skip
-    with _connect(pg_server, SUPERUSER, database) as con:
-        body, detail, sealed = _event_through_the_database(con, "LTS", "WIEN", draft)
+    body, detail, sealed = _a_wien_event(pg_server, database)
     with _connect(pg_server, SITE_LOGIN, database) as con:
         refused = pytest.raises(psycopg.errors.RestrictViolation, match="not the body")
         with refused, con.transaction():
@@ -525,10 +518,7 @@ def test_a_depot_s_open_transaction_holds_off_no_change_of_what_sites_share(
 
     assert _run(depot["platform"], "site", "init", site="GRAZ").exit_code == 0
     monkeypatch.setattr(unit_of_work, "LOCK_TIMEOUT", "3s")
-    draft = EventDraft(Action.KILL_SWITCH_ACTIVATE, outcome=Outcome.BLOCKED, actor_id="nobody",
-                       detail={"check": "x", "message": "y"})  # fmt: skip
-    with _connect(pg_server, SUPERUSER, depot["database"]) as con:
-        body, detail, _ = _event_through_the_database(con, "LTS", "WIEN", draft)
+    body, detail, _ = _a_wien_event(pg_server, depot["database"])
     with _connect(pg_server, SITE_LOGIN, depot["database"]) as con:
         con.execute(SCOPE)
         con.execute("SELECT dispatcher_lock_chains(false, false)")
@@ -553,10 +543,7 @@ def test_a_commit_cannot_be_stretched_by_a_cursor_held_over_it(
     switch for as long as it slept. Refused at once."""
     import time
 
-    draft = EventDraft(Action.KILL_SWITCH_ACTIVATE, outcome=Outcome.BLOCKED, actor_id="nobody",
-                       detail={"check": "x", "message": "y"})  # fmt: skip
-    with _connect(pg_server, SUPERUSER, depot["database"]) as con:
-        body, detail, _ = _event_through_the_database(con, "LTS", "WIEN", draft)
+    body, detail, _ = _a_wien_event(pg_server, depot["database"])
     with _connect(pg_server, SITE_LOGIN, depot["database"]) as con:
         con.execute(SCOPE)
         con.execute("SELECT dispatcher_append_event(%s, %s)", [body, detail])
@@ -575,10 +562,7 @@ def test_the_check_at_commit_cannot_be_run_early(
     """Run early (by `SET CONSTRAINTS ... IMMEDIATE`, or in an implicit transaction), the check
     of what a decision read would take the shared chains' locks and keep them until a commit
     the session puts off: the kill switch would wait for it again. It runs only for COMMIT."""
-    draft = EventDraft(Action.KILL_SWITCH_ACTIVATE, outcome=Outcome.BLOCKED, actor_id="nobody",
-                       detail={"check": "x", "message": "y"})  # fmt: skip
-    with _connect(pg_server, SUPERUSER, depot["database"]) as con:
-        body, detail, _ = _event_through_the_database(con, "LTS", "WIEN", draft)
+    body, detail, _ = _a_wien_event(pg_server, depot["database"])
     append = "SELECT dispatcher_append_event(%s, %s)"
     refused = pytest.raises(psycopg.errors.RestrictViolation, match="only by COMMIT itself")
     with _connect(pg_server, SITE_LOGIN, depot["database"]) as con:
@@ -757,10 +741,7 @@ def test_the_append_function_takes_only_the_canonical_fields_and_sane_sizes(
     """A body with a field the canonical form does not have would leave the chain broken for
     good (its columns can never agree); one of 100 MB would slow every reader."""
     database = depot["database"]
-    draft = EventDraft(Action.KILL_SWITCH_ACTIVATE, outcome=Outcome.BLOCKED, actor_id="nobody",
-                       detail={"check": "x", "message": "y"})  # fmt: skip
-    with _connect(pg_server, SUPERUSER, database) as con:
-        body, detail, _ = _event_through_the_database(con, "LTS", "WIEN", draft)
+    body, detail, _ = _a_wien_event(pg_server, database)
     extra = body[:-1] + ',"recorded_by":"dispatcher_admin"}'
     huge = body.replace('"reason":null', '"reason":"' + "x" * 2_000_000 + '"')
     for text, fragment in ((extra, "exactly the fields"), (huge, "at most 1 MB")):

@@ -20,7 +20,7 @@ from dispatcher.cli.app import app
 from dispatcher.domain.events import Action, EventDraft, parse_timestamp, seal_event
 from dispatcher.domain.hashing import canonical_json
 from tests.conftest import CliResult
-from tests.pgserver import OWNER, PLATFORM_LOGIN, SUPERUSER, PgServer
+from tests.pgserver import OWNER, PLATFORM_LOGIN, SUPERUSER, PgServer, seen_from_wien
 from tests.samples import OVERRIDE, PUBLISH_OK, write_run
 
 pytestmark = pytest.mark.postgres
@@ -218,15 +218,7 @@ def _linked(production: dict[str, Any]) -> str:
 def _tips(production: dict[str, Any]) -> dict[str, int]:
     """The registry's and the platform's tips now: what a decision made now reads."""
     with _connect(production["server"], SUPERUSER, production["name"]) as con:
-        found = {
-            name: con.execute(
-                "SELECT coalesce(max(seq), 0) FROM audit_events WHERE tenant_id = %s "
-                "AND site_id = '*'",
-                [tenant],
-            ).fetchone()
-            for name, tenant in (("registry", "LTS"), ("platform", "*"))
-        }
-    return {name: int(row[0]) if row else 0 for name, row in found.items()}
+        return dict(seen_from_wien(con, "LTS", "WIEN"))
 
 
 def _append_as(production: dict[str, Any], login: str, draft: EventDraft) -> str:
