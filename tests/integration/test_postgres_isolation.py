@@ -297,12 +297,15 @@ def test_every_tenant_table_forces_row_security_with_its_policies(
         assert ("scope_insert", "RESTRICTIVE", "INSERT") in by_table[table]
 
 
-def test_the_guards_are_the_sqlite_triggers_plus_truncate(pg_server: PgServer, seeded: str) -> None:
+def test_the_guards_are_the_sqlite_triggers_plus_two(pg_server: PgServer, seeded: str) -> None:
+    """PostgreSQL's own: no TRUNCATE of the trail, and the check at commit of what a decision
+    read of the shared chains (SQLite's one writer at a time needs none)."""
     with _connect(pg_server, SUPERUSER, seeded) as con:
         rows = con.execute(
             "SELECT DISTINCT tgname FROM pg_trigger WHERE NOT tgisinternal"
         ).fetchall()
-    assert {name for (name,) in rows} == EXPECTED_TRIGGERS | {"audit_events_no_truncate"}
+    own = {"audit_events_no_truncate", "audit_events_seen_at_commit"}
+    assert {name for (name,) in rows} == EXPECTED_TRIGGERS | own
 
 
 def test_the_audit_tables_are_insert_only_for_the_application(
