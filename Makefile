@@ -38,7 +38,7 @@ typecheck: $(STAMP) ## mypy --strict over src and tests
 	$(BIN)/mypy
 
 pytest: $(STAMP) postgres ## The whole pytest suite (SQLite and a throwaway PostgreSQL server)
-	$(BIN)/pytest -q -n auto --basetemp=$(CURDIR)/.pytest-tmp  # a worker per core; one folder per checkout
+	$(BIN)/pytest -q -n auto --dist worksteal --basetemp=$(CURDIR)/.pytest-tmp  # a worker per core (an idle one takes queued tests from a busy one); one folder per checkout
 
 # The tests start their own PostgreSQL server from Debian's package; install it when missing.
 postgres: ## Install the PostgreSQL server binaries the tests use (apt), if missing

@@ -312,3 +312,66 @@ def insider(backend: str, db: str, request: pytest.FixtureRequest) -> Insider:
         request.getfixturevalue("pg_server"),
         request.getfixturevalue("pg_database"),
     )
+
+
+# --- the demo site, built once per test session and backend --------------------------------
+
+DEMO_TUESDAY = "2026-01-13T05:30:00Z"  # the demo week's Tuesday, 06:30 in Vienna
+PG_DEMO_TEMPLATE = "dispatcher_demo_template"
+
+
+def _build_demo(db: str, files: Path) -> None:
+    """`dispatcher demo --files FILES` on `db` at the demo Tuesday, in-process."""
+    from dispatcher.cli.app import app
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DISPATCHER_DB", db)
+        patch.setenv("DISPATCHER_NOW", DEMO_TUESDAY)
+        result = CliRunner().invoke(
+            app, ["demo", "--files", str(files)], catch_exceptions=False, prog_name="dispatcher"
+        )
+        wiring.reset()  # no connection stays open to the database copied from
+    assert result.exit_code == 0, result.output
+
+
+@pytest.fixture(scope="session")
+def demo_sqlite(tmp_path_factory: pytest.TempPathFactory, template_db: Path) -> Path:
+    """A folder with `dispatcher.db` (the demo site built at the demo Tuesday) and `files`."""
+    folder = tmp_path_factory.mktemp("demo")
+    shutil.copyfile(template_db, folder / "dispatcher.db")
+    _build_demo(str(folder / "dispatcher.db"), folder / "files")
+    with closing(sqlite3.connect(folder / "dispatcher.db")) as con:
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def demo_postgres(tmp_path_factory: pytest.TempPathFactory, pg_server: PgServer) -> Path:
+    """The demo site as a PostgreSQL template database; the folder of its `files`."""
+    folder = tmp_path_factory.mktemp("demo-pg")
+    pg_server.admin_sql(f"CREATE DATABASE {PG_DEMO_TEMPLATE} TEMPLATE {PG_TEMPLATE} OWNER {OWNER}")
+    _build_demo(pg_server.url(PLATFORM_LOGIN, PG_DEMO_TEMPLATE), folder / "files")
+    return folder
+
+
+@pytest.fixture
+def demo_site(
+    cli: Cli, backend: str, db: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Cli:
+    """The test's database holds the demo site as `dispatcher demo --files TMP/files` builds it
+    at the demo Tuesday (a copy of one built for the session: the demo is the same every time),
+    and TMP/files its files. The clock is the demo Tuesday."""
+    monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
+    monkeypatch.setenv("DISPATCHER_NOW", DEMO_TUESDAY)
+    wiring.reset()
+    if backend == "sqlite":
+        built: Path = request.getfixturevalue("demo_sqlite")
+        shutil.copyfile(built / "dispatcher.db", db)
+    else:
+        built = request.getfixturevalue("demo_postgres")
+        server: PgServer = request.getfixturevalue("pg_server")
+        name = request.getfixturevalue("pg_database")
+        server.admin_sql(f"DROP DATABASE {name} WITH (FORCE)")
+        server.admin_sql(f"CREATE DATABASE {name} TEMPLATE {PG_DEMO_TEMPLATE} OWNER {OWNER}")
+    shutil.copytree(built / "files", tmp_path / "files")
+    return cli

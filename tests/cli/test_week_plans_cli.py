@@ -19,7 +19,6 @@ import pytest
 
 from tests.conftest import Cli, CliResult
 
-TUESDAY = "2026-01-13T05:30:00Z"  # 06:30 in Vienna
 TUESDAY_AT = datetime(2026, 1, 13, 5, 30, tzinfo=UTC)
 VIENNA = ZoneInfo("Europe/Vienna")
 RUN = "RUN-20260112-002"  # the demo's PASS run of 2026-W03
@@ -31,11 +30,9 @@ OVERRIDE = ("--override-reason", "Churn after sick calls is expected this week")
 
 
 @pytest.fixture
-def demo(cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Cli:
-    monkeypatch.setenv("DISPATCHER_NOW", TUESDAY)
-    built = cli("demo", "--files", str(tmp_path / "files"))
-    assert built.exit_code == 0, built.output
-    return cli
+def demo(demo_site: Cli) -> Cli:
+    """The demo site (tests/conftest.py `demo_site`) at the demo Tuesday."""
+    return demo_site
 
 
 @pytest.fixture
