@@ -67,10 +67,11 @@ def _weeks() -> Iterator[date]:
 
 def _history(con: sqlite3.Connection, runs: int) -> list[tuple[str, str]]:
     """Past weeks (2021-2025) at as many sites as `runs` needs (40 for 10,000; WIEN alone for
-    100): a run with its plan version, published and locked (with both approvals), and one sick
-    call that was rejected."""
+    100): a run with its plan version and evidence record (copies of the demo's PASS run),
+    published and locked (both approvals), and one sick call that was rejected."""
     run_template = _row(con, "runs", "run_id = ?", TEMPLATE_RUN)
     version_template = _row(con, "plan_versions", "run_pk = ?", run_template["id"])
+    evidence_template = _row(con, "evidence_records", "version_pk = ?", version_template["id"])
     next_id = con.execute("SELECT MAX(id) FROM runs").fetchone()[0] + 1
     next_version = con.execute("SELECT MAX(id) FROM plan_versions").fetchone()[0] + 1
     stamp = _stamp(datetime(2021, 1, 1, tzinfo=UTC))
@@ -83,12 +84,14 @@ def _history(con: sqlite3.Connection, runs: int) -> list[tuple[str, str]]:
             if site != HOME
         ],
     )
-    run_rows: list[dict[str, Any]] = []
-    version_rows: list[dict[str, Any]] = []
+    rows: dict[str, list[dict[str, Any]]] = {
+        table: []
+        for table in (
+            "runs", "plan_versions", "evidence_records", "approvals", "repair_requests",
+            "repair_request_ids",
+        )
+    }  # fmt: skip
     made: list[tuple[str, str]] = []
-    locks: list[tuple[str, int]] = []
-    approvals: list[dict[str, Any]] = []
-    repairs: list[dict[str, Any]] = []
     weeks = list(_weeks())
     sites = SITES[: min(len(SITES), max(1, -(-runs // len(weeks))))]  # as few as fit the runs
     for monday in weeks:
@@ -96,27 +99,44 @@ def _history(con: sqlite3.Connection, runs: int) -> list[tuple[str, str]]:
             if len(made) == runs:
                 break
             year, week, _ = monday.isocalendar()
+            week_id = f"{year}-W{week:02d}"
             created = datetime.combine(monday - timedelta(days=3), datetime.min.time(), UTC)
             run_id = f"RUN-{(monday - timedelta(days=3)):%Y%m%d}-001"
-            run_rows.append(
+            scope = {"tenant_id": TENANT, "site_id": site}
+            rows["runs"].append(
                 {
                     **run_template,
+                    **scope,
                     "id": next_id,
-                    "site_id": site,
                     "run_id": run_id,
-                    "week": f"{year}-W{week:02d}",
+                    "week": week_id,
                     "created_at": _stamp(created + timedelta(hours=6)),
                 }
             )
-            locks.append((_stamp(created + timedelta(days=2)), next_id))
+            rows["plan_versions"].append(
+                {
+                    **version_template,
+                    **scope,
+                    "id": next_version,
+                    "run_pk": next_id,
+                    "created_at": _stamp(created + timedelta(hours=6)),
+                }
+            )
+            rows["evidence_records"].append(
+                {
+                    **evidence_template,
+                    **scope,
+                    "version_pk": next_version,
+                    "created_at": _stamp(created + timedelta(hours=6)),
+                }
+            )
             for action, who, role, offset in (
                 ("publish", "disp001", "dispatcher", 1),
                 ("lock", "ops001", "ops_lead", 2),
             ):
-                approvals.append(
+                rows["approvals"].append(
                     {
-                        "tenant_id": TENANT,
-                        "site_id": site,
+                        **scope,
                         "run_pk": next_id,
                         "version": 1,
                         "action": action,
@@ -124,19 +144,19 @@ def _history(con: sqlite3.Connection, runs: int) -> list[tuple[str, str]]:
                         "role": role,
                         "reason": "Week reviewed; all audits pass.",
                         "override_reason": None,
-                        "evidence_hash": version_template["published_evidence_hash"],
+                        "evidence_hash": evidence_template["evidence_hash"],
                         "event_seq": len(made) * 2 + offset,
                         "created_at": _stamp(created + timedelta(days=offset)),
                     }
                 )
-            repairs.append(
+            request_id = f"REP-{site}-{len(made) + 1:06d}"
+            rows["repair_requests"].append(
                 {
-                    "tenant_id": TENANT,
-                    "site_id": site,
-                    "request_id": f"REP-{site}-{len(made) + 1:06d}",
+                    **scope,
+                    "request_id": request_id,
                     "run_pk": next_id,
                     "base_version": 1,
-                    "week": f"{year}-W{week:02d}",
+                    "week": week_id,
                     "driver_id": "D001",
                     "driver_name": None,
                     "absence_type": "sick",
@@ -151,30 +171,12 @@ def _history(con: sqlite3.Connection, runs: int) -> list[tuple[str, str]]:
                     "resolution_reason": "Driver came back the same morning.",
                 }
             )
-            version_rows.append(
-                {
-                    **version_template,
-                    "id": next_version,
-                    "site_id": site,
-                    "run_pk": next_id,
-                    "created_at": _stamp(created + timedelta(hours=6)),
-                    "verified_at": _stamp(created + timedelta(hours=6)),
-                    "published_at": _stamp(created + timedelta(days=1)),
-                    "published_by": "disp001",
-                    "published_role": "dispatcher",
-                }
-            )
+            rows["repair_request_ids"].append({**scope, "request_id": request_id})
             made.append((site, run_id))
             next_id += 1
             next_version += 1
-    _insert(con, "runs", run_rows)
-    _insert(con, "plan_versions", version_rows)
-    _insert(con, "approvals", approvals)
-    _insert(con, "repair_requests", repairs)
-    con.executemany(  # locked last: the triggers refuse versions of a locked run
-        "UPDATE runs SET locked_at = ?, locked_by = 'ops001', locked_version = 1 WHERE id = ?",
-        locks,
-    )
+    for table, table_rows in rows.items():  # parents first
+        _insert(con, table, table_rows)
     return made
 
 
@@ -207,18 +209,20 @@ def _drafts(history: Sequence[tuple[str, str]]) -> Iterator[EventDraft]:
 
 def _chain(con: sqlite3.Connection, history: Sequence[tuple[str, str]], events: int) -> int:
     """Append `events` sealed events to the home site's chain (after the demo's)."""
-    seq, prev = con.execute(
-        "SELECT seq, hash FROM audit_events WHERE tenant_id = ? AND site_id = ? "
+    seq, prev, newest = con.execute(
+        "SELECT seq, hash, occurred_at FROM audit_events WHERE tenant_id = ? AND site_id = ? "
         "ORDER BY seq DESC LIMIT 1",
         (TENANT, HOME),
     ).fetchone()
     missing = events - seq
-    moment = datetime(2026, 1, 12, 8, 0, tzinfo=UTC)
+    # Time only goes forward in a chain: the filler follows the demo's newest event, 100 µs
+    # apart (a million events within two minutes), so the timed commands' clock is after it.
+    moment = datetime.fromisoformat(newest.replace("Z", "+00:00"))
     batch: list[tuple[Any, ...]] = []
     drafts = _drafts(history)
     for _ in range(max(0, missing)):
         seq += 1
-        moment += timedelta(seconds=1)
+        moment += timedelta(microseconds=100)
         event = seal_event(
             next(drafts), seq=seq, occurred_at=moment, tenant=TENANT, site=HOME, prev_hash=prev
         )
@@ -276,9 +280,19 @@ def build(script: Path, path: Path, *, runs: int, events: int) -> BenchDb:
     with closing(sqlite3.connect(path, isolation_level=None)) as con:
         con.execute("PRAGMA foreign_keys=ON")
         con.execute("BEGIN IMMEDIATE")
+        # The filler is years of history no gate will judge: the guards that bind every row to
+        # its event are set aside while it is written and put back as they were (the demo's own
+        # runs, which the timed decisions act on, are bound as the tool wrote them).
+        guards = con.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"
+        ).fetchall()
+        for name, _ in guards:
+            con.execute(f'DROP TRIGGER "{name}"')
         demo_runs = con.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
         history = _history(con, runs - demo_runs)
         total_events = _chain(con, history, events)
+        for _, definition in guards:
+            con.execute(definition)
         con.execute("COMMIT")
         con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         total_runs = con.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
