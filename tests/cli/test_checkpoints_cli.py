@@ -28,7 +28,8 @@ def _checkpoint(cli: Cli, key: Path, out: Path) -> dict[str, object]:
 
 def _verify(cli: Cli, checkpoint: Path, public: Path) -> tuple[int, str]:
     result = cli("audit", "verify", "--checkpoint", str(checkpoint), "--public-key", str(public))
-    return result.exit_code, result.output
+    # Lines wrap at the terminal's width between words (a long temporary path moves the rest).
+    return result.exit_code, " ".join(result.output.split())
 
 
 CHAIN_WHERE = {

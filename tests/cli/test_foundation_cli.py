@@ -193,3 +193,14 @@ def test_a_database_url_dispatcher_cannot_use_is_one_line(cli: Cli, db: str, mes
     assert result.exit_code == 1
     assert result.stderr.startswith(message), result.stderr
     assert result.stderr.count("\n") == 1 and "secret" not in result.stderr
+
+
+@pytest.mark.parametrize("group", [(), ("repairs",), ("audit",), ("db",)], ids=str)
+def test_a_command_group_alone_shows_its_help_and_no_error(group: tuple[str, ...]) -> None:
+    from typer.testing import CliRunner
+
+    from dispatcher.cli.app import app
+
+    result = CliRunner().invoke(app, list(group), catch_exceptions=False)
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert "Usage: dispatcher" in result.stdout and "Commands" in result.stdout

@@ -53,7 +53,13 @@ def init(
     settings = settings_of(ctx)
     clock = wiring.pinned_clock() if simulated_clock else None
     unit = wiring.unit_of_work(
-        settings, write=True, clock=clock, simulated=simulated_clock, platform=True
+        settings,
+        write=True,
+        clock=clock,
+        simulated=simulated_clock,
+        platform=True,
+        create=True,
+        note=False,  # it says so itself
     )
     created = create_database(unit, simulated=simulated_clock, multi_tenant=multi_tenant)
     what = "simulated (DISPATCHER_NOW sets it)" if simulated_clock else "real"

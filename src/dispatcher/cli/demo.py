@@ -73,7 +73,13 @@ def demo(
     with suppress(Conflict):
         create_database(
             wiring.unit_of_work(
-                settings, write=True, clock=lambda: DEMO_START, simulated=True, platform=True
+                settings,
+                write=True,
+                clock=lambda: DEMO_START,
+                simulated=True,
+                platform=True,
+                create=True,
+                note=False,  # it says where it built the site
             ),
             simulated=True,
         )

@@ -16,7 +16,18 @@ def cli_reference() -> str:
     body = get_docs_for_click(
         obj=command, ctx=ctx, name="dispatcher", title="dispatcher CLI reference"
     )
-    return HEADER + body.rstrip() + "\n"
+    return HEADER + _examples_as_code(body).rstrip() + "\n"
+
+
+def _examples_as_code(body: str) -> str:
+    """Example paragraphs as console blocks: in Markdown a line ending in a backslash is a line
+    break, and the command would lose the continuations it needs when pasted."""
+    from dispatcher.cli.help_text import is_example
+
+    return "\n\n".join(
+        f"```console\n$ {paragraph}\n```" if is_example(paragraph) else paragraph
+        for paragraph in body.split("\n\n")
+    )
 
 
 if __name__ == "__main__":

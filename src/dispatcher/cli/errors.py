@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from typer._click.exceptions import ClickException
+from typer._click.exceptions import ClickException, NoArgsIsHelpError
 from typer._click.exceptions import UsageError as ClickUsageError
 from typer.core import TyperGroup
 from typer.exceptions import Abort
@@ -98,6 +98,8 @@ class RootGroup(TyperGroup):
                 **extra,
             )
             code = result if isinstance(result, int) else EXIT_OK
+        except NoArgsIsHelpError:
+            code = EXIT_OK  # `dispatcher` or a group alone: its help is shown, nothing failed
         except ClickException as exc:
             sys.stderr.write(f"Error: {_usage_line(exc)}\n")
             code = EXIT_FAILED

@@ -24,7 +24,10 @@ def _operate(ctx: typer.Context, activate: bool, by: str, reason: str, scope: st
 
     result = operate_kill_switch(
         wiring.unit_of_work(
-            settings_of(ctx), write=True, platform=scope.strip().lower() == "global"
+            settings_of(ctx),
+            write=True,
+            platform=scope.strip().lower() == "global",
+            create=True,
         ),
         activate=activate,
         by=by,

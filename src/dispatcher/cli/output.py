@@ -62,7 +62,7 @@ def error_line(text: str) -> None:
 def stdout() -> Console:
     from rich.console import Console
 
-    return Console(file=sys.stdout, highlight=False, soft_wrap=True)
+    return Console(file=sys.stdout, highlight=False)
 
 
 def stderr() -> Console:
@@ -101,6 +101,11 @@ def status_text(status: str) -> str:
 def level_text(level: str) -> str:
     colour = LEVEL_STYLE.get(level, "white")
     return f"[{colour}]{level}[/{colour}]"
+
+
+def count(n: int, noun: str) -> str:
+    """`1 driver`, `2 drivers`: a count with its noun (nouns of this tool add an s)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def percent(bp: int) -> str:

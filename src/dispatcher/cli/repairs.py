@@ -12,6 +12,7 @@ import typer
 from dispatcher.cli.arguments import AUDIT_TEXT
 from dispatcher.cli.completion import complete_request_id, complete_run_id
 from dispatcher.cli.context import settings_of
+from dispatcher.cli.help_text import example_lines
 from dispatcher.cli.options import (
     AdminReasonOpt,
     ApproverOpt,
@@ -125,9 +126,10 @@ def request_repair(
     }[result.chosen_by]
     count = len(result.affected_instances) - result.started
     stay = f" ({result.started} started, they stay with the driver)" if result.started else ""
+    instances = "tour instance" if count == 1 else "tour instances"
     typer.echo(
         f"Recorded for {result.driver_id} ({result.scope}) on {result.run_id} "
-        f"v{result.version}{why}: {count} tour instances to repair{stay}. "
+        f"v{result.version}{why}: {count} {instances} to repair{stay}.\n"
         f"Next: dispatcher run-repair --request {result.request_id}",
         err=True,
     )
@@ -228,7 +230,7 @@ def apply_repair(
 
         emit_json(asdict(result))
         return
-    from dispatcher.cli.output import esc, status_text, stdout
+    from dispatcher.cli.output import esc, status_text, stdout, visible
 
     console = stdout()
     console.print(f"Applied {result.request_id}: {result.run_id} v{result.version} created.")
@@ -254,10 +256,10 @@ def apply_repair(
         until = f"{result.run_id} v{result.version} is published and locked"
     until = until or f"v{result.version} is published"
     console.print(esc(f"In force:    {result.in_force} until {until}:"))
-    console.print(
-        f"  dispatcher publish {result.run_id} --approver ID --role dispatcher --reason TEXT"
-        + (" --override-reason TEXT" if result.status == "WARN" else "")
-    )
+    command = f"dispatcher publish {result.run_id} --approver ID --role dispatcher --reason TEXT"
+    command += " --override-reason TEXT" if result.status == "WARN" else ""
+    for line in example_lines(command):  # pasteable at 80 columns (cli/help_text.py)
+        console.print(visible(f"  {line}"), markup=False, soft_wrap=True)
 
 
 @repair_app.command("reject-repair")

@@ -119,11 +119,24 @@ def _load(name: str) -> dict[str, click.Command]:
     else:
         holder.add_typer(sub_app)
     group = typer.main.get_group(holder)
-    return {
+    loaded = {
         command_name: command
         for command_name, command in group.commands.items()
         if COMMANDS.get(command_name, ("",))[0] == module
     }
+    for command in loaded.values():
+        _reflow(command)
+    return loaded
+
+
+def _reflow(command: click.Command) -> None:
+    """Paragraphs that wrap at any width and examples that paste whole (cli/help_text.py), for
+    a command and every subcommand of a group."""
+    from dispatcher.cli.help_text import reflow
+
+    command.help = reflow(command.help)
+    for sub in getattr(command, "commands", {}).values():
+        _reflow(sub)
 
 
 def build_app() -> typer.Typer:

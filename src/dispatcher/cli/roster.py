@@ -32,11 +32,20 @@ def roster(
         int,
         typer.Option("--page-size", min=0, max=MAX_COUNT, help="Drivers per page (0: all)."),
     ] = 40,
+    wide: Annotated[
+        bool,
+        typer.Option(
+            "--wide", help="The driver x day matrix even below 120 columns (for a wide pager)."
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """A driver x day matrix: each duty day as `05:00-14:30 2er-reg`, weekly hours, and the
-    violations of the stored audits in the cell where they occur. Tours nobody drives are
-    listed beneath. Example: dispatcher roster RUN-20260112-002 --day Tue --timeline
+    """Who drives when: each duty day as `05:00-14:30 2er-reg`, weekly hours, and the
+    violations of the stored audits where they occur. Tours nobody drives are listed beneath.
+
+    At 120 columns or more (or with --wide) a driver x day matrix; narrower, one block per
+    driver with the days side by side. Example: dispatcher roster RUN-20260112-002 --day Tue
+    --timeline
     """
     from dispatcher.cli import wiring
     from dispatcher.domain.errors import InvalidInput
@@ -63,4 +72,4 @@ def roster(
     if timeline:
         screen.roster_timeline(view, day or "")
     else:
-        screen.roster_matrix(view)
+        screen.roster_screen(view, wide=wide)

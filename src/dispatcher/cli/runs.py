@@ -42,7 +42,9 @@ def import_run(
 
     settings = settings_of(ctx)
     data = read_input_file(file)
-    result = run_import(wiring.unit_of_work(settings, write=True), data, file.name, week)
+    result = run_import(
+        wiring.unit_of_work(settings, write=True, create=True), data, file.name, week
+    )
     if as_json:
         from dataclasses import asdict
 
@@ -169,7 +171,7 @@ def solve(
     )
     with output.progress("Solving...", quiet=as_json) as report:
         result = solve_run(
-            wiring.unit_of_work(settings, write=True),
+            wiring.unit_of_work(settings, write=True, create=True),
             week_input,
             seed=seed,
             time_limit=time_limit,

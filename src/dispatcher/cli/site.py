@@ -60,7 +60,7 @@ def init(ctx: typer.Context) -> None:
     from dispatcher.cli import wiring
     from dispatcher.services.site import init_site
 
-    created, _ = init_site(wiring.unit_of_work(settings_of(ctx), write=True))
+    created, _ = init_site(wiring.unit_of_work(settings_of(ctx), write=True, create=True))
     settings = settings_of(ctx)
     state = "created with its defaults" if created else "already exists; nothing changed"
     typer.echo(f"Site {settings.tenant}/{settings.site} {state}.")
@@ -92,7 +92,9 @@ def set_(
         if not sep or not name.strip():
             raise InvalidInput(f"Expected NAME=VALUE, got {item!r}")
         changes[name.strip().lower()] = value
-    result = set_site(wiring.unit_of_work(settings_of(ctx), write=True), changes, by, reason)
+    result = set_site(
+        wiring.unit_of_work(settings_of(ctx), write=True, create=True), changes, by, reason
+    )
     if not result.changed:
         typer.echo("Nothing changed: the settings already have these values.")
         return

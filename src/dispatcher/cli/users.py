@@ -44,7 +44,7 @@ def add(
     from dispatcher.services.users import add_user
 
     change = add_user(
-        wiring.unit_of_work(settings_of(ctx), write=True, registry=True),
+        wiring.unit_of_work(settings_of(ctx), write=True, registry=True, create=True),
         user_id,
         name,
         role,

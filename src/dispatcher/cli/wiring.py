@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,8 +52,21 @@ def shown(value: str) -> str:
     return "'" + "".join(c if c.isprintable() else repr(c)[1:-1] for c in text) + "'"
 
 
-def engine(settings: Settings, *, migrate: bool = True) -> Engine:
-    """A cached engine for the settings' database, upgraded to the newest schema on first use."""
+NO_DATABASE = (
+    "No database at {path}: check --db (or DISPATCHER_DB), or create one with "
+    "`dispatcher --db {path} db init`"
+)
+
+
+def engine(
+    settings: Settings, *, migrate: bool = True, create: bool = False, note: bool = True
+) -> Engine:
+    """A cached engine for the settings' database, upgraded to the newest schema on first use.
+
+    A SQLite file that does not exist is created only by a command that starts a database
+    (`create`: db init, demo, import-run, solve, the first user or setting, the kill switch),
+    with a note on stderr; any other command names the path and stops (a mistyped --db made a
+    new empty database, folders included, and `status` showed it as if it were the depot's)."""
     from sqlalchemy.exc import DBAPIError
 
     from dispatcher.db.engine import make_engine, sqlite_url
@@ -62,6 +76,13 @@ def engine(settings: Settings, *, migrate: bool = True) -> Engine:
         from sqlalchemy.exc import ArgumentError
 
         path = settings.sqlite_path
+        if path is not None and not path.expanduser().exists():
+            if path.expanduser().is_symlink():  # followed, it would make a file elsewhere
+                raise _unavailable(settings, "a symbolic link to a file that does not exist")
+            if not create:
+                raise DatabaseUnavailable(NO_DATABASE.format(path=settings.shown))
+            if note:
+                sys.stderr.write(f"Note: creating a new database at {path}\n")
         try:
             built = make_engine(settings.url if path is None else sqlite_url(path))
         except OSError as exc:
@@ -100,14 +121,17 @@ def unit_of_work(
     simulated: bool | None = None,
     platform: bool = False,
     registry: bool = False,
+    create: bool = False,
+    note: bool = True,
 ) -> UnitOfWork:
     """One command's unit of work (SQLite or PostgreSQL, the same class), on real time unless
-    a clock is pinned (`clock`, else DISPATCHER_NOW)."""
+    a clock is pinned (`clock`, else DISPATCHER_NOW). `create`: a SQLite file that does not
+    exist yet is made (see `engine`), with a note on stderr unless `note` is off."""
     from dispatcher.db.unit_of_work import UnitOfWork
 
     pinned = clock or pinned_clock()
     return UnitOfWork(
-        engine(settings),
+        engine(settings, create=create, note=note),
         settings.tenant,
         settings.site,
         pinned,

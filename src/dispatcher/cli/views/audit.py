@@ -74,9 +74,10 @@ def chain_reports(chains: list[tuple[tuple[str, str], ChainReport]], settings: S
         name = chain_name(chain)
         if report.ok:
             plural = "" if report.count == 1 else "s"
+            # The tip on a line of its own: beside the name it wrapped at 80 columns.
             console.print(
                 f"[green]Audit chain intact[/green] for {esc(name)}: "
-                f"{report.count} event{plural}, tip {report.tip_hash}"
+                f"{report.count} event{plural}\n  tip {report.tip_hash}"
             )
             continue
         where = "" if index == 0 else f" ({name})"

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from rich import box
 from rich.table import Table
 
-from dispatcher.cli.output import esc, percent, stdout
+from dispatcher.cli.output import count, esc, percent, stdout
 from dispatcher.cli.views.common import hm, iso, ts
 from dispatcher.domain.vocabulary import AUDIT_NAMES, DAY_NAMES
 
@@ -15,6 +16,10 @@ if TYPE_CHECKING:  # annotations only: importing services here would load the OR
     from dispatcher.domain.proposal import RepairProposal
     from dispatcher.domain.records import RepairRecord
     from dispatcher.services.repairs import RepairDetail
+
+
+LIST_WIDE = 100  # `repairs list` shows the week and urgency from this width
+ROSTER_WIDE = 120  # `repairs show --roster` as one before/after matrix from this width
 
 
 def proposal_summary(proposal: RepairProposal, *, review_hint: bool = True) -> None:
@@ -40,14 +45,15 @@ def proposal_summary(proposal: RepairProposal, *, review_hint: bool = True) -> N
         )
     console.print(
         f"Covered {objective.covered}/{objective.affected} affected tours; "
-        f"{objective.drivers_changed} drivers changed, {objective.moved} tours moved, "
+        f"{count(objective.drivers_changed, 'driver')} changed, "
+        f"{count(objective.moved, 'tour')} moved, "
         f"highest weekly work among them {hm(objective.max_weekly_minutes)}"
     )
     proven = "optimal (proven)" if solver.proven_optimal else "best found, optimality not proven"
     console.print(f"Solver: {solver.name}, {solver.runtime_ms} ms, {proven}")
     console.print(
         f"(greedy for comparison: {proposal.greedy_covered} covered, "
-        f"{proposal.greedy_drivers_changed} drivers changed)"
+        f"{count(proposal.greedy_drivers_changed, 'driver')} changed)"
     )
     if not proposal.affected:
         console.print(
@@ -68,32 +74,38 @@ def repair_list(records: list[RepairRecord], settings: Settings) -> None:
     if not records:
         console.print(f"No repair requests for {settings.tenant}/{settings.site} match.")
         return
+    wide = console.width >= LIST_WIDE
     table = Table(
-        title=f"Repair requests - {settings.tenant}/{settings.site}", title_justify="left"
+        title=f"Repair requests - {settings.tenant}/{settings.site}",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
     )
-    for column in ("Request", "Week", "Driver", "Type", "Scope", "Urgency", "Status", "Run"):
-        table.add_column(column, overflow="fold")
+    # Ids, runs and statuses stand whole; the scope wraps between its days or tours. Below
+    # LIST_WIDE columns the week (the run's) and the urgency are left to `repairs show`.
+    columns = ["Request", "Driver", "Type", "Scope", "Status", "Run"]
+    if wide:
+        columns[1:1] = ["Week"]
+        columns[-2:-2] = ["Urgency"]
+    for column in columns:
+        table.add_column(column, no_wrap=column != "Scope", overflow="fold")
     for r in records:
         scope = r.scope.get("kind", "")
         if scope == "days":
-            scope = ",".join(DAY_NAMES[d - 1] for d in r.scope["days"])
+            scope = ", ".join(DAY_NAMES[d - 1] for d in r.scope["days"])
         elif scope == "tours":
-            scope = ",".join(r.scope["instances"])
-        table.add_row(
-            *map(
-                esc,
-                (
-                    r.request_id,
-                    r.week,
-                    r.driver_id,
-                    r.absence_type,
-                    scope,
-                    r.urgency,
-                    r.status,
-                    f"{r.run_id} v{r.base_version}",
-                ),
-            )
-        )
+            scope = ", ".join(r.scope["instances"])
+        values = {
+            "Request": r.request_id,
+            "Week": r.week,
+            "Driver": r.driver_id,
+            "Type": r.absence_type,
+            "Scope": scope,
+            "Urgency": r.urgency,
+            "Status": r.status,
+            "Run": f"{r.run_id} v{r.base_version}",
+        }
+        table.add_row(*(esc(values[column]) for column in columns))
     console.print(table)
 
 
@@ -168,6 +180,9 @@ def repair_roster(detail: RepairDetail) -> None:
     if r.proposal is None:
         console.print(f"No proposal yet: dispatcher run-repair --request {r.request_id}")
         return
+    if console.width < ROSTER_WIDE:
+        _roster_by_driver(detail)
+        return
     table = Table(
         title=f"{r.request_id}: changed drivers, before and after",
         title_justify="left",
@@ -182,10 +197,34 @@ def repair_roster(detail: RepairDetail) -> None:
         before = [esc(b) for _, b, _ in driver.week]
         after = [esc(a) if a == b else f"[yellow]* {esc(a)}[/yellow]" for _, b, a in driver.week]
         table.add_row(
-            esc(f"{driver.driver_id}\n{driver.name}"), "before", *before, hm(driver.hours_before)
+            f"{esc(driver.driver_id)}\n{esc(driver.name)}",
+            "before",
+            *before,
+            hm(driver.hours_before),
         )
         table.add_row("", "after", *after, hm(driver.hours_after))
     console.print(table)
+    console.print("* changed by the proposal")
+
+
+def _roster_by_driver(detail: RepairDetail) -> None:
+    """Below ROSTER_WIDE columns: a day x (before, after) table per changed driver."""
+    console = stdout()
+    console.print(f"{detail.record.request_id}: changed drivers, before and after")
+    for driver in detail.diff:
+        table = Table(
+            title=f"{esc(driver.driver_id)} {esc(driver.name)}: "
+            f"{hm(driver.hours_before)} -> {hm(driver.hours_after)}",
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+        )
+        table.add_column("Day", no_wrap=True)
+        table.add_column("Before", no_wrap=True)
+        table.add_column("After", no_wrap=True)
+        for day, before, after in driver.week:
+            shown = esc(after) if after == before else f"[yellow]* {esc(after)}[/yellow]"
+            table.add_row(day, esc(before), shown)
+        console.print(table)
     console.print("* changed by the proposal")
 
 

@@ -29,6 +29,7 @@ AXIS_HOURS = 30  # 00:00 to 06:00 next day, so tours crossing midnight stay visi
 
 
 SLOT = 30  # minutes per character
+ID = 6  # the timeline's driver column: 6 + 62 + ` 2er-split` is 78 columns
 
 
 def _cell(cell: RosterCell | None) -> str:
@@ -37,14 +38,68 @@ def _cell(cell: RosterCell | None) -> str:
     colour = BLOCK_STYLE.get(cell.block_type, "white")
     text = f"[{colour}]{cell.start}-{cell.end} {cell.block_type}[/{colour}]"
     if cell.violations:
-        text += "\n[red]! " + ", ".join(cell.violations) + "[/red]"
+        text += "\n[red]! " + esc(", ".join(cell.violations)) + "[/red]"
     return text
 
 
 def _pages(view: RosterView) -> str:
+    drivers = f"{view.total_rows} driver{'' if view.total_rows == 1 else 's'}"
     if view.pages == 1:
-        return f"{view.total_rows} drivers"
-    return f"{view.total_rows} drivers, page {view.page} of {view.pages} (--page N)"
+        return drivers
+    return f"{drivers}, page {view.page} of {view.pages} (--page N)"
+
+
+WIDE = 120  # the driver x day matrix needs this many columns; narrower: one block per driver
+ENTRY = 25  # `Mon 08:30-18:15 2er-split`
+
+
+def roster_screen(view: RosterView, *, wide: bool = False) -> None:
+    """The matrix on a terminal of WIDE columns or more (or with --wide), else the blocks."""
+    if wide or stdout().width >= WIDE:
+        roster_matrix(view)
+    else:
+        roster_blocks(view)
+
+
+def _entry(day: int, cell: RosterCell | None) -> tuple[str, int]:
+    """A day of a driver's block as markup, and its width in cells."""
+    name = DAY_NAMES[day - 1]
+    if cell is None:
+        return f"[dim]{name} -[/dim]", len(name) + 2
+    colour = BLOCK_STYLE.get(cell.block_type, "white")
+    plain = f"{name} {cell.start}-{cell.end} {cell.block_type}"
+    mark = "[red]![/red]" if cell.violations else ""
+    return (
+        f"{name} [{colour}]{cell.start}-{cell.end} {esc(cell.block_type)}[/{colour}]{mark}",
+        len(plain) + (1 if mark else 0),
+    )
+
+
+def roster_blocks(view: RosterView) -> None:
+    """One block per driver: a line with id, name and weekly hours, then the days side by side
+    as many as fit (ids and times never wrap), then each violation on a line of its own."""
+    console = stdout()
+    console.print(f"{view.run_id} v{view.version} - {view.week} - {_pages(view)}")
+    days = [d for d in range(1, 8) if any(d in r.cells for r in view.rows)] or list(range(1, 7))
+    per_line = max(1, (console.width - 2 + 2) // (ENTRY + 1 + 2))
+    for row in view.rows:
+        console.print()
+        console.print(f"[bold]{esc(row.driver_id)}[/bold] {esc(row.name)}  {hm(row.minutes)}")
+        entries = [_entry(day, row.cells.get(day)) for day in days]
+        for start in range(0, len(entries), per_line):
+            chunk = entries[start : start + per_line]
+            console.print(
+                "  " + "  ".join(t + " " * (ENTRY + 1 - n) for t, n in chunk).rstrip(),
+                overflow="fold",
+            )
+        for day in days:
+            cell = row.cells.get(day)
+            for violation in cell.violations if cell else []:
+                console.print(f"  [red]! {DAY_NAMES[day - 1]}: {esc(violation)}[/red]")
+        for violation in row.violations:
+            console.print(f"  [red]! Week: {esc(violation)}[/red]")
+    console.print()
+    _uncovered(view)
 
 
 def roster_matrix(view: RosterView) -> None:
@@ -62,9 +117,11 @@ def roster_matrix(view: RosterView) -> None:
     for row in view.rows:
         hours = hm(row.minutes)
         if row.violations:
-            hours += "\n[red]! " + ", ".join(row.violations) + "[/red]"
+            hours += "\n[red]! " + esc(", ".join(row.violations)) + "[/red]"
         table.add_row(
-            esc(f"{row.driver_id}\n{row.name}"), *[_cell(row.cells.get(d)) for d in days], hours
+            f"{esc(row.driver_id)}\n{esc(row.name)}",
+            *[_cell(row.cells.get(d)) for d in days],
+            hours,
         )
     console.print(table)
     _uncovered(view)
@@ -106,7 +163,7 @@ def roster_timeline(view: RosterView, day_text: str) -> None:
         f"{view.run_id} v{view.version} - {DAY_NAMES[day - 1]} {view.dates[day]} - {_pages(view)}"
     )
     axis = "".join(f"{h:02d}".ljust(6) for h in range(0, AXIS_HOURS, 3))
-    console.print(f"{'':<9}|{axis}", highlight=False)
+    console.print(f"{'':<{ID}}|{axis}", highlight=False)
     for row in view.rows:
         cell = row.cells.get(day)
         tours = cell.tours if cell else []
@@ -114,5 +171,5 @@ def roster_timeline(view: RosterView, day_text: str) -> None:
         note = f" {cell.block_type}" if cell else ""
         if cell and cell.violations:
             note += " [red]! " + ", ".join(cell.violations) + "[/red]"
-        console.print(f"{row.driver_id:<9}|{bar}|{note}", highlight=False)
+        console.print(f"{esc(row.driver_id):<{ID}}|{bar}|{note}", highlight=False)
     _uncovered(view)

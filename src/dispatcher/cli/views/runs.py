@@ -198,10 +198,19 @@ def audits_table(detail: RunDetail) -> Table:
 
 
 def violations_table(shown: Sequence[Violation]) -> Table:
-    table = Table(title="Violations", title_justify="left")
-    for column in ("Audit", "Kind", "Driver", "Date"):
+    # 80 columns: the names and the driver stand whole, dates and instances wrap between
+    # their items, the message takes the rest.
+    table = Table(
+        title="Violations",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        padding=(0, 1, 0, 0),
+    )
+    for column in ("Audit", "Kind", "Driver"):
         table.add_column(column, no_wrap=True)
-    table.add_column("Instances", overflow="fold", max_width=18)
+    table.add_column("Date", min_width=10)
+    table.add_column("Instances", min_width=8, max_width=18)
     table.add_column("Message", overflow="fold", ratio=1, min_width=20)
     for v in shown:
         table.add_row(
