@@ -59,7 +59,9 @@ def test_an_implicitly_created_database_runs_on_the_real_clock(cli: Cli, tmp_pat
     fresh = tmp_path / "new.db"
     args = ("users", "add", "admin01", "--name", "Admin", "--role", "platform_admin")
     result = cli("--db", str(fresh), *args)  # the cli fixture sets DISPATCHER_NOW
-    assert (result.exit_code, result.stderr) == (1, REAL_CLOCK_ONLY)
+    note = f"Note: creating a new database at {fresh}\n"
+    assert (result.exit_code, result.stderr) == (1, note + REAL_CLOCK_ONLY)
+    assert not fresh.exists()  # nothing was recorded in it: the failed command leaves no file
 
 
 @pytest.mark.sqlite_only

@@ -88,3 +88,19 @@ def test_db_init_creates_the_file_without_a_second_note(tmp_path: Path) -> None:
     new = tmp_path / "training.db"
     code, out, err = _run("--db", str(new), "db", "init")
     assert code == 0 and "Note:" not in err and out.startswith(f"Database {new} created")
+
+
+def test_a_create_command_that_fails_leaves_no_file_and_no_folder(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json", encoding="utf-8")
+    typo = tmp_path / "depots" / "graz" / "dispatcher.db"
+    code, _, err = _run("--db", str(typo), "import-run", str(bad))
+    assert code == 1 and err.splitlines()[-1].startswith("Error: bad.json line 1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.json"]
+
+
+def test_a_database_with_events_stays_when_a_later_step_fails(tmp_path: Path) -> None:
+    kept = tmp_path / "kept.db"
+    assert _run("--db", str(kept), "db", "init")[0] == 0
+    code, _, _ = _run("--db", str(kept), "import-run", str(tmp_path / "missing.json"))
+    assert code == 1 and kept.is_file()

@@ -37,11 +37,13 @@ def test_invalid_tenant_is_one_line_error(cli: Cli) -> None:
     assert result.stderr.startswith("Error: Invalid tenant 'bad tenant!'")
 
 
-def test_db_upgrade_creates_a_new_database(cli: Cli, tmp_path: Path) -> None:
+def test_db_upgrade_names_a_missing_file_and_db_init_creates_it(cli: Cli, tmp_path: Path) -> None:
     path = tmp_path / "sub" / "fresh.db"
-    result = cli("--db", str(path), "db", "upgrade")
-    assert result.exit_code == 0, result.output
-    assert f"upgraded: empty -> {SCHEMA_HEAD}" in result.stdout
+    missing = cli("--db", str(path), "db", "upgrade")
+    assert missing.exit_code == 1 and missing.stderr.startswith(f"Error: No database at {path}")
+    assert not (tmp_path / "sub").exists()
+    (tmp_path / "sub").mkdir()
+    assert cli("--db", str(path), "db", "init", "--simulated-clock").exit_code == 0
     again = cli("--db", str(path), "db", "upgrade")
     assert "is at the newest revision" in again.stdout
     current = cli("--db", str(path), "db", "current", "--json")
@@ -53,9 +55,12 @@ def test_db_upgrade_creates_a_new_database(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_db_flag_beats_environment(cli: Cli, tmp_path: Path) -> None:
-    path = tmp_path / "flag.db"
-    assert cli("--db", str(path), "audit", "verify").exit_code == 0
-    assert path.exists()
+    flag = str(tmp_path / "flag.db")
+    assert cli("--db", flag, "db", "init", "--simulated-clock").exit_code == 0
+    admin = ("users", "add", "admin01", "--name", "Flag Admin", "--role", "platform_admin")
+    assert cli("--db", flag, *admin).exit_code == 0
+    assert "Flag Admin" in cli("--db", flag, "users", "list").stdout
+    assert "Flag Admin" not in cli("users", "list").stdout  # the environment's database
 
 
 def test_audit_verify_on_new_database_is_intact(cli: Cli) -> None:
@@ -115,7 +120,7 @@ def test_audit_log_lists_events_and_json_fields(cli: Cli, db_path: Path) -> None
     lines = table.stdout.splitlines()
     # One run: named in the title, the rows keep the version; the role under the actor, the
     # gate's message under the action, all inside 80 columns.
-    assert lines[0] == "Audit log - LTS/WIEN - RUN-20260113-001"
+    assert lines[0].rstrip() == "Audit log - LTS/WIEN - RUN-20260113-001"
     assert lines[1].split() == ["Seq", "Time", "(UTC)", "Event", "Actor", "Version"]
     first = next(i for i, line in enumerate(lines) if line.strip().startswith("2 "))
     assert lines[first].split()[1:6] == ["2026-01-13", "08:00", "publish", "allowed", "disp001"]

@@ -359,8 +359,8 @@ def _failing_commits(
     """Inside the block, every writing unit of work fails its commit after `before_failing`."""
     build = wiring.unit_of_work
 
-    def unit_of_work(settings: Any, *, write: bool = False) -> Any:
-        unit = build(settings, write=write)
+    def unit_of_work(settings: Any, *, write: bool = False, **options: Any) -> Any:
+        unit = build(settings, write=write, **options)
         if write:
 
             def commit() -> None:

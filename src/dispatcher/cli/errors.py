@@ -108,6 +108,10 @@ class RootGroup(TyperGroup):
             code = EXIT_FAILED
         except DispatcherError as exc:
             code = report(exc)
+        if code != EXIT_OK:
+            from dispatcher.cli import wiring
+
+            wiring.discard_unused_created()
         if standalone_mode:
             sys.exit(code)
         return code

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from dispatcher.db.unit_of_work import UnitOfWork
 
 _engines: dict[str, Engine] = {}
+# Databases this command created: (file, the highest folder made for it, or None). A command
+# that fails before recording anything leaves none of them behind (discard_unused_created).
+_created: list[tuple[str, Path, Path | None]] = []
 
 
 def pinned_clock() -> Callable[[], datetime] | None:
@@ -83,6 +86,9 @@ def engine(
                 raise DatabaseUnavailable(NO_DATABASE.format(path=settings.shown))
             if note:
                 sys.stderr.write(f"Note: creating a new database at {path}\n")
+            file = path.expanduser().absolute()
+            made = next((p for p in reversed(file.parents) if not p.exists()), None)
+            _created.append((settings.url, file, made))
         try:
             built = make_engine(settings.url if path is None else sqlite_url(path))
         except OSError as exc:
@@ -155,3 +161,37 @@ def reset() -> None:
     for built in _engines.values():
         built.dispose()
     _engines.clear()
+    _created.clear()
+
+
+def discard_unused_created() -> None:
+    """After a failed command: remove each database it created that holds no audit event
+    (nothing was recorded in it), with the folders made for it, so a mistyped --db with a
+    command that then fails leaves no file behind. A database with events stays."""
+    from sqlalchemy import select
+
+    from dispatcher.db.tables import audit_events
+
+    for url, file, made in list(_created):
+        built = _engines.pop(url, None)
+        recorded = True
+        if built is not None:
+            try:
+                with built.connect() as connection:
+                    found = connection.execute(select(audit_events.c.seq).limit(1)).first()
+                recorded = found is not None
+            except Exception:  # no schema yet (it failed on the way): nothing recorded
+                recorded = False
+            built.dispose()
+        if recorded:
+            continue
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{file}{suffix}").unlink(missing_ok=True)
+        folder = file.parent
+        while made is not None and folder != made.parent and folder.exists():
+            try:
+                folder.rmdir()  # only if empty
+            except OSError:
+                break
+            folder = folder.parent
+    _created.clear()

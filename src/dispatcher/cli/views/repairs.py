@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # annotations only: importing services here would load the OR
     from dispatcher.config import Settings
     from dispatcher.domain.proposal import RepairProposal
     from dispatcher.domain.records import RepairRecord
-    from dispatcher.services.repairs import RepairDetail
+    from dispatcher.services.repairs import DriverDiff, RepairDetail
 
 
 LIST_WIDE = 100  # `repairs list` shows the week and urgency from this width
@@ -134,17 +134,7 @@ def repair_detail(detail: RepairDetail) -> None:
     if detail.stale:
         console.print(f"[red]{esc(detail.stale)}[/red]")
     for driver in detail.diff:
-        table = Table(
-            title=f"{esc(driver.driver_id)} {esc(driver.name)}: "
-            f"{hm(driver.hours_before)} -> {hm(driver.hours_after)}",
-            title_justify="left",
-        )
-        table.add_column("Day")
-        table.add_column("Before")
-        table.add_column("After")
-        for day, before, after in driver.days:
-            table.add_row(day, esc(before), esc(after))
-        console.print(table)
+        console.print(_driver_days(driver, driver.days))
     compare = Table(title="Current plan vs proposal", title_justify="left")
     compare.add_column("")
     compare.add_column("Current", justify="right")
@@ -212,20 +202,29 @@ def _roster_by_driver(detail: RepairDetail) -> None:
     console = stdout()
     console.print(f"{detail.record.request_id}: changed drivers, before and after")
     for driver in detail.diff:
-        table = Table(
-            title=f"{esc(driver.driver_id)} {esc(driver.name)}: "
-            f"{hm(driver.hours_before)} -> {hm(driver.hours_after)}",
-            title_justify="left",
-            box=box.SIMPLE_HEAD,
-        )
-        table.add_column("Day", no_wrap=True)
-        table.add_column("Before", no_wrap=True)
-        table.add_column("After", no_wrap=True)
-        for day, before, after in driver.week:
-            shown = esc(after) if after == before else f"[yellow]* {esc(after)}[/yellow]"
-            table.add_row(day, esc(before), shown)
-        console.print(table)
+        console.print(_driver_days(driver, driver.week, mark=True))
     console.print("* changed by the proposal")
+
+
+def _driver_days(
+    driver: DriverDiff, days: list[tuple[str, str, str]], *, mark: bool = False
+) -> Table:
+    """One changed driver's days, before and after (`mark`: a changed day gets a `*`)."""
+    table = Table(
+        title=f"{esc(driver.driver_id)} {esc(driver.name)}: "
+        f"{hm(driver.hours_before)} -> {hm(driver.hours_after)}",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
+    table.add_column("Day", no_wrap=True)
+    table.add_column("Before")
+    table.add_column("After")
+    for day, before, after in days:
+        changed = mark and after != before
+        table.add_row(
+            day, esc(before), f"[yellow]* {esc(after)}[/yellow]" if changed else esc(after)
+        )
+    return table
 
 
 def repair_json(record: RepairRecord) -> dict[str, Any]:
