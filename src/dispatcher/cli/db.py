@@ -71,7 +71,8 @@ def init(
 
 @db_app.command("upgrade")
 def upgrade(ctx: typer.Context) -> None:
-    """Create the database or upgrade its schema to the newest revision (safe to repeat).
+    """Upgrade the database's schema to the newest revision (safe to repeat). On PostgreSQL it
+    also creates the schema in an empty database; a SQLite file must exist (`db init`).
 
     Example: dispatcher --db /srv/dispatcher/wien.db db upgrade
     """
