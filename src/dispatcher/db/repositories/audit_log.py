@@ -39,6 +39,11 @@ TYPED = (
 )
 FIELD = {"tenant_id": "tenant", "site_id": "site"}  # column -> body field, where they differ
 STREAM_ROWS = 5000
+# Ordered by `seq + 0`, not `seq`: SQLite (no statistics) otherwise walks the primary key, which
+# gives the order for free, through every event of the chain to find the few of some actions
+# (230 ms at 300,000 events for the site's settings). With the expression it searches the
+# action index and sorts the handful it finds.
+BY_SEQ = e.seq + 0
 ADOPT = "state.adopt"  # domain/trail.ADOPT (the repositories do not import the domain's rules)
 
 
@@ -145,7 +150,7 @@ class AuditLog(Repository):
         found = self._connection.execute(
             select(e.seq)
             .where(self._chain(), e.action.in_(list(actions)), e.outcome == "allowed")
-            .order_by(e.seq.desc())
+            .order_by(BY_SEQ.desc())
             .limit(1)
         ).scalar()
         return None if found is None else int(found)
@@ -165,7 +170,7 @@ class AuditLog(Repository):
             statement = statement.where(e.run_id == run_id)
         if after is not None:
             statement = statement.where(e.seq > after)
-        rows = self._connection.execute(statement.order_by(e.seq))
+        rows = self._connection.execute(statement.order_by(BY_SEQ))
         return [ChainEvent(row.seq, _parsed(row.body) or {}, intact=True) for row in rows]
 
     def bodies(self) -> Iterator[ChainEvent]:
