@@ -269,3 +269,32 @@ def test_an_overlapping_request_is_refused_and_a_reject_needs_a_reason(
         (record,) = uow.repairs.list()
         assert (record.status, record.resolved_by) == ("REJECTED", "disp001")
     assert _site_events(memory)[-1] == ("repair.reject", "allowed", None)
+
+
+@pytest.mark.parametrize(("typed", "example"), [("dispatcher", "disp001"), ("OPS_LEAD", "ops001")])
+def test_a_role_given_as_the_approver_is_named_as_a_role(
+    memory: Memory, unit: Units, typed: str, example: str
+) -> None:
+    approval = ApprovalInput(typed, "dispatcher", "Week 2026-W03 reviewed", "No baseline yet")
+    message = _blocked(lambda: decide(unit(), RUN, "publish", approval), "approver_registered")
+    role = typed.lower()
+    assert message == (
+        f"Approver {typed} is not a registered active user: {role} is a role; give your user "
+        f"id (for example {example}), not the role"
+    )
+    assert _site_events(memory)[-1] == ("publish", "blocked", "approver_registered")
+
+
+def test_a_role_given_to_the_kill_switch_is_named_as_a_role(unit: Units) -> None:
+    refused = lambda: operate_kill_switch(  # noqa: E731
+        unit(platform=True), activate=True, by="platform_admin", reason="Security incident"
+    )
+    message = _blocked(refused, "platform_admin_required")
+    assert message == (
+        "Only a registered platform_admin may operate the kill switch: platform_admin is a "
+        "role; give your user id (for example admin01), not the role"
+    )
+    stranger = lambda: operate_kill_switch(  # noqa: E731
+        unit(platform=True), activate=True, by="nobody7", reason="Security incident"
+    )
+    assert _blocked(stranger, "platform_admin_required").endswith("the kill switch")

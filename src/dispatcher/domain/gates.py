@@ -170,10 +170,25 @@ def role_allowed(f: ApprovalView) -> CheckResult:
     return CheckResult("role_allowed", allowed, "Approver role not in allowed roles")
 
 
+# A role typed where a user id belongs (`--by platform_admin`): the refusal says what to give.
+EXAMPLE_USER = {"dispatcher": "disp001", "ops_lead": "ops001", "platform_admin": "admin01"}
+
+
+def role_hint(typed: str | None) -> str:
+    """`: X is a role; give your user id (for example admin01), not the role`, or nothing."""
+    role = (typed or "").strip().lower()
+    if role not in EXAMPLE_USER:
+        return ""
+    return f": {role} is a role; give your user id (for example {EXAMPLE_USER[role]}), not the role"
+
+
 def approver_registered(f: ApprovalView) -> CheckResult:
     ok = f.approver is not None and f.approver.active
     who = _shown(f.approval.approver_id) or "(none)"
-    return CheckResult("approver_registered", ok, f"Approver {who} is not a registered active user")
+    hint = "" if f.approver is not None else role_hint(f.approval.approver_id)
+    return CheckResult(
+        "approver_registered", ok, f"Approver {who} is not a registered active user{hint}"
+    )
 
 
 def approver_holds_role(f: ApprovalView) -> CheckResult:

@@ -229,11 +229,14 @@ def require_admin(
             log=log,
         ) from None
     if user is None or not user.holds(ADMIN):
+        from dispatcher.domain.gates import role_hint
+
+        hint = role_hint(by) if user is None else ""
         raise refuse(
             uow,
             action,
             "platform_admin_required",
-            f"Only a registered platform_admin may {what}",
+            f"Only a registered platform_admin may {what}{hint}",
             actor_id=by.strip() or None,
             actor_role=None,
             reason=reason.strip() or None,
