@@ -124,12 +124,13 @@ def request_repair(
         "only": " (the week's only run that can be published)",
         "repairing": " (the run being repaired: it has open sick calls)",
     }[result.chosen_by]
-    count = len(result.affected_instances) - result.started
+    from dispatcher.cli.output import count
+
+    to_repair = count(len(result.affected_instances) - result.started, "tour instance")
     stay = f" ({result.started} started, they stay with the driver)" if result.started else ""
-    instances = "tour instance" if count == 1 else "tour instances"
     typer.echo(
         f"Recorded for {result.driver_id} ({result.scope}) on {result.run_id} "
-        f"v{result.version}{why}: {count} {instances} to repair{stay}.\n"
+        f"v{result.version}{why}: {to_repair} to repair{stay}.\n"
         f"Next: dispatcher run-repair --request {result.request_id}",
         err=True,
     )

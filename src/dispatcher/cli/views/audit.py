@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from rich import box
 from rich.table import Table
 
-from dispatcher.cli.output import error_line, esc, stdout
+from dispatcher.cli.output import count, error_line, esc, stdout
 
 if TYPE_CHECKING:  # annotations only: importing services here would load the ORM
     from dispatcher.config import Settings
@@ -73,11 +73,10 @@ def chain_reports(chains: list[tuple[tuple[str, str], ChainReport]], settings: S
     for index, (chain, report) in enumerate(chains):
         name = chain_name(chain)
         if report.ok:
-            plural = "" if report.count == 1 else "s"
             # The tip on a line of its own: beside the name it wrapped at 80 columns.
             console.print(
                 f"[green]Audit chain intact[/green] for {esc(name)}: "
-                f"{report.count} event{plural}\n  tip {report.tip_hash}"
+                f"{count(report.count, 'event')}\n  tip {report.tip_hash}"
             )
             continue
         where = "" if index == 0 else f" ({name})"
@@ -93,9 +92,10 @@ def state_report(report: StateReport) -> None:
         return
     for problem in report.problems:
         console.print(f"[red]Mismatch[/red] {esc(problem.line)}")
-    count = len(report.problems)
+    problems = len(report.problems)
     error_line(
-        f"Error: {count} state row{'s do' if count != 1 else ' does'} not match the audit trail"
+        f"Error: {problems} state row{'s do' if problems != 1 else ' does'} not match the "
+        "audit trail"
     )
 
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 
-from dispatcher.cli.output import esc, stdout
+from dispatcher.cli.output import count, esc, stdout
 from dispatcher.cli.views.common import hm
 from dispatcher.domain.vocabulary import DAY_NAMES
 
@@ -35,15 +35,20 @@ ID = 6  # the timeline's driver column: 6 + 62 + ` 2er-split` is 78 columns
 def _cell(cell: RosterCell | None) -> str:
     if cell is None:
         return "[dim]-[/dim]"
-    colour = BLOCK_STYLE.get(cell.block_type, "white")
-    text = f"[{colour}]{cell.start}-{cell.end} {cell.block_type}[/{colour}]"
+    text = _duty(cell)
     if cell.violations:
         text += "\n[red]! " + esc(", ".join(cell.violations)) + "[/red]"
     return text
 
 
+def _duty(cell: RosterCell) -> str:
+    """`05:00-14:30 2er-reg` in its block type's colour (matrix cells and blocks alike)."""
+    colour = BLOCK_STYLE.get(cell.block_type, "white")
+    return f"[{colour}]{cell.start}-{cell.end} {esc(cell.block_type)}[/{colour}]"
+
+
 def _pages(view: RosterView) -> str:
-    drivers = f"{view.total_rows} driver{'' if view.total_rows == 1 else 's'}"
+    drivers = count(view.total_rows, "driver")
     if view.pages == 1:
         return drivers
     return f"{drivers}, page {view.page} of {view.pages} (--page N)"
@@ -66,13 +71,9 @@ def _entry(day: int, cell: RosterCell | None) -> tuple[str, int]:
     name = DAY_NAMES[day - 1]
     if cell is None:
         return f"[dim]{name} -[/dim]", len(name) + 2
-    colour = BLOCK_STYLE.get(cell.block_type, "white")
     plain = f"{name} {cell.start}-{cell.end} {cell.block_type}"
     mark = "[red]![/red]" if cell.violations else ""
-    return (
-        f"{name} [{colour}]{cell.start}-{cell.end} {esc(cell.block_type)}[/{colour}]{mark}",
-        len(plain) + (1 if mark else 0),
-    )
+    return f"{name} {_duty(cell)}{mark}", len(plain) + (1 if mark else 0)
 
 
 def roster_blocks(view: RosterView) -> None:
