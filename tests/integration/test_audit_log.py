@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -121,6 +122,12 @@ TAMPERING = [
         " detail, prev_hash, 'sha256:' || hex(randomblob(32)), body FROM audit_events WHERE seq = 6",
         7,
     ),
+    ("UPDATE audit_events SET reason = CAST(X'61ff62' AS TEXT) WHERE seq = 3", 3),
+    ("UPDATE audit_events SET actor_id = CAST('admin' AS BLOB) || X'00' WHERE seq = 2", 2),
+    ("UPDATE audit_events SET plan_version = 2.5 WHERE seq = 4", 4),
+    ("UPDATE audit_events SET plan_version = 'two' WHERE seq = 4", 4),
+    ("UPDATE audit_events SET reason = reason || char(0) || 'hidden' WHERE seq = 5", 5),
+    ("UPDATE audit_events SET reason = 'add user ' || char(8232) || '5' WHERE seq = 5", 5),
 ]
 TAMPER_IDS = [
     "column",
@@ -133,6 +140,12 @@ TAMPER_IDS = [
     "body-not-json",
     "reordered",
     "inserted",
+    "undecodable-column",
+    "blob-column",
+    "real-column",
+    "text-in-integer-column",
+    "nul-in-column",
+    "line-separator",
 ]
 
 
@@ -145,6 +158,90 @@ def test_raw_sql_tampering_is_detected_by_audit_verify(
     report = verify_audit_chain(uow_factory())
     assert (report.ok, report.broken_seq) == (False, seq)
     assert report.problem
+
+
+def test_a_column_holding_its_own_text_as_bytes_still_agrees(
+    uow_factory: UowFactory, db_path: Path
+) -> None:
+    """The value is the body's (SQLite hands it back as bytes): nothing is hidden, and the
+    database's comparison and the Python rule say the same."""
+    _append(uow_factory, 4)
+    _tamper(db_path, "UPDATE audit_events SET actor_id = CAST(actor_id AS BLOB) WHERE seq = 2")
+    with closing(sqlite3.connect(db_path)) as con:
+        assert con.execute(
+            "SELECT typeof(actor_id) FROM audit_events WHERE seq = 2"
+        ).fetchone() == ("blob",)
+    report = verify_audit_chain(uow_factory())
+    assert report.ok and report.count == 4
+
+
+ODD_TEXT = [
+    'quote " backslash \\ slash /',
+    "tab\tnewline\ncarriage\rbell\x07escape\x1bdel\x7f",
+    "line\u2028paragraph\u2029bom\ufeffnonchar\uffff",
+    "Grüße aus Wien, 40,5 h, 🚚 ✅",
+    "\x00 leading NUL",
+]
+
+
+def test_odd_text_in_reasons_and_details_verifies(uow_factory: UowFactory, backend: str) -> None:
+    """Reasons and details with quotes, control characters, separators and emoji: the database's
+    comparison finds the untouched chain whole (PostgreSQL text holds no NUL: skipped there)."""
+    _append(uow_factory, 1)
+    texts = [t for t in ODD_TEXT if backend == "sqlite" or "\x00" not in t]
+    for i, text_value in enumerate(texts):
+        with uow_factory(write=True) as uow:
+            record_event(
+                uow,
+                EventDraft(
+                    Action.USER_ADD,
+                    Outcome.ALLOWED,
+                    "admin",
+                    "platform_admin",
+                    text_value,
+                    plan_version=i + 1,
+                    detail={"note": text_value},
+                ),
+            )
+            uow.commit()
+    report = verify_audit_chain(uow_factory())
+    assert report.ok and report.count == 1 + len(texts), report.problem
+
+
+def _code_points() -> list[str]:
+    """Every code point up to U+3000 (controls, Latin, separators...), the specials above
+    it, and every 97th code point of the rest (surrogates are no text)."""
+    chosen = set(range(0x3000)) | {0xFEFF, 0xFFFD, 0xFFFE, 0xFFFF, 0x10000, 0x1F69A, 0x10FFFF}
+    chosen |= set(range(0x3000, 0x110000, 97))
+    return [chr(c) for c in sorted(chosen) if not 0xD800 <= c <= 0xDFFF]
+
+
+def test_the_database_writes_json_strings_as_python_does(
+    uow_factory: UowFactory, backend: str
+) -> None:
+    """`audit verify` lets the database re-build each body: its JSON string form of every
+    code point must be Python's (json.dumps with ensure_ascii=False), or a chain verified
+    on one side would not verify on the other."""
+    from sqlalchemy import Text, literal, select
+
+    from dispatcher.db.repositories.audit_log import _json_string
+
+    points = [c for c in _code_points() if backend == "sqlite" or c != "\x00"]
+    with uow_factory() as uow:
+        dialect = uow.connection.dialect.name
+        differ = []
+        for start in range(0, len(points), 400):
+            chunk = points[start : start + 400]
+            row = uow.connection.execute(
+                select(*(_json_string(literal(c, Text), dialect) for c in chunk))
+            ).one()
+            differ += [
+                c
+                for c, quoted in zip(chunk, row, strict=True)
+                if quoted != json.dumps(c, ensure_ascii=False)
+            ]
+    assert len(points) > 20_000
+    assert differ == []
 
 
 def test_an_untouched_chain_verifies(uow_factory: UowFactory, db_path: Path) -> None:

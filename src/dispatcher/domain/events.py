@@ -141,6 +141,7 @@ BODY_FIELDS = (
     "detail",
     "prev_hash",
 )
+INTEGER_FIELDS = frozenset({"seq", "plan_version"})  # JSON numbers in the body; the rest text
 
 
 def seal_event(
@@ -260,16 +261,24 @@ def body_from_columns(
             ',"evidence_hash":', optional(evidence_hash),
             ',"occurred_at":', text(occurred_at),
             ',"outcome":', text(outcome),
-            ',"plan_version":', "null" if plan_version is None else str(int(plan_version)),
+            ',"plan_version":', "null" if plan_version is None else _integer(plan_version),
             ',"prev_hash":', text(prev_hash),
             ',"reason":', optional(reason),
             ',"run_id":', optional(run_id),
-            ',"seq":', str(int(seq)),
+            ',"seq":', _integer(seq),
             ',"site":', text(site),
             ',"tenant":', text(tenant),
             ',"v":', str(BODY_VERSION), "}",
         )
     )  # fmt: skip
+
+
+def _integer(value: int) -> str:
+    """An integer column as the body writes it; anything else (5.5, "5", True) is no integer
+    column's value, so the row re-builds no body."""
+    if type(value) is not int:
+        raise TypeError(f"not an integer: {value!r}")
+    return str(value)
 
 
 def verify_sealed(
