@@ -26,19 +26,31 @@ def _append(uow_factory: UowFactory, n: int, site: str = "WIEN") -> None:
         ensure_site(uow)
         uow.commit()
     for i in range(1, n):
-        with uow_factory(write=True, site=site) as uow:
-            record_event(
-                uow,
-                EventDraft(
-                    Action.USER_ADD,
-                    Outcome.ALLOWED,
-                    "admin",
-                    "platform_admin",
-                    f"add user {i}",
-                    detail={"user": f"u{i}"},
-                ),
-            )
-            uow.commit()
+        _add_user(uow_factory, f"add user {i}", {"user": f"u{i}"}, site=site)
+
+
+def _add_user(
+    uow_factory: UowFactory,
+    reason: str,
+    detail: dict[str, str],
+    *,
+    site: str = "WIEN",
+    plan_version: int | None = None,
+) -> None:
+    with uow_factory(write=True, site=site) as uow:
+        record_event(
+            uow,
+            EventDraft(
+                Action.USER_ADD,
+                Outcome.ALLOWED,
+                "admin",
+                "platform_admin",
+                reason,
+                plan_version=plan_version,
+                detail=detail,
+            ),
+        )
+        uow.commit()
 
 
 def test_events_chain_per_site(uow_factory: UowFactory) -> None:
@@ -190,20 +202,7 @@ def test_odd_text_in_reasons_and_details_verifies(uow_factory: UowFactory, backe
     _append(uow_factory, 1)
     texts = [t for t in ODD_TEXT if backend == "sqlite" or "\x00" not in t]
     for i, text_value in enumerate(texts):
-        with uow_factory(write=True) as uow:
-            record_event(
-                uow,
-                EventDraft(
-                    Action.USER_ADD,
-                    Outcome.ALLOWED,
-                    "admin",
-                    "platform_admin",
-                    text_value,
-                    plan_version=i + 1,
-                    detail={"note": text_value},
-                ),
-            )
-            uow.commit()
+        _add_user(uow_factory, text_value, {"note": text_value}, plan_version=i + 1)
     report = verify_audit_chain(uow_factory())
     assert report.ok and report.count == 1 + len(texts), report.problem
 
