@@ -239,24 +239,26 @@ class AuditLog(Repository):
     def _agrees(self, seq: int) -> bool:
         """Whether the event's columns re-build its body by the Python rule (a row the
         database's comparison did not find equal; never expected on an untouched chain)."""
-        try:
-            row = self._connection.execute(
-                select(*TYPED, e.detail, e.prev_hash, e.body).where(self._chain(), e.seq == seq)
-            ).first()
-        except OperationalError:  # SQLite: a column's bytes are not UTF-8 text
-            return False
+        row = self._stored_row(seq)
         return row is not None and _rebuilt(row._mapping) == row.body
 
-    def stored_event(self, seq: int) -> StoredEvent | None:
-        """One event as stored: typed columns, detail text and body (to explain a break)."""
+    def _stored_row(self, seq: int) -> Any:
+        """The event's row as stored, or None when there is none or SQLite cannot decode one
+        of its columns as UTF-8 (an edit by hand: `audit verify` names it a break)."""
         try:
-            row = self._connection.execute(
+            return self._connection.execute(
                 select(*TYPED, e.detail, e.prev_hash, e.hash, e.body).where(
                     self._chain(), e.seq == seq
                 )
             ).first()
-        except OperationalError:  # SQLite: a column's bytes are not UTF-8 text
+        except OperationalError as exc:
+            if "could not decode" not in str(exc.orig).lower():
+                raise  # a real database error is not a verdict on the chain
             return None
+
+    def stored_event(self, seq: int) -> StoredEvent | None:
+        """One event as stored: typed columns, detail text and body (to explain a break)."""
+        row = self._stored_row(seq)
         if row is None:
             return None
         values = row._mapping
